@@ -1,0 +1,623 @@
+"""Parsing of answers as students type them, and scoring them against the truth with tolerance.
+
+A student's answer that cannot be read raises `AnswerFormatError`: it is data for the page (shown
+beside the field, costing no attempt), never a traceback. Every parser raises only that, whatever
+the string, and bounds its work so a hostile answer cannot take long.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = [
+    "MAX_ANSWER_CHARS",
+    "MAX_GRID_CELLS",
+    "AnswerFormatError",
+    "Tolerance",
+    "parse_cell",
+    "parse_cells",
+    "parse_choice",
+    "parse_choices",
+    "parse_grid",
+    "parse_grid_shaped",
+    "parse_int",
+    "parse_number",
+    "parse_range",
+    "parse_shape",
+    "score_grid",
+]
+
+MAX_ANSWER_CHARS = 10_000
+MAX_GRID_CELLS = 10_000
+# A number longer than this is no answer to a CNN-arithmetic question; the bound also keeps
+# int() below Python's digit limit and Fraction arithmetic cheap.
+_MAX_NUMBER_CHARS = 100
+_MAX_MAGNITUDE = 10**300
+# Absolute slack for float noise, added to every tolerance (1/3 typed as 0.333333333 is not
+# within it: that is a rounding the problem's own tolerance must allow).
+FLOAT_GUARD = 1e-9
+
+INT_HINT = "Expected a whole number such as 55744 or 55,744."
+NUMBER_HINT = "Expected a number such as 1.75, 7/4 or 1 3/4."
+SHAPE_HINT = "Expected a shape such as 26x26x32 or (None, 26, 26, 32)."
+GRID_HINT = (
+    'Expected one row per line (or rows separated by ";"), cells separated by spaces or commas.'
+)
+GRID_CELL_HINT = "Cells are numbers such as 3, -1.5 or 7/4."
+CELL_HINT = "Expected a cell as (row, col), such as (1, 2)."
+CELLS_HINT = 'Expected cells as (row, col) pairs, such as (0, 1), (2, 3), or "0,1; 2,3".'
+RANGE_HINT = "Expected an inclusive range such as 3 to 9, 3..9 or [-2, 4]."
+
+
+class AnswerFormatError(ValueError):
+    """A student's answer that cannot be read; `message` says what format is expected.
+
+    It is data for the page, shown beside the field, and costs the student no attempt.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization: what phones, word processors and other keyboards put in place of ASCII.
+
+
+def _build_translation() -> dict[int, str | None]:
+    """Map look-alike characters to the ASCII the parsers read."""
+    table: dict[int, str | None] = {}
+    for cp in range(0x3001):  # every whitespace character Python knows lies below U+3001
+        char = chr(cp)
+        if char.isspace() and char not in " \t\n":
+            table[cp] = "\n" if len(f"a{char}a".splitlines()) > 1 else " "
+    for cp in range(0xFF01, 0xFF5F):  # fullwidth ASCII, as typed with CJK input methods
+        table[cp] = chr(cp - 0xFEE0)
+    for char in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d":
+        table[ord(char)] = "-"
+    for char in "\u2044\u2215\u00f7":
+        table[ord(char)] = "/"
+    for char in "\u00d7\u2715\u2a2f":
+        table[ord(char)] = "x"
+    for char in "\u200b\u200c\u200d\u2060\ufeff":
+        table[ord(char)] = None
+    return table
+
+
+_TRANSLATION = _build_translation()
+
+
+def _clean(text: str, *, empty_ok: bool = False) -> str:
+    """Bound, normalize and strip an answer; raise if it is empty (unless `empty_ok`)."""
+    if not isinstance(text, str):  # a programmer's mistake, not a student's
+        raise TypeError(f"an answer is a str, not {type(text).__name__}")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise AnswerFormatError(f"Answer too long (over {MAX_ANSWER_CHARS:,} characters).")
+    cleaned = text.replace("\r\n", "\n").translate(_TRANSLATION).strip()
+    if not cleaned and not empty_ok:
+        raise AnswerFormatError("No answer given.")
+    return cleaned
+
+
+def _q(text: str, limit: int = 24) -> str:
+    """The student's text, quoted and shortened for a message."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return f'"{flat}"'
+
+
+def _plural(n: int, word: str) -> str:
+    """`1 row`, `2 rows`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers. Everything is read exactly (Fraction) and converted once at the end.
+
+_GROUPED = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,3}(?: [0-9]{3})+|[0-9]{1,3}(?:_[0-9]{3})+|[0-9]+)"
+_DECIMAL_RE = re.compile(
+    rf"[+-]?(?:{_GROUPED}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{{1,3}})?", re.ASCII
+)
+_PLAIN = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_FRACTION_RE = re.compile(rf"([+-]?)({_PLAIN})\s*/\s*({_PLAIN})", re.ASCII)
+_MIXED_RE = re.compile(r"([+-]?)([0-9]+) +([0-9]+)\s*/\s*([0-9]+)", re.ASCII)
+
+
+def _decimal_value(text: str) -> Fraction | None:
+    """A decimal with optional thousands groups and exponent, exactly; None if it is not one."""
+    if not _DECIMAL_RE.fullmatch(text):
+        return None
+    return Fraction(re.sub("[, _]", "", text))
+
+
+def _checked(value: Fraction, text: str) -> Fraction:
+    """`value`, unless it is too large to be anyone's answer."""
+    if abs(value) > _MAX_MAGNITUDE:
+        raise AnswerFormatError(f"{_q(text)} is too large.")
+    return value
+
+
+def _too_long(text: str) -> None:
+    """Refuse a number longer than any real answer."""
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise AnswerFormatError(f"{_q(text)} is too long to be a number.")
+
+
+def _int_value(text: str) -> int:
+    """A whole number from stripped, normalized text."""
+    _too_long(text)
+    value = _decimal_value(text)
+    if value is None:
+        if re.fullmatch(r"[+-]?[0-9]+(?:[, ][0-9]+)+", text, re.ASCII):
+            raise AnswerFormatError(
+                f"{_q(text)}: thousands separators must split the number into groups of "
+                f"three digits. {INT_HINT}"
+            )
+        raise AnswerFormatError(f"{_q(text)} is not a whole number. {INT_HINT}")
+    value = _checked(value, text)
+    if value.denominator != 1:
+        raise AnswerFormatError(f"Expected a whole number; {_q(text)} is not whole.")
+    return value.numerator
+
+
+def _number_value(text: str, hint: str = NUMBER_HINT) -> Fraction:
+    """A number (decimal, fraction or mixed number) from stripped, normalized text."""
+    _too_long(text)
+    value = _decimal_value(text)
+    if value is None:
+        value = _fraction_value(text)
+    if value is None:
+        if text.endswith("%"):
+            raise AnswerFormatError(
+                f"Percentages are not accepted; write {_q(text)} as a plain number (50% is 0.5)."
+            )
+        if re.fullmatch(r"[+-]?[0-9]+,[0-9]{1,2}|[+-]?[0-9]+,[0-9]{4,}", text, re.ASCII):
+            raise AnswerFormatError(
+                f"{_q(text)}: use a point for decimals (1.75); commas only separate thousands."
+            )
+        raise AnswerFormatError(f"{_q(text)} is not a number. {hint}")
+    return _checked(value, text)
+
+
+def _fraction_value(text: str) -> Fraction | None:
+    """`7/4`, `-3/2`, `1.5/2` or `1 3/4`, exactly; None if it is none of them."""
+    mixed = _MIXED_RE.fullmatch(text)
+    if mixed:
+        sign, whole, num, den = mixed.groups()
+        magnitude = Fraction(int(whole)) + _ratio(Fraction(num), Fraction(den), text)
+        return -magnitude if sign == "-" else magnitude
+    fraction = _FRACTION_RE.fullmatch(text)
+    if fraction:
+        sign, num, den = fraction.groups()
+        magnitude = _ratio(Fraction(num), Fraction(den), text)
+        return -magnitude if sign == "-" else magnitude
+    return None
+
+
+def _ratio(num: Fraction, den: Fraction, text: str) -> Fraction:
+    """`num / den`, refusing a zero denominator."""
+    if den == 0:
+        raise AnswerFormatError(f"Division by zero in {_q(text)}.")
+    return num / den
+
+
+def parse_int(text: str) -> int:
+    """A whole number: `55744`, `55,744`, `55 744`, `55_744`, `+320`, `320.0` or `1e3`."""
+    return _int_value(_clean(text))
+
+
+def parse_number(text: str) -> float:
+    """A number: `1.75`, `.5`, `7/4`, `-3/2`, `1 3/4`, `55,744` or `1.2e-3`."""
+    return float(_number_value(_clean(text)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes.
+
+_BATCH_WORDS = frozenset({"none", "null", "?", "batch", "batch_size", "bs", "b", "n", "-1", "_"})
+_SHAPE_SPLIT_RE = re.compile(r"\s*[,x*]\s*|\s+", re.ASCII)
+_BRACKETS = {"(": ")", "[": "]"}
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """A tensor shape without its batch dimension: `26x26x32`, `(None, 26, 26, 32)`, `[10]`."""
+    body = _clean(text).lower()
+    if body[0] in _BRACKETS and body[-1] == _BRACKETS[body[0]]:
+        body = body[1:-1].strip()
+    if body.endswith(","):  # the one-element tuple `(10,)`
+        body = body[:-1].rstrip()
+    tokens = _SHAPE_SPLIT_RE.split(body) if body else []
+    if len(tokens) > 1 and tokens[0] in _BATCH_WORDS:
+        tokens = tokens[1:]
+    if not tokens or tokens == [""] or tokens[0] in _BATCH_WORDS:
+        raise AnswerFormatError(f"No sizes given. {SHAPE_HINT}")
+    sizes: list[int] = []
+    for token in tokens:
+        if not token:
+            raise AnswerFormatError(f"A size is missing between two separators. {SHAPE_HINT}")
+        if token in _BATCH_WORDS:
+            raise AnswerFormatError(
+                f"Only the first (batch) dimension may be left open. {SHAPE_HINT}"
+            )
+        try:
+            size = _int_value(token)
+        except AnswerFormatError:
+            raise AnswerFormatError(f"{_q(token)} is not a whole number. {SHAPE_HINT}") from None
+        if size <= 0:
+            raise AnswerFormatError(f"Sizes must be positive; got {size}. {SHAPE_HINT}")
+        sizes.append(size)
+    return tuple(sizes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids.
+
+_CELL_SPLIT_RE = re.compile(r"\s*,\s*|\s+", re.ASCII)
+_NESTED_START_RE = re.compile(r"\[\s*\[", re.ASCII)
+_BRACKETED_ROW_RE = re.compile(r"\[([^\[\]]*)\]", re.ASCII)
+_ROW_SEPARATORS_RE = re.compile(r"[\s,]*", re.ASCII)
+
+
+def _row_texts(text: str) -> tuple[list[str], bool]:
+    """The text of each row, and whether the answer was one flat bracketed list."""
+    if _NESTED_START_RE.match(text):  # [[1, 2], [3, 4]], possibly over several lines
+        if not text.endswith("]"):
+            raise AnswerFormatError(f"The list of rows is not closed with ]. {GRID_HINT}")
+        inner = text[1:-1]
+        rows: list[str] = []
+        position = 0
+        for match in _BRACKETED_ROW_RE.finditer(inner):
+            if not _ROW_SEPARATORS_RE.fullmatch(inner, position, match.start()):
+                break
+            rows.append(match.group(1))
+            position = match.end()
+        if not _ROW_SEPARATORS_RE.fullmatch(inner, position):
+            raise AnswerFormatError(
+                f"Could not read the rows after row {len(rows)}: write each row as [1, 2]. "
+                f"{GRID_HINT}"
+            )
+        return rows, False
+    if (
+        text.startswith("[")
+        and text.endswith("]")
+        and text.count("[") == 1
+        and text.count("]") == 1
+        and not re.search(r"[\n;]", text)
+    ):
+        return [text[1:-1]], True
+    rows = []
+    for line in re.split(r"[\n;]", text):
+        line = line.strip()
+        if not line:
+            continue
+        bracketed = re.fullmatch(r"\[([^\[\]]*)\]\s*,?", line, re.ASCII)
+        if bracketed:
+            line = bracketed.group(1)
+        elif "[" in line or "]" in line:
+            raise AnswerFormatError(
+                f"Row {len(rows) + 1} has unmatched brackets: {_q(line)}. {GRID_HINT}"
+            )
+        rows.append(line)
+    return rows, False
+
+
+def _grid_rows(text: str) -> tuple[list[list[float]], bool]:
+    """The rows of numbers as typed (possibly ragged), and whether they came as a flat list."""
+    row_texts, flat = _row_texts(_clean(text))
+    rows: list[list[float]] = []
+    cells = 0
+    for r, row_text in enumerate(row_texts, start=1):
+        row_text = row_text.strip()
+        if row_text.endswith(","):  # `1, 2, 3,` pasted from code
+            row_text = row_text[:-1].rstrip()
+        if not row_text:
+            raise AnswerFormatError(f"Row {r} is empty. {GRID_HINT}")
+        row: list[float] = []
+        for c, cell in enumerate(_CELL_SPLIT_RE.split(row_text), start=1):
+            if not cell:
+                raise AnswerFormatError(f"Row {r}, cell {c} is empty (two commas in a row?).")
+            try:
+                row.append(float(_number_value(cell, GRID_CELL_HINT)))
+            except AnswerFormatError as error:
+                raise AnswerFormatError(f"Row {r}, cell {c}: {error.message}") from None
+        cells += len(row)
+        if cells > MAX_GRID_CELLS:
+            raise AnswerFormatError(f"Grid too large (over {MAX_GRID_CELLS:,} cells).")
+        rows.append(row)
+    if not rows:
+        raise AnswerFormatError("No answer given.")
+    return rows, flat
+
+
+def _ragged_row(rows: list[list[float]]) -> str | None:
+    """'Row 2 has 3 cells; row 1 has 2.' for the first row unlike the first, else None."""
+    for r, row in enumerate(rows[1:], start=2):
+        if len(row) != len(rows[0]):
+            return f"Row {r} has {_plural(len(row), 'cell')}; row 1 has {len(rows[0])}."
+    return None
+
+
+def parse_grid(text: str) -> list[list[float]]:
+    """A grid: rows on lines or split by `;`, cells by spaces or commas; or `[[1, 2], [3, 4]]`."""
+    rows, flat = _grid_rows(text)
+    if flat:
+        raise AnswerFormatError(
+            "A flat list is not a grid: give one row per line, as 1 2; 3 4 or [[1, 2], [3, 4]]."
+        )
+    ragged = _ragged_row(rows)
+    if ragged:
+        raise AnswerFormatError(ragged)
+    return rows
+
+
+def parse_grid_shaped(text: str, shape: tuple[int, int]) -> list[list[float]]:
+    """A grid of a known shape; all its cells on one line (or a flat list) are read row by row."""
+    n_rows, n_cols = shape
+    if n_rows < 1 or n_cols < 1:
+        raise ValueError(f"a grid shape is positive, not {shape}")
+    rows, _ = _grid_rows(text)
+    expected = (
+        f"Expected {_plural(n_rows, 'row')} of {_plural(n_cols, 'cell')} (a {n_rows}x{n_cols} grid)"
+    )
+    if len(rows) == 1 and len(rows[0]) == n_rows * n_cols:
+        cells = rows[0]
+        return [cells[r * n_cols : (r + 1) * n_cols] for r in range(n_rows)]
+    ragged = _ragged_row(rows)
+    if ragged:
+        raise AnswerFormatError(f"{expected}; got rows of different lengths. {ragged}")
+    if len(rows) == n_rows and len(rows[0]) == n_cols:
+        return rows
+    if len(rows) == 1:
+        got = _plural(len(rows[0]), "cell")
+    else:
+        got = f"{_plural(len(rows), 'row')} of {_plural(len(rows[0]), 'cell')}"
+    raise AnswerFormatError(f"{expected}; got {got}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Choices.
+
+_EMPTY_WORDS = frozenset({"none", "empty", "-", "[]", "{}", "()", "\u2205"})
+_LETTER_RE = re.compile(r"\(([a-z])\)|([a-z])[).:]?", re.ASCII)
+_LETTER_LABEL_RE = re.compile(r"(?:\(([a-z])\)|([a-z])[).:])\s+(.+)", re.ASCII)
+
+
+def _key(text: str) -> str:
+    """How two spellings of one choice compare: case and runs of spaces ignored."""
+    return " ".join(text.casefold().split())
+
+
+def _choice_table(choices: Sequence[str]) -> dict[str, str]:
+    """Each choice by its key; a programmer error if there are none or two collide."""
+    table = {_key(choice): choice for choice in choices}
+    if not choices or len(table) != len(choices) or "" in table:
+        raise ValueError(f"choices must be distinct and non-empty: {list(choices)!r}")
+    return table
+
+
+def _letters_allowed(choices: Sequence[str]) -> bool:
+    """Letters a), b), ... name choices only if no choice is itself a single letter."""
+    return len(choices) <= 26 and not any(
+        len(_key(choice)) == 1 and _key(choice).isalpha() for choice in choices
+    )
+
+
+def _resolve_choice(text: str, choices: Sequence[str], table: dict[str, str]) -> str | None:
+    """The choice `text` names, by label or by letter; None if it names none."""
+    key = _key(text)
+    if key in table:
+        return table[key]
+    if not _letters_allowed(choices):
+        return None
+    letter = _LETTER_RE.fullmatch(key)
+    if letter:
+        index = ord(letter.group(1) or letter.group(2)) - ord("a")
+        return choices[index] if index < len(choices) else None
+    labelled = _LETTER_LABEL_RE.fullmatch(key)  # `b) average`, copied with its letter
+    if labelled:
+        index = ord(labelled.group(1) or labelled.group(2)) - ord("a")
+        if index < len(choices) and _key(choices[index]) == labelled.group(3):
+            return choices[index]
+    return None
+
+
+def _choices_hint(choices: Sequence[str]) -> str:
+    """'Expected one of "max", "min" (or a letter a-b).'"""
+    listed = ", ".join(f'"{choice}"' for choice in choices)
+    letters = f" (or a letter a-{chr(ord('a') + len(choices) - 1)})"
+    return f"Expected one of {listed}{letters if _letters_allowed(choices) else ''}."
+
+
+def parse_choice(text: str, choices: Sequence[str]) -> str:
+    """One of `choices`, by its label (any case) or its letter (`a`, `(b)`, `c)`), as the label."""
+    table = _choice_table(choices)
+    cleaned = _clean(text)
+    choice = _resolve_choice(cleaned, choices, table)
+    if choice is None:
+        raise AnswerFormatError(
+            f"{_q(cleaned)} is not one of the choices. {_choices_hint(choices)}"
+        )
+    return choice
+
+
+def parse_choices(
+    text: str, choices: Sequence[str], *, allow_empty: bool = False
+) -> frozenset[str]:
+    """Several of `choices`, separated by commas, semicolons or spaces; `none` if allow_empty."""
+    table = _choice_table(choices)
+    cleaned = _clean(text, empty_ok=True)
+    whole = _resolve_choice(cleaned, choices, table) if cleaned else None
+    if whole is not None:
+        return frozenset({whole})
+    if not cleaned or _key(cleaned) in _EMPTY_WORDS:
+        if allow_empty:
+            return frozenset()
+        raise AnswerFormatError(f"Choose at least one. {_choices_hint(choices)}")
+    picked: set[str] = set()
+    for piece in re.split(r"[,;\n]", cleaned):
+        if not piece.strip():
+            continue
+        choice = _resolve_choice(piece, choices, table)
+        if choice is not None:
+            picked.add(choice)
+            continue
+        for word in piece.split():
+            choice = _resolve_choice(word, choices, table)
+            if choice is None:
+                raise AnswerFormatError(
+                    f"{_q(word)} is not one of the choices. {_choices_hint(choices)}"
+                )
+            picked.add(choice)
+    return frozenset(picked)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells and index ranges.
+
+_PAIR_RE = re.compile(r"([+-]?[0-9]+)(?:\s*,\s*|\s+)([+-]?[0-9]+)", re.ASCII)
+_BRACKETED_PAIR_RE = re.compile(r"[(\[]([^()\[\]]*)[)\]]", re.ASCII)
+_CELL_GAP_RE = re.compile(r"[\s,;]*", re.ASCII)
+
+
+def _index(text: str, what: str, hint: str) -> int:
+    """A non-negative whole index."""
+    if len(text) > 9:
+        raise AnswerFormatError(f"{_q(text)} is too large for a {what}. {hint}")
+    value = int(text)
+    if value < 0:
+        raise AnswerFormatError(f"A {what} cannot be negative; got {value}. {hint}")
+    return value
+
+
+def _cell(text: str, hint: str) -> tuple[int, int]:
+    """(row, col) from `1, 2`, `1 2`, `(1, 2)` or `[1, 2]`."""
+    body = text.strip()
+    if body and body[0] in _BRACKETS and body[-1] == _BRACKETS[body[0]]:
+        body = body[1:-1].strip()
+    pair = _PAIR_RE.fullmatch(body)
+    if not pair:
+        raise AnswerFormatError(f"{_q(text)} is not a cell. {hint}")
+    return _index(pair.group(1), "row", hint), _index(pair.group(2), "column", hint)
+
+
+def parse_cell(text: str) -> tuple[int, int]:
+    """One grid cell as (row, col): `(1, 2)`, `1,2`, `1 2` or `[1, 2]`."""
+    return _cell(_clean(text), CELL_HINT)
+
+
+def parse_cells(text: str, *, allow_empty: bool = False) -> frozenset[tuple[int, int]]:
+    """A set of cells: `(0, 1), (2, 3)` or `0,1; 2,3`; `none` or nothing if allow_empty."""
+    body = _clean(text, empty_ok=True)
+    if not body or _key(body) in _EMPTY_WORDS:
+        if allow_empty:
+            return frozenset()
+        raise AnswerFormatError(f"No cells given. {CELLS_HINT}")
+    # One pair of brackets around the whole set: [(0, 1), (2, 3)], {(0, 1)}, [[0, 1], [2, 3]].
+    if re.match(r"[\[{]\s*[(\[]", body) and body[-1] in "]}":
+        body = body[1:-1]
+    if "(" in body or "[" in body:
+        pieces: list[str] = []
+        position = 0
+        for match in _BRACKETED_PAIR_RE.finditer(body):
+            if not _CELL_GAP_RE.fullmatch(body, position, match.start()):
+                break
+            pieces.append(match.group(0))
+            position = match.end()
+        if not _CELL_GAP_RE.fullmatch(body, position):
+            where = f"after {_q(body[:position])}" if position else f"in {_q(body)}"
+            raise AnswerFormatError(f"Could not read the cells {where}. {CELLS_HINT}")
+    else:
+        pieces = [piece for piece in re.split(r"[;\n]", body) if piece.strip()]
+    if len(pieces) > MAX_GRID_CELLS:
+        raise AnswerFormatError(f"Too many cells (over {MAX_GRID_CELLS:,}).")
+    return frozenset(_cell(piece, CELLS_HINT) for piece in pieces)
+
+
+_INT = r"[+-]?[0-9]+"
+_RANGE_RE = re.compile(
+    rf"(?:[a-z]+(?::\s*|\s+))?(?:from\s+)?"
+    rf"(?:\[\s*(?P<a>{_INT})\s*,\s*(?P<b>{_INT})\s*\]"
+    rf"|(?P<lo>{_INT})\s*(?:\.\.\.?|-|to|through|thru)\s*(?P<hi>{_INT})"
+    rf"|(?P<only>{_INT}))",
+    re.ASCII,
+)
+
+
+def _signed(text: str) -> int:
+    """A signed whole number of a range."""
+    if len(text) > 10:
+        raise AnswerFormatError(f"{_q(text)} is too large for an index. {RANGE_HINT}")
+    return int(text)
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """An inclusive index range (lo, hi): `3 to 9`, `rows 3-9`, `3..9`, `[-2, 4]`, `-2 - 4`, `5`."""
+    cleaned = _clean(text)
+    match = _RANGE_RE.fullmatch(cleaned.lower())
+    if not match:
+        raise AnswerFormatError(f"{_q(cleaned)} is not a range. {RANGE_HINT}")
+    if match.group("only") is not None:
+        value = _signed(match.group("only"))
+        return value, value
+    lo = _signed(match.group("a") or match.group("lo"))
+    hi = _signed(match.group("b") or match.group("hi"))
+    if lo > hi:
+        raise AnswerFormatError(
+            f"A range goes from low to high: write {lo} to {hi} as {hi} to {lo}."
+        )
+    return lo, hi
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring.
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far an answer may be from the truth: the larger of an absolute and a relative bound."""
+
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Refuse negative (or NaN) bounds: an author's mistake."""
+        if not (self.absolute >= 0 and self.relative >= 0):
+            raise ValueError(f"tolerances are >= 0, not {self.absolute}, {self.relative}")
+
+    def accepts(self, given: float, correct: float) -> bool:
+        """|given-correct| <= max(absolute, relative*|correct|), plus a guard for float noise."""
+        if given == correct:
+            return True
+        bound = max(self.absolute, self.relative * abs(correct)) + FLOAT_GUARD
+        return bool(abs(given - correct) <= bound)
+
+    def accepts_all(self, given: np.ndarray, correct: np.ndarray) -> np.ndarray:
+        """`accepts` cell by cell, as a boolean array."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            bound = np.maximum(self.absolute, self.relative * np.abs(correct)) + FLOAT_GUARD
+            accepted: np.ndarray = (given == correct) | (np.abs(given - correct) <= bound)
+        return accepted
+
+
+def score_grid(
+    given: list[list[float]], correct: np.ndarray | list[list[float]], tol: Tolerance
+) -> tuple[float, np.ndarray]:
+    """The fraction of cells right and the mask of right cells; 0 and all False if shapes differ."""
+    truth = np.asarray(correct, dtype=float)
+    if truth.size == 0:
+        raise ValueError("the correct grid is empty")
+    answer: np.ndarray | None
+    try:
+        answer = np.asarray(given, dtype=float)
+    except (ValueError, TypeError):  # ragged rows: a shape mismatch like any other
+        answer = None
+    if answer is None or answer.shape != truth.shape:
+        return 0.0, np.zeros(truth.shape, dtype=bool)
+    mask = tol.accepts_all(answer, truth)
+    return float(mask.mean()), mask

@@ -1,0 +1,682 @@
+"""Parsing of student answers (accepted and refused forms) and scoring with tolerance."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from problems import answers
+from problems.answers import (
+    AnswerFormatError,
+    Tolerance,
+    parse_cell,
+    parse_cells,
+    parse_choice,
+    parse_choices,
+    parse_grid,
+    parse_grid_shaped,
+    parse_int,
+    parse_number,
+    parse_range,
+    parse_shape,
+    score_grid,
+)
+
+POOLS = ["max", "average", "min"]
+
+
+def refused(parse, text: str, *args, **kwargs) -> str:
+    """The message of the AnswerFormatError that `parse` raises on `text`."""
+    with pytest.raises(AnswerFormatError) as caught:
+        parse(text, *args, **kwargs)
+    assert caught.value.message == str(caught.value)
+    return caught.value.message
+
+
+# --- parse_int --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("55744", 55744),
+        ("55,744", 55744),
+        ("1,234,567", 1234567),
+        ("55 744", 55744),
+        ("55\u2009744", 55744),  # thin space
+        ("55\u00a0744", 55744),  # no-break space
+        ("55_744", 55744),
+        (" +320 ", 320),
+        ("-320", -320),
+        ("\u2212320", -320),  # unicode minus
+        ("320.0", 320),
+        ("320.", 320),
+        ("1e3", 1000),
+        ("1.5E3", 1500),
+        ("０３２０", 320),  # fullwidth digits
+        ("0", 0),
+    ],
+)
+def test_parse_int_accepts_common_spellings(text: str, expected: int) -> None:
+    assert parse_int(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "No answer given"),
+        ("   \n ", "No answer given"),
+        ("320.5", "Expected a whole number"),
+        ("1e-3", "Expected a whole number"),
+        ("7/4", "is not a whole number"),
+        ("5,5744", "groups of three digits"),
+        ("55 74", "groups of three digits"),
+        ("55,744 1", "groups of three digits"),
+        ("1,234 567", "groups of three digits"),
+        ("55744a", '"55744a" is not a whole number'),
+        ("twelve", "is not a whole number"),
+        ("inf", "is not a whole number"),
+        ("٣٢٠", "is not a whole number"),  # other scripts' digits are not read as numbers
+        ("1e999", "too large"),
+        ("9" * 101, "too long"),
+        ("1" * 10_001, "Answer too long"),
+    ],
+)
+def test_parse_int_refuses_with_a_message_saying_what_is_expected(text: str, fragment: str) -> None:
+    assert fragment in refused(parse_int, text)
+
+
+@given(st.integers(min_value=-(10**30), max_value=10**30))
+def test_parse_int_reads_back_what_python_writes(n: int) -> None:
+    for text in (str(n), f"{n:,}", f"{n:_}", f"{n:,}".replace(",", " "), f"{n}.0"):
+        assert parse_int(text) == n
+
+
+# --- parse_number -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.75", 1.75),
+        (".5", 0.5),
+        ("-.5", -0.5),
+        ("7/4", 1.75),
+        ("7 / 4", 1.75),
+        ("-3/2", -1.5),
+        ("\u22123/2", -1.5),
+        ("1.5/2", 0.75),
+        ("1 3/4", 1.75),
+        ("-1 3/4", -1.75),
+        ("55,744", 55744.0),
+        ("55 744", 55744.0),
+        ("1.2e-3", 0.0012),
+        ("3", 3.0),
+        ("7\u20444", 1.75),  # fraction slash
+    ],
+)
+def test_parse_number_accepts_decimals_fractions_and_mixed_numbers(
+    text: str, expected: float
+) -> None:
+    assert parse_number(text) == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "No answer given"),
+        ("2b", '"2b" is not a number'),
+        ("inf", "is not a number"),
+        ("nan", "is not a number"),
+        ("3/0", "Division by zero"),
+        ("1 3/0", "Division by zero"),
+        ("50%", "Percentages are not accepted"),
+        ("1,75", "use a point for decimals"),
+        ("3/-2", "is not a number"),
+        ("1/2/3", "is not a number"),
+        ("1.2.3", "is not a number"),
+        ("--1", "is not a number"),
+        ("1e400", "too large"),
+        ("0x10", "is not a number"),
+    ],
+)
+def test_parse_number_refuses_with_a_message(text: str, fragment: str) -> None:
+    assert fragment in refused(parse_number, text)
+
+
+@given(st.fractions(max_denominator=10**6).filter(lambda f: abs(f) < 10**9))
+def test_parse_number_reads_fractions_exactly(value: Fraction) -> None:
+    assert parse_number(f"{value.numerator}/{value.denominator}") == float(value)
+
+
+# --- parse_shape ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(None, 26, 26, 32)",
+        "(26, 26, 32)",
+        "(26, 26, 32,)",
+        "26x26x32",
+        "26X26X32",
+        "26 x 26 x 32",
+        "26\u00d726\u00d732",
+        "26*26*32",
+        "[26, 26, 32]",
+        "26 26 32",
+        "26,26,32",
+        "(?, 26, 26, 32)",
+        "batch, 26, 26, 32",
+        "N x 26 x 26 x 32",
+        "(-1, 26, 26, 32)",
+        "[None, 26, 26, 32]",
+        " ( 26 ,26 , 32 ) ",
+    ],
+)
+def test_parse_shape_accepts_common_spellings_and_drops_the_batch_dimension(text: str) -> None:
+    assert parse_shape(text) == (26, 26, 32)
+
+
+@pytest.mark.parametrize("text", ["(10,)", "10", "[10]", "(None, 10)"])
+def test_parse_shape_reads_a_single_dimension(text: str) -> None:
+    assert parse_shape(text) == (10,)
+
+
+def test_parse_shape_keeps_a_leading_one_as_a_dimension() -> None:
+    assert parse_shape("1x26x26x32") == (1, 26, 26, 32)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "No answer given"),
+        ("(26, 26.5, 32)", '"26.5" is not a whole number'),
+        ("(26, 0, 32)", "Sizes must be positive"),
+        ("(26, -3, 32)", "Sizes must be positive; got -3"),
+        ("(None,)", "No sizes given"),
+        ("()", "No sizes given"),
+        ("26,,32", "A size is missing"),
+        ("26x26x", "A size is missing"),
+        ("26 x None", "Only the first (batch) dimension"),
+        ("(26, 26]", "is not a whole number"),
+        ("((26, 26))", "is not a whole number"),
+        ("twenty-six", "is not a whole number"),
+    ],
+)
+def test_parse_shape_refuses_with_the_expected_format(text: str, fragment: str) -> None:
+    message = refused(parse_shape, text)
+    assert fragment in message
+    if text:
+        assert answers.SHAPE_HINT in message
+
+
+# --- parse_grid -------------------------------------------------------------------------------
+
+GRID = [[1.0, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1 2\n3 4",
+        "1 2\r\n3 4\r\n",
+        "\n1 2\n\n3 4\n",
+        "1, 2\n3, 4",
+        "1,2\n3,4",
+        "1\t2\n3\t4",
+        "1 2; 3 4",
+        "1 2;3 4;",
+        "[[1,2],[3,4]]",
+        "[[1, 2],\n [3, 4]]",
+        "[ [1, 2] , [3, 4] ]",
+        "[1, 2]\n[3, 4]",
+        "[1, 2],\n[3, 4],",
+        "1, 2,\n3, 4,",
+        "1.0 2\n6/2 4e0",
+    ],
+)
+def test_parse_grid_accepts_rows_and_cells_in_common_layouts(text: str) -> None:
+    assert parse_grid(text) == GRID
+
+
+def test_parse_grid_reads_fractions_decimals_and_negatives() -> None:
+    assert parse_grid("7/4 .5\n-1 -3/2") == [[1.75, 0.5], [-1.0, -1.5]]
+
+
+def test_parse_grid_reads_a_single_line_as_one_row() -> None:
+    assert parse_grid("1 2 3") == [[1.0, 2.0, 3.0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1,2\n3,4,5", "Row 2 has 3 cells; row 1 has 2."),
+        ("1 2 3\n4", "Row 2 has 1 cell; row 1 has 3."),
+        ("[1,2,3,4]", "A flat list is not a grid"),
+        ("1 2\n3 2b", 'Row 2, cell 2: "2b" is not a number.'),
+        ("1,,2", "Row 1, cell 2 is empty"),
+        ("1 2\n[3 4", "Row 2 has unmatched brackets"),
+        ("[[1,2],[3,4]", "Could not read the rows after row 1"),
+        ("[[1,2],[3,4]]]", "Could not read the rows after row 2"),
+        ("[[1,2] x [3,4]]", "Could not read the rows after row 1"),
+        ("[[1,2],[3,4]", "Could not read the rows"),
+        ("[[1,2],[]]", "Row 2 is empty"),
+        ("1 2\n3 1/0", "Division by zero"),
+        ("", "No answer given"),
+        (";;\n", "No answer given"),
+    ],
+)
+def test_parse_grid_refuses_naming_the_row_at_fault(text: str, message: str) -> None:
+    assert message in refused(parse_grid, text)
+
+
+def test_parse_grid_refuses_too_many_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(answers, "MAX_GRID_CELLS", 4)
+    assert parse_grid("1 2\n3 4") == GRID
+    assert "Grid too large" in refused(parse_grid, "1 2\n3 4\n5 6")
+
+
+@given(
+    st.lists(st.lists(st.integers(-1000, 1000), min_size=3, max_size=3), min_size=1, max_size=6),
+    st.sampled_from([(" ", "\n"), (", ", "\n"), ("\t", "\n"), (" ", "; ")]),
+)
+def test_parse_grid_reads_back_rows_written_any_way(
+    rows: list[list[int]], separators: tuple[str, str]
+) -> None:
+    cell_sep, row_sep = separators
+    text = row_sep.join(cell_sep.join(str(v) for v in row) for row in rows)
+    assert parse_grid(text) == rows
+    assert parse_grid(str(rows)) == rows
+
+
+# --- parse_grid_shaped ------------------------------------------------------------------------
+
+GRID_2X3 = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1 2 3\n4 5 6", "1 2 3 4 5 6", "1,2,3,4,5,6", "[1, 2, 3, 4, 5, 6]", "[[1,2,3],[4,5,6]]"],
+)
+def test_parse_grid_shaped_accepts_rows_or_all_cells_on_one_line(text: str) -> None:
+    assert parse_grid_shaped(text, (2, 3)) == GRID_2X3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1 2\n3 4\n5 6", "Expected 2 rows of 3 cells (a 2x3 grid); got 3 rows of 2 cells."),
+        ("1 2 3 4 5", "Expected 2 rows of 3 cells (a 2x3 grid); got 5 cells."),
+        ("[1, 2, 3, 4, 5]", "Expected 2 rows of 3 cells (a 2x3 grid); got 5 cells."),
+        ("1 2 3\n4 5", "got rows of different lengths. Row 2 has 2 cells; row 1 has 3."),
+        ("1 2 3\n4 5 x", 'Row 2, cell 3: "x" is not a number'),
+    ],
+)
+def test_parse_grid_shaped_refuses_the_wrong_shape_saying_which(text: str, message: str) -> None:
+    assert message in refused(parse_grid_shaped, text, (2, 3))
+
+
+def test_parse_grid_shaped_speaks_of_one_row_in_the_singular() -> None:
+    message = refused(parse_grid_shaped, "1 2", (1, 3))
+    assert message == "Expected 1 row of 3 cells (a 1x3 grid); got 2 cells."
+
+
+def test_parse_grid_shaped_rejects_a_nonsense_shape_as_a_programmer_error() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_grid_shaped("1", (0, 1))
+    assert not isinstance(caught.value, AnswerFormatError)
+
+
+# --- parse_choice and parse_choices -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("max", "max"),
+        ("  MAX ", "max"),
+        ("Average", "average"),
+        ("a", "max"),
+        ("A", "max"),
+        ("(a)", "max"),
+        ("a)", "max"),
+        ("b.", "average"),
+        ("(C)", "min"),
+        ("b) average", "average"),
+    ],
+)
+def test_parse_choice_accepts_the_label_or_its_letter(text: str, expected: str) -> None:
+    assert parse_choice(text, POOLS) == expected
+
+
+def test_parse_choice_prefers_a_label_over_a_letter_and_ignores_inner_spacing() -> None:
+    choices = ["same", "valid", "a"]  # a choice that is a single letter turns letters off
+    assert parse_choice("a", choices) == "a"
+    assert "is not one of the choices" in refused(parse_choice, "b", choices)
+    assert parse_choice("max   pooling", ["Max pooling", "Min pooling"]) == "Max pooling"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "No answer given"),
+        ("sum", '"sum" is not one of the choices'),
+        ("d", '"d" is not one of the choices'),
+        ("(a", "is not one of the choices"),
+        ("b) min", "is not one of the choices"),
+        ("max, min", "is not one of the choices"),
+    ],
+)
+def test_parse_choice_refuses_listing_the_choices(text: str, fragment: str) -> None:
+    message = refused(parse_choice, text, POOLS)
+    assert fragment in message
+    if text:
+        assert 'Expected one of "max", "average", "min" (or a letter a-c).' in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("max", {"max"}),
+        ("a, c", {"max", "min"}),
+        ("a c", {"max", "min"}),
+        ("max; min", {"max", "min"}),
+        ("Max, min, MAX", {"max", "min"}),
+        ("a,b,c", {"max", "average", "min"}),
+    ],
+)
+def test_parse_choices_accepts_several_labels_or_letters(text: str, expected: set[str]) -> None:
+    assert parse_choices(text, POOLS) == frozenset(expected)
+
+
+def test_parse_choices_reads_labels_with_spaces_between_commas() -> None:
+    choices = ["max pooling", "min pooling", "stride"]
+    assert parse_choices("max pooling, stride", choices) == {"max pooling", "stride"}
+
+
+@pytest.mark.parametrize("text", ["", "none", "None", " - "])
+def test_parse_choices_reads_nothing_as_the_empty_set_only_when_allowed(text: str) -> None:
+    assert parse_choices(text, POOLS, allow_empty=True) == frozenset()
+    refused(parse_choices, text, POOLS)
+
+
+@pytest.mark.parametrize("text", ["a, x", "max sum", "e"])
+def test_parse_choices_refuses_an_unknown_choice(text: str) -> None:
+    assert "is not one of the choices" in refused(parse_choices, text, POOLS)
+
+
+def test_choices_that_collide_are_a_programmer_error() -> None:
+    with pytest.raises(ValueError):
+        parse_choice("a", ["Max", "max"])
+    with pytest.raises(ValueError):
+        parse_choices("a", [])
+
+
+# --- parse_cell and parse_cells ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["(1, 2)", "(1,2)", "1,2", "1 2", "[1, 2]", " ( 1 , 2 ) "])
+def test_parse_cell_accepts_a_pair(text: str) -> None:
+    assert parse_cell(text) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "No answer given"),
+        ("(1, 2, 3)", "is not a cell"),
+        ("(1, 2]", "is not a cell"),
+        ("(1.5, 2)", "is not a cell"),
+        ("r1c2", "is not a cell"),
+        ("(-1, 2)", "A row cannot be negative"),
+        ("(1, -2)", "A column cannot be negative"),
+        ("(1, 12345678901)", "too large"),
+    ],
+)
+def test_parse_cell_refuses_with_a_message(text: str, fragment: str) -> None:
+    assert fragment in refused(parse_cell, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(0,1), (2,3)",
+        "(0, 1) (2, 3)",
+        "(0,1); (2,3)",
+        "[(0, 1), (2, 3)]",
+        "{(0, 1), (2, 3)}",
+        "[[0, 1], [2, 3]]",
+        "0,1; 2,3",
+        "0 1\n2 3",
+        "(0,1), (2,3), (0,1)",
+    ],
+)
+def test_parse_cells_accepts_a_set_of_pairs(text: str) -> None:
+    assert parse_cells(text) == frozenset({(0, 1), (2, 3)})
+
+
+@pytest.mark.parametrize("text", ["", "none", "NONE", "[]", "{}"])
+def test_parse_cells_reads_nothing_as_the_empty_set_only_when_allowed(text: str) -> None:
+    assert parse_cells(text, allow_empty=True) == frozenset()
+    assert "No cells given" in refused(parse_cells, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("(0,1) x (2,3)", 'Could not read the cells after "(0,1)"'),
+        ("[(0,1)", "Could not read the cells"),
+        ("0,1,2,3", "is not a cell"),
+        ("(0,1), (2)", "is not a cell"),
+        ("(0,1), (-2,3)", "A row cannot be negative"),
+    ],
+)
+def test_parse_cells_refuses_with_a_message(text: str, fragment: str) -> None:
+    assert fragment in refused(parse_cells, text)
+
+
+def test_parse_cells_refuses_too_many_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(answers, "MAX_GRID_CELLS", 2)
+    assert "Too many cells" in refused(parse_cells, "0,0; 0,1; 0,2")
+
+
+# --- parse_range ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rows 3 to 9", (3, 9)),
+        ("Rows: 3 to 9", (3, 9)),
+        ("columns from 3 to 9", (3, 9)),
+        ("from 3 to 9", (3, 9)),
+        ("3-9", (3, 9)),
+        ("3 - 9", (3, 9)),
+        ("3\u20139", (3, 9)),  # en dash
+        ("3..9", (3, 9)),
+        ("3...9", (3, 9)),
+        ("3 to 9", (3, 9)),
+        ("3 through 9", (3, 9)),
+        ("[3, 9]", (3, 9)),
+        ("-2 to 4", (-2, 4)),
+        ("[-2, 4]", (-2, 4)),
+        ("-2..4", (-2, 4)),
+        ("-2 - 4", (-2, 4)),
+        ("-2-4", (-2, 4)),
+        ("\u22122 to 4", (-2, 4)),
+        ("-5 to -2", (-5, -2)),
+        ("-5--2", (-5, -2)),
+        ("4 to 4", (4, 4)),
+        ("7", (7, 7)),
+    ],
+)
+def test_parse_range_accepts_inclusive_ranges(text: str, expected: tuple[int, int]) -> None:
+    assert parse_range(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "No answer given"),
+        ("9 to 3", "A range goes from low to high"),
+        ("4 - -2", "A range goes from low to high"),
+        ("(3, 9)", "is not a range"),  # an open interval? refused rather than guessed
+        ("3:9", "is not a range"),  # a Python slice excludes its end: refused rather than guessed
+        ("3 9", "is not a range"),
+        ("3 to", "is not a range"),
+        ("3.5 to 9", "is not a range"),
+        ("1 to 12345678901", "too large"),
+    ],
+)
+def test_parse_range_refuses_with_a_message(text: str, fragment: str) -> None:
+    assert fragment in refused(parse_range, text)
+
+
+# --- any string whatsoever --------------------------------------------------------------------
+
+PARSERS = [
+    parse_int,
+    parse_number,
+    parse_shape,
+    parse_grid,
+    lambda text: parse_grid_shaped(text, (2, 3)),
+    lambda text: parse_choice(text, POOLS),
+    lambda text: parse_choices(text, POOLS),
+    lambda text: parse_choices(text, POOLS, allow_empty=True),
+    parse_cell,
+    parse_cells,
+    lambda text: parse_cells(text, allow_empty=True),
+    parse_range,
+]
+
+# Characters the parsers care about, so the fuzzing reaches past the first check.
+ANSWER_ALPHABET = "0123456789 \t\n,.;:_+-/xX*()[]{}?eE%abcNone\u2212\u2009\u00d7\u2013\uff11"
+
+
+def only_format_errors(text: str) -> None:
+    """Every parser returns or raises AnswerFormatError on `text`, and nothing else."""
+    for parse in PARSERS:
+        try:
+            parse(text)
+        except AnswerFormatError as error:
+            assert error.message
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_no_string_raises_anything_but_a_format_error(text: str) -> None:
+    only_format_errors(text)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet=ANSWER_ALPHABET, max_size=40))
+def test_no_answer_like_string_raises_anything_but_a_format_error(text: str) -> None:
+    only_format_errors(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 10_000,
+        "1," * 5_000,
+        "1 " * 5_000,
+        "[" * 5_000 + "]" * 5_000,
+        "(0,1)" * 2_000,
+        "1" + " " * 9_998 + "x",
+        "1/" * 5_000,
+        "-" * 10_000,
+        "9" * 4_999 + "e" + "9" * 5_000,
+        "a " * 5_000,
+    ],
+)
+def test_hostile_answers_are_dealt_with_quickly(text: str) -> None:
+    start = time.perf_counter()
+    only_format_errors(text)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_an_overlong_answer_is_refused_before_it_is_read() -> None:
+    for parse in PARSERS:
+        with pytest.raises(AnswerFormatError, match="Answer too long"):
+            parse("1" * 10_001)
+
+
+# --- Tolerance and score_grid -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tol", "given", "correct", "accepted"),
+    [
+        (Tolerance(), 3.0, 3.0, True),
+        (Tolerance(), 0.1 + 0.2, 0.3, True),  # float noise is forgiven
+        (Tolerance(), 3.001, 3.0, False),
+        (Tolerance(absolute=0.01), 3.01, 3.0, True),
+        (Tolerance(absolute=0.01), 2.985, 3.0, False),
+        (Tolerance(relative=0.01), 101.0, 100.0, True),
+        (Tolerance(relative=0.01), 98.9, 100.0, False),
+        (Tolerance(relative=0.01), -101.0, -100.0, True),
+        (Tolerance(absolute=0.5, relative=0.01), 0.4, 0.0, True),  # the larger bound wins
+        (Tolerance(absolute=0.5, relative=0.01), 1001.0, 1000.0, True),
+        (Tolerance(relative=1.0), float("nan"), 1.0, False),
+    ],
+)
+def test_tolerance_accepts_within_the_larger_of_its_bounds(
+    tol: Tolerance, given: float, correct: float, accepted: bool
+) -> None:
+    assert tol.accepts(given, correct) is accepted
+
+
+def test_tolerance_refuses_negative_bounds() -> None:
+    with pytest.raises(ValueError):
+        Tolerance(absolute=-1.0)
+    with pytest.raises(ValueError):
+        Tolerance(relative=float("nan"))
+
+
+def test_score_grid_gives_the_fraction_right_and_the_mask() -> None:
+    score, mask = score_grid([[1.0, 2.0], [3.0, 5.0]], np.array([[1, 2], [3, 4]]), Tolerance())
+    assert score == 0.75
+    assert mask.tolist() == [[True, True], [True, False]]
+
+
+def test_score_grid_applies_the_tolerance_cell_by_cell() -> None:
+    tol = Tolerance(absolute=0.05)
+    score, mask = score_grid([[1.04, 2.2]], [[1.0, 2.0]], tol)
+    assert score == 0.5
+    assert mask.tolist() == [[True, False]]
+
+
+@pytest.mark.parametrize(
+    "given", [[[1.0, 2.0]], [[1.0], [2.0]], [[1.0, 2.0], [3.0]], [[1, 2, 3], [4, 5, 6]], []]
+)
+def test_score_grid_scores_a_shape_mismatch_zero_with_an_all_false_mask(
+    given: list[list[float]],
+) -> None:
+    score, mask = score_grid(given, [[1, 2], [3, 4]], Tolerance(absolute=100))
+    assert score == 0.0
+    assert mask.shape == (2, 2) and not mask.any()
+
+
+@given(
+    st.lists(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=2), min_size=1, max_size=4),
+    st.floats(0, 10),
+    st.floats(0, 0.5),
+)
+def test_score_grid_agrees_with_accepts_cell_by_cell(
+    grid: list[list[float]], absolute: float, relative: float
+) -> None:
+    tol = Tolerance(absolute=absolute, relative=relative)
+    correct = np.round(np.asarray(grid))
+    score, mask = score_grid(grid, correct, tol)
+    twin = [
+        [tol.accepts(g, c) for g, c in zip(gr, cr, strict=True)]
+        for gr, cr in zip(grid, correct.tolist(), strict=True)
+    ]
+    assert mask.tolist() == twin
+    assert score == pytest.approx(np.mean(twin))
