@@ -151,6 +151,8 @@ def _too_long(text: str) -> None:
 
 def _int_value(text: str) -> int:
     """A whole number from stripped, normalized text."""
+    if text.isascii() and text.isdigit() and len(text) <= 20:
+        return int(text)  # the common case, without the exact-decimal machinery
     _too_long(text)
     value = _decimal_value(text)
     if value is None:

@@ -25,12 +25,17 @@ def load_json(text: str | bytes) -> Any:
         raise SpecError("", f"the body is too large (at most {MAX_BODY_BYTES // 2**20} MiB)")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
+    except SpecError:
+        raise
     except json.JSONDecodeError as err:
         raise SpecError("", f"not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
     except UnicodeDecodeError:
         raise SpecError("", "not valid JSON: the body is not UTF-8 text") from None
     except RecursionError:
         raise SpecError("", "not valid JSON: nested too deeply") from None
+    except ValueError:
+        # Python refuses to read integers of more than 4,300 digits.
+        raise SpecError("", "a number in the body is too long") from None
 
 
 def solve_json(body: Any) -> dict[str, Any]:
@@ -48,11 +53,14 @@ def _plain(values: np.ndarray) -> list[Any]:
 def pool_json(body: Any) -> dict[str, Any]:
     """Answer a `pool` body (spec section 2); raises `SpecError`."""
     request = parse_pool(body)
-    result = pool2d(
-        request.grid, request.op, request.kernel, request.stride, request.padding,
-        request.dilation, request.ceil_mode, request.count_include_pad,
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = pool2d(
+            request.grid, request.op, request.kernel, request.stride, request.padding,
+            request.dilation, request.ceil_mode, request.count_include_pad,
+        )
     output, argmax = result.output, result.argmax
+    if not np.all(np.isfinite(output)):
+        raise SpecError("input", "the values are too large to average (the sum overflows a float)")
     if request.rank == 2:
         output = output[0]
         argmax = None if argmax is None else argmax[0]

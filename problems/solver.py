@@ -7,6 +7,7 @@ internally as (H, W, C) or (N,) and reported in the stack's layout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from problems.errors import SpecError
@@ -109,7 +110,7 @@ class Solution:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _State:
     """The tensor between two layers: (H, W, C) when spatial, (N,) when flat."""
 
@@ -121,7 +122,7 @@ class _State:
         return len(self.shape) == 3
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Step:
     shape: tuple[int, ...]
     params: int = 0
@@ -134,10 +135,13 @@ class _Step:
 
 def grow_field(field: ReceptiveField, axes: tuple[AxisWindows, AxisWindows]) -> ReceptiveField:
     """`r' = r + (k_eff-1)*j`, `j' = j*stride`, `start' = start - p_before*j`, per axis."""
-    size = tuple(r + (a.k_eff - 1) * j for r, a, j in zip(field.size, axes, field.jump, strict=True))
-    jump = tuple(j * a.stride for j, a in zip(field.jump, axes, strict=True))
-    start = tuple(s - a.before * j for s, a, j in zip(field.start, axes, field.jump, strict=True))
-    return ReceptiveField(size, jump, start)  # type: ignore[arg-type]
+    (r0, r1), (j0, j1), (s0, s1) = field.size, field.jump, field.start
+    a0, a1 = axes
+    return ReceptiveField(
+        (r0 + (a0.k_eff - 1) * j0, r1 + (a1.k_eff - 1) * j1),
+        (j0 * a0.stride, j1 * a1.stride),
+        (s0 - a0.before * j0, s1 - a1.before * j1),
+    )
 
 
 def _need_spatial(state: _State, path: str, what: str) -> None:
@@ -238,13 +242,25 @@ def to_layout(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
     return shape
 
 
+_PLACEHOLDER = "@"
+
+
+@lru_cache(maxsize=65536)
+def _step(layer: Layer, shape: tuple[int, ...], field: ReceptiveField | None) -> _Step:
+    """One layer applied to one input: pure, so cached (layers repeat across variants)."""
+    return RULES[type(layer)](layer, _State(shape, field), _PLACEHOLDER)  # type: ignore[operator]
+
+
 def solve(stack: Stack) -> Solution:
     """Every layer's output shape, params, MACs, activations and receptive field."""
-    internal = to_internal(stack.input, stack.layout)
-    state = _State(internal, INPUT_FIELD if len(internal) == 3 else None)
+    shape = to_internal(stack.input, stack.layout)
+    field = INPUT_FIELD if len(shape) == 3 else None
     results = []
     for index, layer in enumerate(stack.layers):
-        step = RULES[type(layer)](layer, state, f"layers[{index}]")  # type: ignore[operator]
+        try:
+            step = _step(layer, shape, field)
+        except SpecError as err:
+            raise SpecError(err.path.replace(_PLACEHOLDER, f"layers[{index}]", 1), err.message) from None
         activations = 1
         for d in step.shape:
             activations *= d
@@ -260,6 +276,5 @@ def solve(stack: Stack) -> Solution:
                 receptive_field=step.field,
             )
         )
-        state = _State(step.shape, step.field)
+        shape, field = step.shape, step.field
     return Solution(stack.layout, stack.input, tuple(results))
-

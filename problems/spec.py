@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -138,7 +139,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, int):
-        return str(value)
+        return str(value) if abs(value) < 10**30 else "a very large integer"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -252,8 +253,43 @@ def _pool_options(obj: Mapping[str, Any], path: str, op: PoolOp, what: str) -> d
     }
 
 
+_PLACEHOLDER = "@"
+
+
+def _layer_key(value: Any) -> tuple[Any, ...] | None:
+    """A hashable, type-exact key for a layer's JSON (so `true` and `1` never share an
+    entry), or None for anything unusual, which is parsed without the cache."""
+    if not isinstance(value, dict) or len(value) > 12:
+        return None
+    items = []
+    for k, v in value.items():
+        if type(v) in (int, str, bool, float):
+            items.append((k, type(v), v))
+        elif type(v) is list and len(v) <= 4 and all(type(x) in (int, str, bool, float) for x in v):
+            items.append((k, list, tuple((type(x), x) for x in v)))
+        else:
+            return None
+    return tuple(items)
+
+
+@lru_cache(maxsize=16384)
+def _parse_layer_cached(key: tuple[Any, ...]) -> Layer:
+    value = {k: ([x for _t, x in v] if t is list else v) for k, t, v in key}
+    return _parse_layer(value, _PLACEHOLDER)
+
+
 def parse_layer(value: Any, path: str) -> Layer:
-    """One entry of `layers`."""
+    """One entry of `layers` (cached: the same layers recur across stacks and variants)."""
+    key = _layer_key(value)
+    if key is None:
+        return _parse_layer(value, path)
+    try:
+        return _parse_layer_cached(key)
+    except SpecError as err:
+        raise SpecError(err.path.replace(_PLACEHOLDER, path, 1), err.message) from None
+
+
+def _parse_layer(value: Any, path: str) -> Layer:
     obj = _object(value, path)
     kind = obj.get("type")
     if kind is None:
@@ -323,6 +359,14 @@ def parse_stack(value: Any) -> Stack:
 
 # ---------------------------------------------------------------- pooling requests
 
+def _finite(number: int | float) -> bool:
+    """A number a float can hold (a huge JSON integer cannot)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def _read_grid(value: Any) -> np.ndarray:
     """A 2-D `[H][W]` or 3-D `[C][H][W]` list of finite numbers, as float64 (C, H, W)."""
     if not isinstance(value, list) or not value:
@@ -353,7 +397,7 @@ def _read_grid(value: Any) -> np.ndarray:
             if total > MAX_GRID_CELLS:
                 raise SpecError("input", f"grid is too large (at most {MAX_GRID_CELLS:,} cells)")
             for k, cell in enumerate(row):
-                if type(cell) not in (int, float) or not math.isfinite(cell):
+                if type(cell) not in (int, float) or not _finite(cell):
                     raise SpecError(f"{rpath}[{k}]", f"expected a finite number, got {_describe(cell)}")
         if expected is not None and len(channel) != expected[0]:
             raise SpecError(cpath, f"channel has {len(channel)} rows; the first has {expected[0]}")

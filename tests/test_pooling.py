@@ -1,0 +1,475 @@
+"""Pooling of grids (spec section 2) against a brute-force twin, PyTorch and examples."""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from problems import pooling
+from problems.errors import SpecError
+from problems.pooling import Pooled, global_pool, pool2d
+
+SPEC_GRID = [[1, 3, 1, 0], [2, 8, 2, 4], [1, 3, 1, 5], [0, 0, 6, 2]]
+
+
+# ---------------------------------------------------------------------------------------
+# The brute-force twin: the spec's rules written out directly, one output cell at a time.
+# It shares no code with problems/ (not even windows.py).
+
+
+def twin_axis(
+    size: int, kernel: int, stride: int, padding: int | str, dilation: int, ceil_mode: bool
+) -> tuple[int, int, int]:
+    """(outputs, padding before, padding after) along one axis, from spec section 1."""
+    k_eff = dilation * (kernel - 1) + 1
+    if padding == "same":
+        out = math.ceil(size / stride)
+        total = max((out - 1) * stride + k_eff - size, 0)
+        return out, total // 2, total - total // 2
+    p = 0 if padding == "valid" else int(padding)
+    ratio = (size + 2 * p - k_eff) / stride
+    if ceil_mode:
+        out = math.ceil(ratio) + 1
+        if (out - 1) * stride >= size + p:  # the last window would start in the padding
+            out -= 1
+    else:
+        out = math.floor(ratio) + 1
+    return out, p, p
+
+
+class AllPadding(Exception):
+    """The twin found a window with no real cell."""
+
+
+def twin_pool(
+    grid: np.ndarray,
+    op: str,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int] | str,
+    dilation: tuple[int, int] = (1, 1),
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pool `grid` (C, H, W) with plain loops; argmax None for avg."""
+    channels, height, width = grid.shape
+    pads = (padding, padding) if isinstance(padding, str) else padding
+    ho, top, bottom = twin_axis(height, kernel[0], stride[0], pads[0], dilation[0], ceil_mode)
+    wo, left, right = twin_axis(width, kernel[1], stride[1], pads[1], dilation[1], ceil_mode)
+    if ho < 1 or wo < 1:
+        raise ValueError("empty output")
+    output = np.zeros((channels, ho, wo))
+    argmax = np.zeros((channels, ho, wo, 2), np.int64)
+    for c in range(channels):
+        for i in range(ho):
+            for j in range(wo):
+                r0, c0 = i * stride[0] - top, j * stride[1] - left
+                cells = [
+                    (r0 + a * dilation[0], c0 + b * dilation[1])
+                    for a in range(kernel[0])
+                    for b in range(kernel[1])
+                ]  # row-major order within the window
+                real = [(r, q) for r, q in cells if 0 <= r < height and 0 <= q < width]
+                if not real:
+                    raise AllPadding
+                values = [float(grid[c, r, q]) for r, q in real]
+                if op == "avg":
+                    if padding == "same":
+                        divisor = len(real)
+                    elif count_include_pad:
+                        # PyTorch: the window clipped to the padded input, padding counted.
+                        rows = min(r0 + kernel[0], height + top) - r0
+                        cols = min(c0 + kernel[1], width + left) - c0
+                        divisor = rows * cols
+                    else:
+                        divisor = len(real)
+                    output[c, i, j] = sum(values) / divisor
+                    continue
+                sign = 1.0 if op == "max" else -1.0  # min is max of the negated map
+                best = 0
+                for n in range(1, len(values)):
+                    if sign * values[n] > sign * values[best]:
+                        best = n
+                output[c, i, j] = values[best]
+                argmax[c, i, j] = real[best]
+    return output, (None if op == "avg" else argmax)
+
+
+# ---------------------------------------------------------------------------------------
+# Examples
+
+
+def test_spec_example_max_pool() -> None:
+    pooled = pool2d(np.array([SPEC_GRID], float), "max", (2, 2), (2, 2), (0, 0))
+    assert pooled.output.tolist() == [[[8, 4], [3, 6]]]
+    assert pooled.argmax is not None
+    assert pooled.argmax.tolist() == [[[[1, 1], [1, 3]], [[2, 1], [3, 2]]]]
+    assert pooled.output.dtype == np.float64 and pooled.argmax.dtype == np.int64
+
+
+@pytest.mark.parametrize("row", range(3))
+@pytest.mark.parametrize("col", range(3))
+def test_max_is_found_wherever_it_sits_in_the_window(row: int, col: int) -> None:
+    grid = np.array([[1, 3, 1], [2, 0, 2], [1, 3, 1]], float)
+    grid[row, col] = 8
+    pooled = pool2d(grid[None], "max", (3, 3), (1, 1), (0, 0))
+    assert pooled.output.tolist() == [[[8]]]
+    assert pooled.argmax is not None and pooled.argmax.tolist() == [[[[row, col]]]]
+
+
+def test_ties_go_to_the_first_cell_in_row_major_order() -> None:
+    # (0, 1) and (1, 0) tie: row-major order puts (0, 1) first, although its column is later.
+    pooled = pool2d(np.array([[[1, 5], [5, 1]]], float), "max", (2, 2), (2, 2), (0, 0))
+    assert pooled.argmax is not None and pooled.argmax.tolist() == [[[[0, 1]]]]
+    # Same with a dilated window: cells (0,0) (0,2) (2,0) (2,2); the tie is (0,2) vs (2,0).
+    grid = np.zeros((1, 3, 3))
+    grid[0, 0, 2] = grid[0, 2, 0] = 7
+    pooled = pool2d(grid, "max", (2, 2), (1, 1), (0, 0), dilation=(2, 2))
+    assert pooled.argmax is not None and pooled.argmax.tolist() == [[[[0, 2]]]]
+
+
+def test_a_flat_grid_points_each_window_at_its_first_real_cell() -> None:
+    pooled = pool2d(np.ones((2, 4, 5)), "min", (3, 3), (2, 2), (1, 1))
+    assert pooled.argmax is not None
+    assert pooled.argmax[0].tolist() == [[[0, 0], [0, 1], [0, 3]], [[1, 0], [1, 1], [1, 3]]]
+    assert np.array_equal(pooled.argmax[0], pooled.argmax[1])
+
+
+def test_padded_cells_never_win() -> None:
+    grid = -np.arange(1, 10, dtype=float).reshape(1, 3, 3)
+    pooled = pool2d(grid, "max", (3, 3), (1, 1), (1, 1))
+    assert pooled.output.max() < 0
+    flipped = pool2d(-grid, "min", (3, 3), (1, 1), (1, 1))
+    assert flipped.output.min() > 0
+    assert np.array_equal(flipped.output, -pooled.output)
+    assert pooled.argmax is not None and flipped.argmax is not None
+    assert np.array_equal(flipped.argmax, pooled.argmax)
+
+
+def test_min_pooling_is_max_pooling_of_the_negated_map() -> None:
+    rng = np.random.default_rng(7)
+    grid = rng.integers(-3, 4, (3, 9, 8)).astype(float)
+    low = pool2d(grid, "min", (3, 2), (2, 3), (1, 1), dilation=(1, 2), ceil_mode=True)
+    high = pool2d(-grid, "max", (3, 2), (2, 3), (1, 1), dilation=(1, 2), ceil_mode=True)
+    assert np.array_equal(low.output, -high.output)
+    assert low.argmax is not None and high.argmax is not None
+    assert np.array_equal(low.argmax, high.argmax)
+
+
+def test_avg_divisor_counts_padding_but_not_the_ceil_mode_overhang() -> None:
+    # 6 wide, kernel 3, stride 2, padding 1, ceil mode: 4 windows; the last starts at 5 and
+    # covers the real cell 5, the padding cell 6 (counted) and the overhang 7 (not counted).
+    ones = np.ones((1, 1, 6))
+    with_pad = pool2d(ones, "avg", (1, 3), (1, 2), (0, 1), ceil_mode=True)
+    # windows: [-1,0,1] -> 2/3, [1,2,3] -> 1, [3,4,5] -> 1, [5,6,(7)] -> 1/2 (7 is overhang)
+    assert with_pad.output[0, 0].tolist() == pytest.approx([2 / 3, 1, 1, 1 / 2])
+    real_only = pool2d(ones, "avg", (1, 3), (1, 2), (0, 1), ceil_mode=True, count_include_pad=False)
+    assert real_only.output[0, 0].tolist() == [1, 1, 1, 1]
+    assert real_only.argmax is None
+
+
+def test_same_padding_averages_over_real_cells_only() -> None:
+    pooled = pool2d(np.ones((1, 5, 5)), "avg", (3, 3), (2, 2), "same")
+    assert pooled.output.shape == (1, 3, 3)
+    assert np.all(pooled.output == 1)
+
+
+def test_valid_padding_is_integer_zero() -> None:
+    grid = np.arange(2 * 7 * 6, dtype=float).reshape(2, 7, 6)
+    for op in ("max", "avg", "min"):
+        by_name = pool2d(grid, op, (3, 2), (2, 2), "valid")  # type: ignore[arg-type]
+        by_zero = pool2d(grid, op, (3, 2), (2, 2), (0, 0))  # type: ignore[arg-type]
+        assert np.array_equal(by_name.output, by_zero.output)
+
+
+def test_ceil_mode_keeps_a_kernel_larger_than_the_input() -> None:
+    # PyTorch: 2 wide, kernel 3, stride 2, padding 1, ceil mode -> 2 outputs.
+    pooled = pool2d(np.array([[[1.0, 2.0]]]), "max", (1, 3), (1, 2), (0, 1), ceil_mode=True)
+    assert pooled.output.tolist() == [[[2, 2]]]
+
+
+def test_values_alone_match_values_with_argmax() -> None:
+    rng = np.random.default_rng(3)
+    grid = rng.integers(-2, 3, (4, 13, 11)).astype(float)
+    for op in ("max", "min"):
+        both = pool2d(grid, op, (3, 3), (2, 2), (1, 1))  # type: ignore[arg-type]
+        alone = pool2d(grid, op, (3, 3), (2, 2), (1, 1), with_argmax=False)  # type: ignore[arg-type]
+        assert alone.argmax is None
+        assert np.array_equal(both.output, alone.output)
+
+
+def test_float32_input_is_pooled_in_float32_with_the_same_result() -> None:
+    rng = np.random.default_rng(5)
+    grid = rng.standard_normal((3, 10, 9))
+    wide = grid.astype(np.float32).astype(np.float64)
+    for op in ("max", "avg", "min"):
+        narrow = pool2d(grid.astype(np.float32), op, (3, 3), (2, 2), (1, 1))  # type: ignore[arg-type]
+        exact = pool2d(wide, op, (3, 3), (2, 2), (1, 1))  # type: ignore[arg-type]
+        assert narrow.output.dtype == np.float32
+        if op == "avg":
+            assert np.allclose(narrow.output, exact.output, rtol=1e-5, atol=1e-6)
+        else:
+            assert np.array_equal(narrow.output, exact.output)
+            assert narrow.argmax is not None and exact.argmax is not None
+            assert np.array_equal(narrow.argmax, exact.argmax)
+
+
+def test_integer_input_is_pooled_as_float64() -> None:
+    pooled = pool2d(np.array([SPEC_GRID]), "avg", (2, 2), (2, 2), (0, 0))
+    assert pooled.output.dtype == np.float64
+    assert pooled.output.tolist() == [[[3.5, 1.75], [1.0, 3.5]]]
+
+
+def test_global_pooling_reduces_each_channel_whole() -> None:
+    grid = np.array([SPEC_GRID, [[5, 1, 5, 0], [0, 0, 0, 0], [0, 5, 0, 0], [0, 0, 0, 0]]], float)
+    highest = global_pool(grid, "max")
+    assert highest.output.tolist() == [8, 5]
+    assert highest.argmax is not None and highest.argmax.tolist() == [[1, 1], [0, 0]]
+    assert highest.argmax.dtype == np.int64
+    lowest = global_pool(grid, "min")
+    assert lowest.output.tolist() == [0, 0]
+    assert lowest.argmax is not None and lowest.argmax.tolist() == [[0, 3], [0, 3]]
+    mean = global_pool(grid, "avg")
+    assert mean.output.tolist() == [39 / 16, 16 / 16]
+    assert mean.argmax is None
+
+
+def test_global_pooling_equals_a_window_covering_the_grid() -> None:
+    rng = np.random.default_rng(11)
+    grid = rng.integers(-2, 3, (3, 5, 7)).astype(float)
+    for op in ("max", "avg", "min"):
+        whole = global_pool(grid, op)  # type: ignore[arg-type]
+        window = pool2d(grid, op, (5, 7), (5, 7), (0, 0))  # type: ignore[arg-type]
+        assert np.allclose(whole.output, window.output[:, 0, 0])
+        if window.argmax is not None:
+            assert whole.argmax is not None
+            assert np.array_equal(whole.argmax, window.argmax[:, 0, 0])
+
+
+# ---------------------------------------------------------------------------------------
+# Refusals
+
+
+def test_refuses_a_window_larger_than_the_padded_input() -> None:
+    with pytest.raises(SpecError) as caught:
+        pool2d(np.ones((1, 4, 4)), "max", (5, 2), (1, 1), (0, 0))
+    assert caught.value.path == "kernel"
+
+
+def test_refuses_a_window_of_padding_only() -> None:
+    # 2 wide, kernel 2 dilated by 3, padding 1: the window reads cells -1 and 2.
+    with pytest.raises(SpecError) as caught:
+        pool2d(np.ones((1, 1, 2)), "max", (1, 2), (1, 1), (0, 1), dilation=(1, 3))
+    assert caught.value.path == "dilation"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "path"),
+    [
+        ({"op": "median"}, "op"),
+        ({"op": "avg", "dilation": (2, 1)}, "dilation"),
+        ({"padding": "same", "ceil_mode": True}, "ceil_mode"),
+        ({"stride": (0, 1)}, "stride"),
+        ({"kernel": (2.0, 2)}, "kernel"),
+        ({"padding": (-1, 0)}, "padding"),
+        ({"padding": "full"}, "padding"),
+        ({"x": np.ones((4, 4))}, "input"),
+    ],
+)
+def test_refuses_bad_arguments_with_their_path(arguments: dict[str, Any], path: str) -> None:
+    call: dict[str, Any] = {
+        "x": np.ones((1, 4, 4)),
+        "op": "max",
+        "kernel": (2, 2),
+        "stride": (2, 2),
+        "padding": (0, 0),
+    }
+    call.update(arguments)
+    with pytest.raises(SpecError) as caught:
+        pool2d(**call)
+    assert caught.value.path == path
+
+
+# ---------------------------------------------------------------------------------------
+# Properties against the twin
+
+
+@st.composite
+def pooling_cases(draw: st.DrawFn) -> dict[str, Any]:
+    op = draw(st.sampled_from(["max", "avg", "min"]))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dilation = (1, 1) if op == "avg" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding: tuple[int, int] | str = draw(
+        st.one_of(
+            st.sampled_from(["valid", "same"]),
+            st.tuples(st.integers(0, kernel[0] // 2), st.integers(0, kernel[1] // 2)),
+        )
+    )
+    ceil_mode = not isinstance(padding, str) and draw(st.booleans())
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 10)), draw(st.integers(1, 10)))
+    # A small range of integers: ties everywhere, and exact averages to compare.
+    grid = draw(arrays(np.int8, shape, elements=st.integers(-2, 2))).astype(np.float64)
+    return {
+        "x": grid,
+        "op": op,
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "ceil_mode": ceil_mode,
+        "count_include_pad": draw(st.booleans()),
+    }
+
+
+def twin_or_skip(case: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The twin's answer, or None (after checking pool2d refuses it) if there is none."""
+    arguments = dict(case)
+    grid = arguments.pop("x")
+    try:
+        return twin_pool(grid, **arguments)
+    except (ValueError, AllPadding):
+        with pytest.raises(SpecError):
+            pool2d(grid, **arguments)
+        return None
+
+
+def assert_same_pooling(pooled: Pooled, expected: tuple[np.ndarray, np.ndarray | None]) -> None:
+    output, argmax = expected
+    assert pooled.output.shape == output.shape
+    if argmax is None:
+        assert pooled.argmax is None
+        assert np.allclose(pooled.output, output, rtol=1e-12, atol=1e-12)
+    else:
+        assert np.array_equal(pooled.output, output)
+        assert pooled.argmax is not None
+        assert np.array_equal(pooled.argmax, argmax)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pooling_cases())
+def test_pool2d_matches_the_brute_force_twin(case: dict[str, Any]) -> None:
+    expected = twin_or_skip(case)
+    assume(expected is not None)
+    assert expected is not None
+    assert_same_pooling(pool2d(**case), expected)
+    if case["op"] != "avg":
+        alone = pool2d(**case, with_argmax=False)
+        assert np.array_equal(alone.output, expected[0])
+
+
+@contextmanager
+def chunk_bytes(size: int):  # type: ignore[no-untyped-def]
+    """Force chunks of `size` bytes (at least one channel each)."""
+    saved = pooling.CHUNK_BYTES
+    pooling.CHUNK_BYTES = size
+    try:
+        yield
+    finally:
+        pooling.CHUNK_BYTES = saved
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pooling_cases(), st.integers(1, 3))
+def test_chunking_over_channels_changes_nothing(case: dict[str, Any], per_chunk: int) -> None:
+    case["x"] = np.concatenate([case["x"]] * 3)  # 3 to 9 channels
+    expected = twin_or_skip(case)
+    assume(expected is not None)
+    assert expected is not None
+    with chunk_bytes(per_chunk * case["x"][0].nbytes):
+        assert_same_pooling(pool2d(**case), expected)
+
+
+@pytest.mark.parametrize("shape", [(2, 12, 12), (3, 11, 13), (2, 16, 9)])
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding"),
+    [
+        ((2, 2), (2, 2), (0, 0)),
+        ((3, 3), (2, 2), (1, 1)),
+        ((3, 3), (1, 1), "same"),
+        ((3, 2), (3, 2), (1, 1)),
+        ((4, 4), (2, 2), (2, 2)),
+    ],
+)
+@pytest.mark.parametrize("op", ["max", "avg", "min"])
+def test_common_layers_match_the_twin(
+    shape: tuple[int, int, int], kernel: Any, stride: Any, padding: Any, op: str
+) -> None:
+    # Sizes that divide by the stride take the end-to-end shortcut; the others do not.
+    rng = np.random.default_rng(sum(shape))
+    grid = rng.integers(-2, 3, shape).astype(float)
+    for ceil_mode in (False, True) if not isinstance(padding, str) else (False,):
+        case = {
+            "x": grid,
+            "op": op,
+            "kernel": kernel,
+            "stride": stride,
+            "padding": padding,
+            "ceil_mode": ceil_mode,
+        }
+        expected = twin_or_skip(case)
+        assert expected is not None
+        assert_same_pooling(pool2d(**case), expected)
+
+
+# ---------------------------------------------------------------------------------------
+# PyTorch cross-checks (skipped when torch is not installed)
+
+
+@st.composite
+def torch_cases(draw: st.DrawFn) -> dict[str, Any]:
+    case = draw(pooling_cases())
+    if isinstance(case["padding"], str):
+        case["padding"] = (0, 0)
+    seed = draw(st.integers(0, 2**32 - 1))
+    # Random floats: no ties, since PyTorch's tie-breaking is its own.
+    case["x"] = np.random.default_rng(seed).standard_normal(case["x"].shape)
+    return case
+
+
+@pytest.fixture(scope="module")
+def torch() -> Any:
+    return pytest.importorskip("torch")
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=torch_cases())
+def test_pool2d_matches_pytorch(torch: Any, case: dict[str, Any]) -> None:
+    functional = torch.nn.functional
+    expected = twin_or_skip(case)
+    assume(expected is not None)
+    grid = torch.from_numpy(case["x"])
+    if case["op"] == "avg":
+        theirs = functional.avg_pool2d(
+            grid,
+            case["kernel"],
+            case["stride"],
+            case["padding"],
+            ceil_mode=case["ceil_mode"],
+            count_include_pad=case["count_include_pad"],
+        ).numpy()
+        assert np.allclose(pool2d(**case).output, theirs, rtol=1e-12, atol=1e-12)
+        return
+    sign = 1.0 if case["op"] == "max" else -1.0
+    values, indices = functional.max_pool2d(
+        grid * sign,
+        case["kernel"],
+        case["stride"],
+        case["padding"],
+        dilation=case["dilation"],
+        ceil_mode=case["ceil_mode"],
+        return_indices=True,
+    )
+    ours = pool2d(**case)
+    assert np.array_equal(ours.output, sign * values.numpy())
+    width = case["x"].shape[2]
+    flat = indices.numpy()
+    assert ours.argmax is not None
+    assert np.array_equal(ours.argmax, np.stack([flat // width, flat % width], axis=-1))
