@@ -18,6 +18,7 @@ from problems.spec import (
     Dense,
     Flatten,
     GlobalPool,
+    Layer,
     Pair,
     Pool2D,
     Stack,

@@ -1,0 +1,466 @@
+"""What every problem kind shares: the problem and its parts, parsing and scoring of each
+answer type, follow-through credit, misconception matching and the self-test.
+
+A kind module provides `NAME`, `TITLE`, `SUMMARY`, `generate(rng, difficulty) -> Draft`,
+`worked(problem) -> list[Step]`, and optionally `wrong_models(problem)` (the answers that
+named misconceptions give) and `follow_through(problem, part_id, given)` (the answer to a
+part that is right given the student's own earlier answers). Everything else is here, so
+the grader never needs per-kind code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from problems import answers as parse
+from problems.answers import AnswerFormatError, Tolerance
+from problems.misconceptions import Misconception
+from problems.misconceptions import get as misconception
+
+AnswerType = Literal["int", "number", "shape", "grid", "choice", "choices", "cell", "cells", "range"]
+ANSWER_TYPES: tuple[str, ...] = ("int", "number", "shape", "grid", "choice", "choices", "cell", "cells", "range")
+
+FORMAT_HINTS: dict[str, str] = {
+    "int": "a whole number, e.g. 18,496",
+    "number": "a number or fraction, e.g. 1.75 or 7/4",
+    "shape": "a shape, e.g. 26x26x32 or (None, 26, 26, 32)",
+    "grid": "one row per line, cells separated by spaces or commas",
+    "choice": "one of the choices",
+    "choices": "all choices that apply, separated by commas",
+    "cell": "a cell as row, col (counting from 0), e.g. 1, 2",
+    "cells": "cells as (row, col) pairs, e.g. (0, 1), (2, 3); or none",
+    "range": "an inclusive range, e.g. 3 to 9",
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One answer box: what is asked, how the answer is read, and what it is worth."""
+
+    id: str
+    prompt: str
+    answer_type: AnswerType
+    points: float = 1.0
+    choices: tuple[str, ...] = ()
+    grid_shape: tuple[int, int] | None = None
+    tolerance: Tolerance = Tolerance()
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def hint(self) -> str:
+        if self.answer_type == "grid" and self.grid_shape:
+            return f"a {self.grid_shape[0]}x{self.grid_shape[1]} grid: one row per line"
+        return FORMAT_HINTS[self.answer_type]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id, "prompt": self.prompt, "answer_type": self.answer_type,
+            "points": self.points, "hint": self.hint,
+        }
+        if self.choices:
+            data["choices"] = list(self.choices)
+        if self.grid_shape:
+            data["grid_shape"] = list(self.grid_shape)
+        if self.answer_type == "number":
+            data["tolerance"] = {"absolute": self.tolerance.absolute, "relative": self.tolerance.relative}
+        if self.depends_on:
+            data["depends_on"] = list(self.depends_on)
+        return data
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a worked solution: a title, prose, formulas (LaTeX) and optionally a grid."""
+
+    title: str
+    text: str = ""
+    math: tuple[str, ...] = ()
+    grid: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"title": self.title, "text": self.text, "math": list(self.math)}
+        if self.grid is not None:
+            data["grid"] = dict(self.grid)
+        return data
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a kind's `generate` returns: the problem without its identity."""
+
+    title: str
+    statement: tuple[Mapping[str, Any], ...]
+    parts: tuple[Part, ...]
+    answers: Mapping[str, Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A variant: `(kind, difficulty, seed)` and what they generate.
+
+    `statement` is a list of JSON blocks for people (text, a layer-stack table, grids);
+    `answers` maps each part id to its correct value; `params` holds what the kind needs to
+    grade and explain. Only `public()` may reach a student before grading.
+    """
+
+    kind: str
+    difficulty: int
+    seed: int
+    title: str
+    statement: tuple[Mapping[str, Any], ...]
+    parts: tuple[Part, ...]
+    answers: Mapping[str, Any]
+    params: Mapping[str, Any]
+
+    def part(self, part_id: str) -> Part:
+        for p in self.parts:
+            if p.id == part_id:
+                return p
+        raise KeyError(part_id)
+
+    @property
+    def max_points(self) -> float:
+        return sum(p.points for p in self.parts)
+
+    def public(self) -> dict[str, Any]:
+        """The statement and the parts: everything a student may see before grading."""
+        return {
+            "kind": self.kind, "difficulty": self.difficulty, "seed": self.seed,
+            "title": self.title, "statement": [dict(b) for b in self.statement],
+            "parts": [p.to_json() for p in self.parts], "max_points": self.max_points,
+        }
+
+    def fingerprint(self) -> str:
+        """A canonical text of what the student is shown, to compare variants."""
+        shown = self.public()
+        del shown["seed"]
+        return json.dumps(shown, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """The grade of one part. `score` is in [0, 1]; `earned = score * points`."""
+
+    id: str
+    score: float
+    points: float
+    correct: bool
+    feedback: str
+    given: Any = None
+    misconception: Misconception | None = None
+    format_error: str | None = None
+    follow_through: bool = False
+    cells: list[list[bool]] | None = None
+
+    @property
+    def earned(self) -> float:
+        return self.score * self.points
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "score": self.score, "points": self.points, "earned": self.earned,
+            "correct": self.correct, "feedback": self.feedback, "given": self.given,
+            "misconception": None if self.misconception is None else self.misconception.to_json(),
+            "format_error": self.format_error, "follow_through": self.follow_through,
+            "cells": self.cells,
+        }
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """A graded submission. Not `valid` if any part could not be read: such a submission
+    is shown its format errors and costs no attempt."""
+
+    parts: tuple[PartResult, ...]
+
+    @property
+    def valid(self) -> bool:
+        return all(p.format_error is None for p in self.parts)
+
+    @property
+    def earned(self) -> float:
+        return sum(p.earned for p in self.parts)
+
+    @property
+    def max_points(self) -> float:
+        return sum(p.points for p in self.parts)
+
+    @property
+    def fraction(self) -> float:
+        return self.earned / self.max_points if self.max_points else 0.0
+
+    @property
+    def misconceptions(self) -> list[str]:
+        return [p.misconception.id for p in self.parts if p.misconception is not None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid, "score": round(self.earned, 6), "max_score": self.max_points,
+            "fraction": round(self.fraction, 6), "parts": [p.to_json() for p in self.parts],
+            "misconceptions": self.misconceptions,
+        }
+
+
+class Kind(Protocol):
+    """The module interface of a problem kind (see the module docstring)."""
+
+    NAME: str
+    TITLE: str
+    SUMMARY: str
+
+    def generate(self, rng: np.random.Generator, difficulty: int) -> Draft: ...
+
+    def worked(self, problem: Problem) -> list[Step]: ...
+
+
+WrongModel = tuple[str, Mapping[str, Any]]
+
+
+# ---------------------------------------------------------------- parsing and formatting
+
+def read_answer(part: Part, text: str) -> Any:
+    """The canonical value of a student's text for this part (raises AnswerFormatError)."""
+    kind = part.answer_type
+    if kind == "int":
+        return parse.parse_int(text)
+    if kind == "number":
+        return parse.parse_number(text)
+    if kind == "shape":
+        return list(parse.parse_shape(text))
+    if kind == "grid":
+        grid = parse.parse_grid_shaped(text, part.grid_shape) if part.grid_shape else parse.parse_grid(text)
+        return [[float(v) for v in row] for row in grid]
+    if kind == "choice":
+        return parse.parse_choice(text, list(part.choices))
+    if kind == "choices":
+        return sorted(parse.parse_choices(text, list(part.choices), allow_empty=True))
+    if kind == "cell":
+        return list(parse.parse_cell(text))
+    if kind == "cells":
+        return sorted([list(c) for c in parse.parse_cells(text, allow_empty=True)])
+    if kind == "range":
+        return list(parse.parse_range(text))
+    raise ValueError(f"part {part.id}: unknown answer type {kind!r}")
+
+
+def format_number(value: float) -> str:
+    """Integers without a decimal point, others with up to 4 decimals."""
+    value = float(value)
+    if value.is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def format_answer(part: Part, value: Any) -> str:
+    """A canonical value written the way a student would type it (for solutions and tests)."""
+    kind = part.answer_type
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "number":
+        return format_number(value)
+    if kind == "shape":
+        return "x".join(str(int(v)) for v in value)
+    if kind == "grid":
+        return "\n".join(" ".join(format_number(v) for v in row) for row in value)
+    if kind in ("choice",):
+        return str(value)
+    if kind == "choices":
+        return ", ".join(value)
+    if kind == "cell":
+        return f"{value[0]}, {value[1]}"
+    if kind == "cells":
+        return ", ".join(f"({r}, {c})" for r, c in value) if value else "none"
+    if kind == "range":
+        return f"{value[0]} to {value[1]}"
+    raise ValueError(f"part {part.id}: unknown answer type {kind!r}")
+
+
+# ---------------------------------------------------------------- scoring one part
+
+def _same(part: Part, given: Any, correct: Any) -> bool:
+    if part.answer_type == "number":
+        return part.tolerance.accepts(float(given), float(correct))
+    if part.answer_type == "grid":
+        score, _ = parse.score_grid(given, np.asarray(correct, dtype=float), part.tolerance)
+        return score == 1.0
+    return _canonical(given) == _canonical(correct)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value
+
+
+def _partial(part: Part, given: Any, correct: Any) -> tuple[float, list[list[bool]] | None]:
+    """The credit of a not-quite-right answer: per cell for grids, per item for sets."""
+    if part.answer_type == "grid":
+        score, mask = parse.score_grid(given, np.asarray(correct, dtype=float), part.tolerance)
+        return score, (mask.tolist() if mask.shape == np.asarray(correct).shape else None)
+    if part.answer_type in ("choices", "cells"):
+        want = {_canonical(v) for v in correct}
+        got = {_canonical(v) for v in given}
+        if not want:
+            return (1.0 if not got else 0.0), None
+        return max(0.0, (len(want & got) - len(got - want)) / len(want)), None
+    return 0.0, None
+
+
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
+
+
+def _shape_feedback(given: list[int], correct: list[int]) -> str:
+    """Which numbers of a shape are off, without giving the answer away."""
+    if len(given) != len(correct):
+        return (f"Not right: this output has {len(correct)} dimension{'s' if len(correct) != 1 else ''} "
+                f"(no batch dimension), you gave {len(given)}.")
+    wrong = [i for i, (g, c) in enumerate(zip(given, correct, strict=True)) if g != c]
+    names = [_ORDINALS[i] if i < len(_ORDINALS) else f"#{i + 1}" for i in wrong]
+    if len(names) == len(correct):
+        return "Not right: none of the numbers is right."
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Not right: the {listed} number{'s are' if len(names) > 1 else ' is'} wrong."
+
+
+FollowThrough = Callable[[Problem, str, Mapping[str, Any]], Any]
+
+
+def grade_parts(
+    problem: Problem,
+    texts: Mapping[str, str],
+    *,
+    wrong_models: Callable[[Problem], Iterable[WrongModel]] | None = None,
+    follow_through: FollowThrough | None = None,
+    allow_follow_through: bool = True,
+) -> GradeResult:
+    """Parse every part, score it against the solution, give follow-through credit where a
+    part is right given the student's own earlier answers, and name the misconception a
+    wrong answer matches."""
+    given: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for part in problem.parts:
+        text = texts.get(part.id)
+        try:
+            if text is None or not str(text).strip():
+                raise AnswerFormatError(f"No answer given: expected {part.hint}.")
+            given[part.id] = read_answer(part, str(text))
+        except AnswerFormatError as err:
+            errors[part.id] = err.message
+    models: list[WrongModel] | None = None
+    results = []
+    for part in problem.parts:
+        if part.id in errors:
+            results.append(PartResult(part.id, 0.0, part.points, False, errors[part.id],
+                                      format_error=errors[part.id]))
+            continue
+        value, correct = given[part.id], problem.answers[part.id]
+        if _same(part, value, correct):
+            results.append(PartResult(part.id, 1.0, part.points, True, "Correct.", given=value))
+            continue
+        if allow_follow_through and follow_through and part.depends_on and all(d in given for d in part.depends_on):
+            if any(not _same(problem.part(d), given[d], problem.answers[d]) for d in part.depends_on):
+                expected = follow_through(problem, part.id, given)
+                if expected is not None and _same(part, value, expected):
+                    names = ", ".join(problem.part(d).prompt for d in part.depends_on)
+                    results.append(PartResult(
+                        part.id, 1.0, part.points, True,
+                        f"Correct given your earlier answer ({names}), which was wrong: "
+                        "full credit by follow-through.",
+                        given=value, follow_through=True,
+                    ))
+                    continue
+        score, cells = _partial(part, value, correct)
+        if models is None:
+            models = list(wrong_models(problem)) if wrong_models else []
+        named = next(
+            (misconception(mid) for mid, wrong in models
+             if part.id in wrong and not _same(part, wrong[part.id], correct) and _same(part, value, wrong[part.id])),
+            None,
+        )
+        if named is not None:
+            feedback = f"Not right: this is what you get with the mistake \u201c{named.name}\u201d. {named.explanation}"
+        elif part.answer_type == "grid" and cells is None:
+            rows, cols = np.asarray(correct).shape
+            feedback = f"Not right: the answer is a {rows}x{cols} grid."
+        elif cells is not None:
+            wrong_count = sum(not c for row in cells for c in row)
+            feedback = f"{wrong_count} cell{'s' if wrong_count != 1 else ''} not right (marked)."
+        elif part.answer_type == "shape":
+            feedback = _shape_feedback(value, correct)
+        elif score > 0:
+            feedback = "Partly right."
+        else:
+            feedback = "Not right."
+        results.append(PartResult(part.id, score, part.points, False, feedback, given=value,
+                                  misconception=named, cells=cells))
+    return GradeResult(tuple(results))
+
+
+# ---------------------------------------------------------------- the self-test
+
+def perturbed(part: Part, value: Any, rng: np.random.Generator) -> Any:
+    """A value for this part that is certainly wrong (for the self-test)."""
+    kind = part.answer_type
+    if kind == "int":
+        return int(value) + 1
+    if kind == "number":
+        return float(value) + 1 + 10 * (part.tolerance.absolute + part.tolerance.relative * abs(float(value)))
+    if kind == "shape":
+        return [int(value[0]) + 1, *value[1:]]
+    if kind == "grid":
+        grid = [list(row) for row in value]
+        grid[0][0] = float(grid[0][0]) + 1 + 10 * (part.tolerance.absolute + part.tolerance.relative * abs(grid[0][0]))
+        return grid
+    if kind == "choice":
+        return next(c for c in part.choices if c != value)
+    if kind == "choices":
+        missing = [c for c in part.choices if c not in value]
+        return sorted([*value, missing[0]]) if missing else list(value)[1:]
+    if kind == "cell":
+        return [value[0] + 1, value[1]]
+    if kind == "cells":
+        return [*value, [10_000, 10_000]] if value else [[10_000, 10_000]]
+    if kind == "range":
+        return [value[0] - 1, value[1]]
+    raise ValueError(kind)
+
+
+UNPARSEABLE = {
+    "int": "twelve", "number": "about four", "shape": "26 by 26 pixels", "grid": "1 2\n3",
+    "choice": "none of these, really", "choices": "???", "cell": "row five", "cells": "((",
+    "range": "3 up 9",
+}
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    """Answers a kind makes for itself: correct, wrong part by part, and unparseable."""
+
+    correct: dict[str, str]
+    wrong: dict[str, dict[str, str]]
+    unparseable: dict[str, dict[str, str]]
+
+
+def self_test_answers(problem: Problem) -> SelfTest:
+    """The correct answers as typed text, one wrong answer per part, one unreadable per part."""
+    correct = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}
+    rng = np.random.default_rng(problem.seed)
+    wrong = {}
+    unreadable = {}
+    for p in problem.parts:
+        wrong[p.id] = {**correct, p.id: format_answer(p, perturbed(p, problem.answers[p.id], rng))}
+        unreadable[p.id] = {**correct, p.id: UNPARSEABLE[p.answer_type]}
+    return SelfTest(correct, wrong, unreadable)
+
+
+def with_parts(draft: Draft, **changes: Any) -> Draft:
+    """A copy of a draft with some fields replaced."""
+    return replace(draft, **changes)

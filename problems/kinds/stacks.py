@@ -1,0 +1,232 @@
+"""Layer stacks for problems: random valid stacks by difficulty, their labels and the
+statement block that shows them as a summary table with answer cells.
+
+Layers are kept as the spec's JSON dicts: that is what instructors read and what the solver
+takes. Every number a problem asks for comes from `problems.solver`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from problems.errors import SpecError
+from problems.solver import Solution, solve
+from problems.spec import parse_stack
+
+LayerJSON = dict[str, Any]
+
+
+def pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:
+    """One of `options`, uniformly (numpy's generator only: reproducible by seed)."""
+    return options[int(rng.integers(len(options)))]
+
+
+def stack_json(input_shape: Sequence[int], layers: Iterable[LayerJSON], layout: str = "HWC") -> dict[str, Any]:
+    """A `solve` body."""
+    return {"layout": layout, "input": list(input_shape), "layers": [dict(layer) for layer in layers]}
+
+
+def solve_stack(stack: Mapping[str, Any]) -> Solution:
+    """Solve a `solve` body (raises SpecError)."""
+    return solve(parse_stack(stack))
+
+
+def try_solve(stack: Mapping[str, Any]) -> Solution | None:
+    """The solution, or None where the solver refuses the stack."""
+    try:
+        return solve_stack(stack)
+    except SpecError:
+        return None
+
+
+def _pair_text(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{value[0]}x{value[1]}" if value[0] != value[1] else f"{value[0]}x{value[0]}"
+    return f"{value}x{value}"
+
+
+def _pair_value(value: Any) -> str:
+    if isinstance(value, list):
+        return f"({value[0]}, {value[1]})" if value[0] != value[1] else str(value[0])
+    return str(value)
+
+
+def layer_label(layer: Mapping[str, Any]) -> str:
+    """A readable one-line description of a layer with all its non-default settings."""
+    kind = layer["type"]
+    bits: list[str] = []
+    if kind == "conv2d":
+        bits.append(f"{layer['filters']} filters {_pair_text(layer['kernel'])}")
+        if "stride" in layer and layer["stride"] not in (1, [1, 1]):
+            bits.append(f"stride {_pair_value(layer['stride'])}")
+    elif kind in ("maxpool2d", "avgpool2d", "minpool2d"):
+        bits.append(_pair_text(layer["kernel"]))
+        stride = layer.get("stride", layer["kernel"])
+        bits.append(f"stride {_pair_value(stride)}")
+    elif kind == "dense":
+        bits.append(f"{layer['units']} units")
+    if "padding" in layer:
+        padding = layer["padding"]
+        bits.append(f"padding {padding if isinstance(padding, str) else _pair_value(padding)}")
+    if layer.get("dilation", 1) not in (1, [1, 1]):
+        bits.append(f"dilation {_pair_value(layer['dilation'])}")
+    if layer.get("groups", 1) != 1:
+        bits.append(f"groups {layer['groups']}")
+    if layer.get("ceil_mode"):
+        bits.append("ceil_mode")
+    if "count_include_pad" in layer:
+        bits.append(f"count_include_pad {'true' if layer['count_include_pad'] else 'false'}")
+    if layer.get("bias") is False:
+        bits.append("no bias")
+    return kind + (": " + ", ".join(bits) if bits else "")
+
+
+def stack_block(
+    stack: Mapping[str, Any],
+    columns: Sequence[tuple[str, str]],
+    cells: Mapping[tuple[int, str], str],
+    shown: Mapping[tuple[int, str], str] | None = None,
+    footer: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """A summary-table block: one row per layer, `columns` as (key, title); `cells` maps
+    (layer index, column key) to the part answered in that cell, `shown` to given text;
+    `footer` rows as (label, part id), e.g. a total."""
+    rows = []
+    for index, layer in enumerate(stack["layers"]):
+        row: dict[str, Any] = {"index": index, "label": layer_label(layer), "layer": dict(layer), "cells": {}}
+        for key, _title in columns:
+            if (index, key) in cells:
+                row["cells"][key] = {"part": cells[(index, key)]}
+            elif shown and (index, key) in shown:
+                row["cells"][key] = {"text": shown[(index, key)]}
+        rows.append(row)
+    return {
+        "type": "stack",
+        "layout": stack["layout"],
+        "input": list(stack["input"]),
+        "columns": [{"key": k, "title": t} for k, t in columns],
+        "rows": rows,
+        "footer": [{"label": label, "part": part} for label, part in footer],
+    }
+
+
+def text_block(text: str) -> dict[str, Any]:
+    """A paragraph of the statement."""
+    return {"type": "text", "text": text}
+
+
+def shape_in_layout(hwc: Sequence[int], layout: str) -> list[int]:
+    """An (H, W, C) shape in `layout`."""
+    h, w, c = hwc
+    return [h, w, c] if layout == "HWC" else [c, h, w]
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    """`26x26x32`."""
+    return "x".join(str(d) for d in shape)
+
+
+# ---------------------------------------------------------------- random stacks
+
+def _conv(rng: np.random.Generator, difficulty: int, channels: int) -> LayerJSON:
+    layer: LayerJSON = {"type": "conv2d", "filters": int(pick(rng, (8, 16, 32, 64) if difficulty > 1 else (4, 8, 16, 32)))}
+    layer["kernel"] = int(pick(rng, (3, 5) if difficulty == 1 else (1, 3, 3, 5, 7)))
+    if difficulty >= 2:
+        stride = int(pick(rng, (1, 1, 2)))
+        if stride != 1:
+            layer["stride"] = stride
+        padding = pick(rng, ("none", "int", "same", "valid"))
+        if padding == "int":
+            layer["padding"] = int(rng.integers(1, layer["kernel"] // 2 + 2))
+        elif padding in ("same", "valid"):
+            layer["padding"] = padding
+    if difficulty >= 3:
+        if rng.random() < 0.35 and layer["kernel"] > 1:
+            layer["dilation"] = int(pick(rng, (2, 3)))
+        if rng.random() < 0.3:
+            groups = int(pick(rng, [g for g in (2, 4) if channels % g == 0] or [1]))
+            if groups > 1 and layer["filters"] % groups == 0:
+                layer["groups"] = groups
+        if rng.random() < 0.2 and isinstance(layer.get("padding"), int):
+            layer["kernel"] = [layer["kernel"], int(pick(rng, (1, 3)))]
+            layer["padding"] = [layer["padding"], 0]
+    return layer
+
+
+def _pool(rng: np.random.Generator, difficulty: int) -> LayerJSON:
+    kind = pick(rng, ("maxpool2d",) if difficulty == 1 else ("maxpool2d", "maxpool2d", "avgpool2d"))
+    layer: LayerJSON = {"type": kind, "kernel": int(pick(rng, (2,) if difficulty == 1 else (2, 3)))}
+    if difficulty >= 2:
+        stride = int(pick(rng, (1, 2, 2)))
+        if stride != layer["kernel"]:
+            layer["stride"] = stride
+        option = pick(rng, ("none", "int", "same"))
+        if option == "int":
+            layer["padding"] = 1 if layer["kernel"] >= 2 else 0
+        elif option == "same":
+            layer["padding"] = "same"
+    if difficulty >= 3 and not isinstance(layer.get("padding"), str) and rng.random() < 0.5:
+        layer["ceil_mode"] = True
+    if difficulty >= 3 and kind == "maxpool2d" and rng.random() < 0.25 and "padding" not in layer:
+        layer["dilation"] = 2
+    return layer
+
+
+def random_stack(
+    rng: np.random.Generator,
+    difficulty: int,
+    *,
+    n_layers: int | None = None,
+    allow_tail: bool = False,
+    min_side: int = 2,
+) -> dict[str, Any]:
+    """A random valid stack of convolutions and pools (with activations, batch norm and a
+    dense tail when `allow_tail`) whose spatial sides stay >= `min_side`."""
+    layout = "HWC" if difficulty == 1 else pick(rng, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
+    side = int(pick(rng, (12, 14, 16, 20, 24, 28, 32) if difficulty == 1 else (15, 17, 28, 31, 32, 33, 56, 64)))
+    channels = int(pick(rng, (1, 3) if difficulty < 3 else (1, 3, 8, 16)))
+    count = n_layers if n_layers is not None else int(rng.integers(2, 4) if difficulty == 1 else rng.integers(3, 6))
+    hwc = [side, side, channels]
+    layers: list[LayerJSON] = []
+    while len(layers) < count:
+        for _attempt in range(20):
+            want_pool = len(layers) > 0 and rng.random() < 0.4 and layers[-1]["type"] == "conv2d"
+            layer = _pool(rng, difficulty) if want_pool else _conv(rng, difficulty, hwc[2])
+            result = try_solve(stack_json(shape_in_layout(hwc, layout), [layer], layout))
+            if result is None:
+                continue
+            out = result.layers[0].output_shape
+            out_hwc = list(out) if layout == "HWC" else [out[1], out[2], out[0]]
+            if min(out_hwc[:2]) < min_side:
+                continue
+            layers.append(layer)
+            hwc = out_hwc
+            break
+        else:
+            break
+        if allow_tail and difficulty >= 2 and layers[-1]["type"] == "conv2d" and rng.random() < 0.3:
+            layers.append({"type": pick(rng, ("relu", "batchnorm"))})
+    if allow_tail:
+        tail = pick(rng, ("flatten", "global_avgpool2d", "global_maxpool2d") if difficulty >= 2 else ("flatten",))
+        layers.append({"type": tail})
+        layers.append({"type": "dense", "units": int(pick(rng, (10, 10, 16, 100)))})
+    return stack_json([side, side, channels] if layout == "HWC" else [channels, side, side], layers, layout)
+
+
+def vary_layers(stack: Mapping[str, Any], change: Any, only: int | None = None) -> dict[str, Any] | None:
+    """A copy of `stack` with `change(layer) -> layer | None` applied to every layer (or to
+    layer `only`); None if nothing changed."""
+    new = copy.deepcopy(dict(stack))
+    changed = False
+    for index, layer in enumerate(new["layers"]):
+        if only is not None and index != only:
+            continue
+        result = change(copy.deepcopy(layer))
+        if result is not None and result != layer:
+            new["layers"][index] = result
+            changed = True
+    return new if changed else None

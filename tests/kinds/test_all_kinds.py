@@ -1,0 +1,99 @@
+"""Every registered kind at every difficulty: the quality bar of issue 3, checked the same way."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from problems import kinds
+from problems.errors import SpecError
+from problems.kinds.base import ANSWER_TYPES
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = [(name, d) for name in kinds.KINDS for d in kinds.DIFFICULTIES]
+SEEDS = range(120)
+
+
+@pytest.mark.parametrize(("kind", "difficulty"), CASES)
+def test_solution_grades_full_and_each_wrong_part_lower(kind, difficulty):
+    for seed in SEEDS:
+        problem = kinds.generate(kind, difficulty, seed)
+        assert problem.parts, (kind, difficulty, seed)
+        assert {p.id for p in problem.parts} == set(problem.answers)
+        assert all(p.answer_type in ANSWER_TYPES and p.points > 0 for p in problem.parts)
+        test = kinds.self_test(problem)
+        full = kinds.grade(problem, test.correct)
+        assert full.valid and full.fraction == pytest.approx(1.0), (kind, difficulty, seed, full.to_json())
+        for part_id, answers in test.wrong.items():
+            result = kinds.grade(problem, answers)
+            assert result.valid, (kind, difficulty, seed, part_id)
+            assert result.earned < full.earned, (kind, difficulty, seed, part_id, answers)
+        for part_id, answers in test.unparseable.items():
+            result = kinds.grade(problem, answers)
+            assert not result.valid, (kind, difficulty, seed, part_id)
+            bad = next(p for p in result.parts if p.id == part_id)
+            assert bad.format_error and "xpected" in bad.format_error, bad.format_error
+
+
+@pytest.mark.parametrize(("kind", "difficulty"), CASES)
+def test_worked_solution_and_public_view_are_json_and_hold_no_answers(kind, difficulty):
+    for seed in range(20):
+        problem = kinds.generate(kind, difficulty, seed)
+        steps = kinds.worked_solution(problem)
+        assert steps and all(step.title for step in steps)
+        json.dumps([s.to_json() for s in steps])
+        public = json.dumps(problem.public())
+        assert '"answers"' not in public and '"params"' not in public
+
+
+@pytest.mark.parametrize("kind", list(kinds.KINDS))
+@pytest.mark.parametrize("difficulty", [2, 3])
+def test_at_least_95_percent_of_1000_seeds_are_distinct(kind, difficulty):
+    prints = {kinds.generate(kind, difficulty, seed).fingerprint() for seed in range(1000)}
+    assert len(prints) >= 950, len(prints)
+
+
+def test_same_seed_gives_the_same_problem_in_a_fresh_process():
+    code = (
+        "import json, sys; from problems import kinds; "
+        "print(json.dumps([[kinds.generate(k, d, s).public(), kinds.generate(k, d, s).answers] "
+        "for k in kinds.KINDS for d in (1, 2, 3) for s in (0, 7, 2**40)], sort_keys=True))"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env={"PYTHONHASHSEED": str(h), "PATH": "/usr/bin:/bin"}, check=True).stdout
+        for h in (1, 2)
+    ]
+    assert runs[0] == runs[1]
+    here = [[kinds.generate(k, d, s).public(), kinds.generate(k, d, s).answers]
+            for k in kinds.KINDS for d in (1, 2, 3) for s in (0, 7, 2**40)]
+    assert json.loads(runs[0]) == json.loads(json.dumps(here, sort_keys=True))
+
+
+@pytest.mark.parametrize(("kind", "difficulty", "seed", "path"), [
+    ("no_such_kind", 1, 0, "kind"), ("output_shape", 4, 0, "difficulty"),
+    ("output_shape", 1, -1, "seed"), ("output_shape", 1, 2**63, "seed"),
+])
+def test_generate_refuses_bad_triples(kind, difficulty, seed, path):
+    with pytest.raises(SpecError) as info:
+        kinds.generate(kind, difficulty, seed)
+    assert info.value.path == path
+
+
+def test_cli_generate_and_kinds():
+    done = subprocess.run([sys.executable, "-m", "problems", "kinds"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0 and all(name in done.stdout for name in kinds.KINDS)
+    for name in kinds.KINDS:
+        done = subprocess.run(
+            [sys.executable, "-m", "problems", "generate", "--kind", name, "--difficulty", "2", "--seed", "3",
+             "--json", "--answers"], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        assert data["kind"] == name and data["answers"] and data["worked_solution"]
+    bad = subprocess.run([sys.executable, "-m", "problems", "generate", "--kind", "nope"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "kind: unknown problem kind" in bad.stderr
