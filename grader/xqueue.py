@@ -1,0 +1,496 @@
+"""An Open edX XQueue pull ("active") grader: log in, poll a queue, grade each submission
+with `problems.kinds.grade` and put the result back.
+
+    python -m grader.xqueue --url https://xqueue.example.org --queue cnn-quiz \\
+        --user grader --password ... [--secret ...] [--once] [--poll-seconds 2]
+
+A submission's `grader_payload` (set by the course author in the capa problem) is JSON
+`{"kind", "difficulty", "seed"?, "points"?}`. Without a seed, the variant is derived from the
+learner's anonymous id, the kind and the difficulty with HMAC-SHA256 keyed by `--secret`
+(or XQUEUE_VARIANT_SECRET), so each learner always gets the same variant. The learner's
+`student_response` is a JSON object of part id to answer text, or plain text for a one-part
+problem. The reply is `{"correct", "score", "msg"}` (openedx-platform's CodeResponse):
+`correct` is full marks, `score` the points earned, `msg` per-part feedback as HTML in which
+everything the learner typed is escaped. A submission that cannot be read or graded gets
+score 0 and a message saying why: XQueue has no "not graded" reply.
+
+Exit status: 0 done (with --once), 2 refused (bad options, wrong credentials, unknown
+queue), 3 XQueue unreachable after the bounded retries. No Flask or database is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import html
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from problems import kinds
+from problems.errors import SpecError
+from problems.kinds.base import GradeResult, Problem, format_number
+
+log = logging.getLogger("grader.xqueue")
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 2, 3
+SECRET_ENV = "XQUEUE_VARIANT_SECRET"
+PASSWORD_ENV = "XQUEUE_PASSWORD"
+# XQueue answers a request whose session has expired with this (its login view, via redirect).
+LOGIN_REQUIRED = "login_required"
+
+
+class XQueueError(Exception):
+    """XQueue refused a request (return_code 1) or did not answer as XQueue does."""
+
+
+class AuthError(XQueueError):
+    """The login was refused."""
+
+
+class Unavailable(XQueueError):
+    """XQueue could not be reached (network errors or 5xx) within the bounded retries."""
+
+
+# ---------------------------------------------------------------- the HTTP client
+
+
+class XQueueClient:
+    """The pull interface of one queue: login, get_queuelen, get_submission, put_result.
+
+    Every request has a timeout; network errors and 5xx replies are retried with exponential
+    backoff, `retries` times; an expired session is logged in again once."""
+
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        username: str,
+        password: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base = url.rstrip("/")
+        self.queue = queue
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.session = session or requests.Session()
+        self.sleep = sleep
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """One XQueue call, retried: its `(return_code, content)`."""
+        url = f"{self.base}/xqueue/{path}/"
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+                log.warning(
+                    "%s %s failed (%s); retry %d of %d in %.2fs",
+                    method,
+                    path,
+                    problem,
+                    attempt,
+                    self.retries,
+                    delay,
+                )
+                self.sleep(delay)
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as err:
+                problem = type(err).__name__
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                problem = f"HTTP {response.status_code}"
+                continue
+            try:
+                reply = response.json()
+                return int(reply["return_code"]), reply.get("content")
+            except (ValueError, KeyError, TypeError):
+                raise XQueueError(
+                    f"{method} {url}: not an XQueue reply (HTTP {response.status_code})"
+                ) from None
+        raise Unavailable(f"{method} {url}: gave up after {self.retries + 1} tries ({problem})")
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        code, content = self._send(method, path, **kwargs)
+        if code != 0 and content == LOGIN_REQUIRED:
+            self.login()
+            code, content = self._send(method, path, **kwargs)
+        return code, content
+
+    def login(self) -> None:
+        """Log in (a session cookie); AuthError if refused."""
+        code, content = self._send(
+            "POST", "login", data={"username": self.username, "password": self.password}
+        )
+        if code != 0:
+            raise AuthError(f"XQueue login as {self.username!r} refused: {content}")
+
+    def queue_length(self) -> int:
+        """The number of submissions waiting in the queue."""
+        code, content = self._call("GET", "get_queuelen", params={"queue_name": self.queue})
+        if code != 0:
+            raise XQueueError(f"get_queuelen {self.queue!r}: {content}")
+        return int(content)
+
+    def get_submission(self) -> dict[str, Any] | None:
+        """The next submission (`xqueue_header`, `xqueue_body`, `xqueue_files`), or None if
+        the queue is empty."""
+        code, content = self._call("GET", "get_submission", params={"queue_name": self.queue})
+        if code != 0:
+            if isinstance(content, str) and content.endswith("is empty"):
+                return None
+            raise XQueueError(f"get_submission {self.queue!r}: {content}")
+        submission = json.loads(content) if isinstance(content, str) else content
+        if not isinstance(submission, dict):
+            raise XQueueError(f"get_submission {self.queue!r}: not a submission: {content!r}")
+        return submission
+
+    def put_result(self, header: str, reply: Mapping[str, Any]) -> bool:
+        """Post a grade; False (logged) if XQueue refuses it, e.g. for a stale key."""
+        code, content = self._call(
+            "POST", "put_result", data={"xqueue_header": header, "xqueue_body": json.dumps(reply)}
+        )
+        if code != 0:
+            log.warning("put_result refused: %s", content)
+            return False
+        return True
+
+
+# ---------------------------------------------------------------- grading one submission
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What goes back to the LMS: full marks or not, points earned, HTML feedback."""
+
+    correct: bool
+    score: float
+    msg: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The `xqueue_body` of put_result, as CodeResponse parses it."""
+        return {"correct": self.correct, "score": max(0.0, round(self.score, 6)), "msg": self.msg}
+
+
+class Refusal(Exception):
+    """A submission that cannot be graded, with the message the learner sees (plain text)."""
+
+
+def variant_seed(secret: str, anonymous_student_id: str, kind: str, difficulty: int) -> int:
+    """The learner's variant: HMAC-SHA256 of (anonymous id, kind, difficulty), 63 bits."""
+    message = f"{anonymous_student_id}:{kind}:{difficulty}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") & kinds.MAX_SEED
+
+
+def _json_object(text: Any, what: str) -> dict[str, Any]:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise Refusal(f"The {what} is not JSON.") from None
+    if not isinstance(value, dict):
+        raise Refusal(f"The {what} is not a JSON object.")
+    return value
+
+
+def problem_for(
+    payload: Mapping[str, Any], student_info: Mapping[str, Any], secret: str | None
+) -> tuple[Problem, float]:
+    """The variant a submission answers and the points it is worth, from the payload."""
+    kind, difficulty = payload.get("kind"), payload.get("difficulty")
+    if not isinstance(kind, str):
+        raise Refusal('The grader payload has no "kind".')
+    if type(difficulty) is not int:
+        raise Refusal('The grader payload has no whole-number "difficulty" (1, 2 or 3).')
+    seed = payload.get("seed")
+    if seed is None:
+        learner = student_info.get("anonymous_student_id")
+        if not secret:
+            raise Refusal("The grader payload has no seed and the grader has no variant secret.")
+        if not isinstance(learner, str) or not learner:
+            raise Refusal("The submission has no anonymous_student_id to derive the variant from.")
+        seed = variant_seed(secret, learner, kind, difficulty)
+    points = payload.get("points")
+    if points is not None and (
+        isinstance(points, bool) or not isinstance(points, (int, float)) or not points > 0
+    ):
+        raise Refusal('The grader payload\'s "points" is not a positive number.')
+    try:
+        problem = kinds.generate(kind, difficulty, seed)
+    except SpecError as err:
+        raise Refusal(f"The grader payload is wrong: {err}.") from None
+    return problem, float(points) if points is not None else problem.max_points
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, list)) and not isinstance(value, bool):
+        return json.dumps(value)
+    return ""
+
+
+def read_answers(problem: Problem, response: Any) -> tuple[dict[str, str], list[str]]:
+    """The learner's answers by part id, and the part ids they sent that do not exist."""
+    text = response if isinstance(response, str) else json.dumps(response)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        ids = {p.id for p in problem.parts}
+        answers = {str(k): _answer_text(v) for k, v in value.items() if str(k) in ids}
+        return answers, sorted(str(k) for k in value if str(k) not in ids)
+    if len(problem.parts) == 1:
+        return {problem.parts[0].id: text}, []
+    example = json.dumps({p.id: "..." for p in problem.parts})
+    raise Refusal(
+        "This problem has several parts: submit a JSON object of part id to answer, "
+        f"e.g. {example}."
+    )
+
+
+def _part_rows(problem: Problem, result: GradeResult, answers: Mapping[str, str]) -> list[str]:
+    rows = []
+    for part, graded in zip(problem.parts, result.parts, strict=True):
+        given = answers.get(part.id, "")
+        label = f"<b>{html.escape(part.prompt)}</b> <code>{html.escape(part.id)}</code>"
+        if graded.format_error:
+            rows.append(
+                f"<li>{label}: could not read <code>{html.escape(given)}</code>: "
+                f"{html.escape(graded.feedback)}</li>"
+            )
+            continue
+        status = (
+            "correct" if graded.correct else ("partly right" if graded.score > 0 else "not right")
+        )
+        earned = f"{format_number(graded.earned)} / {format_number(graded.points)}"
+        row = (
+            f"<li>{label}: {status} ({earned}). You answered <code>{html.escape(given)}</code>. "
+            f"{html.escape(graded.feedback)}"
+        )
+        if graded.misconception is not None:
+            row += f"<br/><i>Misconception: {html.escape(graded.misconception.name)}</i>"
+        rows.append(row + "</li>")
+    return rows
+
+
+def grade_submission(body_text: Any, secret: str | None) -> Reply:
+    """The reply to one `xqueue_body`; never raises for anything a submission contains."""
+    try:
+        body = _json_object(body_text, "submission body")
+        student_info = _json_object(body.get("student_info") or "{}", "student_info")
+        payload = _json_object(body.get("grader_payload"), "grader payload")
+        problem, points = problem_for(payload, student_info, secret)
+        answers, unknown = read_answers(problem, body.get("student_response", ""))
+    except Refusal as err:
+        return Reply(
+            False,
+            0.0,
+            f'<div class="cnnquiz"><p>Not graded (score 0): '
+            f"{html.escape(str(err))} Please tell your instructor if this "
+            f"persists.</p></div>",
+        )
+    result = kinds.grade(problem, answers)
+    rows = _part_rows(problem, result, answers)
+    extra = ""
+    if unknown:
+        extra = (
+            f"<p>Ignored unknown parts: {html.escape(', '.join(unknown))}. "
+            f"The parts are: {html.escape(', '.join(p.id for p in problem.parts))}.</p>"
+        )
+    if not result.valid:
+        return Reply(
+            False,
+            0.0,
+            (
+                '<div class="cnnquiz"><p>Some answers could not be read, so nothing was graded '
+                "(score 0). XQueue has no way to return a submission ungraded: fix the format "
+                f"and submit again.</p><ul>{''.join(rows)}</ul>{extra}</div>"
+            ),
+        )
+    score = result.fraction * points
+    full = result.fraction >= 1.0 - 1e-9
+    head = f"<p><b>Score: {format_number(score)} / {format_number(points)}</b></p>"
+    return Reply(full, score, f'<div class="cnnquiz">{head}<ul>{"".join(rows)}</ul>{extra}</div>')
+
+
+def process(submission: Mapping[str, Any], secret: str | None) -> tuple[str, Reply] | None:
+    """The header to answer with and the reply for a pulled submission (None without a
+    usable header: then no reply is possible)."""
+    header = submission.get("xqueue_header")
+    if not isinstance(header, str):
+        log.error("submission without an xqueue_header: %.200r", submission)
+        return None
+    try:
+        parsed = json.loads(header)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or not {"submission_id", "submission_key"} <= set(parsed):
+        log.error("submission without a usable xqueue_header: %.200r", header)
+        return None
+    try:
+        reply = grade_submission(submission.get("xqueue_body"), secret)
+    except Exception:  # a bug of ours must not stop the queue: answer, log, go on
+        log.exception("grading submission %s failed", parsed.get("submission_id"))
+        reply = Reply(
+            False,
+            0.0,
+            '<div class="cnnquiz"><p>Not graded (score 0): the grader '
+            "failed on this submission. Please tell your instructor.</p></div>",
+        )
+    return header, reply
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def run(
+    client: XQueueClient,
+    secret: str | None,
+    *,
+    once: bool,
+    poll_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    max_rounds: int | None = None,
+) -> int:
+    """Grade until the queue is empty (`once`) or forever; the number of replies posted.
+
+    In the forever mode an unreachable XQueue is waited out; with `once` it is raised."""
+    client.login()
+    posted = 0
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        try:
+            waiting = client.queue_length()
+            while waiting > 0:
+                submission = client.get_submission()
+                if submission is None:
+                    break
+                done = process(submission, secret)
+                if done is not None:
+                    header, reply = done
+                    if client.put_result(header, reply.to_json()):
+                        posted += 1
+                        log.info(
+                            "graded submission %s: score %s, correct %s",
+                            json.loads(header).get("submission_id"),
+                            reply.score,
+                            reply.correct,
+                        )
+                waiting = client.queue_length()
+        except Unavailable:
+            if once:
+                raise
+            log.exception("XQueue unavailable; trying again in %ss", poll_seconds)
+        if once:
+            return posted
+        sleep(poll_seconds)
+    return posted
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.xqueue",
+        description="Grade CNN-arithmetic submissions from an Open edX XQueue.",
+    )
+    parser.add_argument(
+        "--url", required=True, help="XQueue's base URL, e.g. https://xqueue.example.org"
+    )
+    parser.add_argument("--queue", required=True, help="the queue name")
+    parser.add_argument("--user", required=True, help="the grader's XQueue user name")
+    parser.add_argument(
+        "--password", help=f"the grader's XQueue password (default: ${PASSWORD_ENV})"
+    )
+    parser.add_argument(
+        "--secret", help=f"the variant secret for payloads without a seed (default: ${SECRET_ENV})"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="grade until the queue is empty, then exit"
+    )
+    parser.add_argument(
+        "--poll-seconds", type=float, default=2.0, help="pause between polls (default 2)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="per-request timeout in seconds"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=5, help="retries of a failed request (default 5)"
+    )
+    parser.add_argument(
+        "--backoff",
+        type=float,
+        default=1.0,
+        help="first retry delay in seconds, doubled each retry (default 1)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every request retry and grade"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the grader; the exit status (0, 2 refused, 3 unavailable)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    password = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
+    if password is None:
+        print(f"error: no password: give --password or set {PASSWORD_ENV}", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.retries < 0 or args.poll_seconds < 0 or args.timeout <= 0 or args.backoff < 0:
+        print(
+            "error: --retries, --poll-seconds and --backoff must be >= 0, --timeout > 0",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    secret = args.secret if args.secret is not None else os.environ.get(SECRET_ENV)
+    client = XQueueClient(
+        args.url,
+        args.queue,
+        args.user,
+        password,
+        timeout=args.timeout,
+        retries=args.retries,
+        backoff=args.backoff,
+    )
+    try:
+        posted = run(client, secret or None, once=args.once, poll_seconds=args.poll_seconds)
+    except Unavailable as err:
+        print(f"error: XQueue unavailable: {err}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except XQueueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return EXIT_OK
+    print(f"posted {posted} result{'s' if posted != 1 else ''}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

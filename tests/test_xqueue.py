@@ -1,0 +1,430 @@
+"""The XQueue pull grader against a fake XQueue (http.server on 127.0.0.1) that speaks the
+pull interface of openedx/xqueue: login with a session cookie, get_queuelen,
+get_submission and put_result with the submission key checked."""
+
+from __future__ import annotations
+
+import json
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from grader.xqueue import grade_submission, main, process, variant_seed
+from problems import kinds
+from problems.exports.common import accepted_texts, wrong_answers
+
+USER, PASSWORD, QUEUE, SECRET = "grader", "s3cret", "cnn-quiz", "variant-secret"
+
+
+class FakeXQueue(ThreadingHTTPServer):
+    """Queued submissions in, graded replies out; `fail_next` 500s before serving."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.queue: list[dict[str, Any]] = []
+        self.pulled: dict[int, str] = {}
+        self.replies: dict[int, dict[str, Any]] = {}
+        self.sessions: set[str] = set()
+        self.fail_next = 0
+        self.requests = 0
+        self.next_id = 1
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def submit(self, response: Any, payload: Any, student: str = "learner-1") -> int:
+        """Queue a submission as the LMS would (body fields are JSON strings)."""
+        submission_id = self.next_id
+        self.next_id += 1
+        body = {
+            "student_info": json.dumps(
+                {
+                    "anonymous_student_id": student,
+                    "submission_time": "20260101120000",
+                    "random_seed": 1,
+                }
+            ),
+            "student_response": response,
+            "grader_payload": payload if isinstance(payload, str) else json.dumps(payload),
+        }
+        self.queue.append({"id": submission_id, "body": json.dumps(body)})
+        return submission_id
+
+    def submit_raw_body(self, body: str) -> int:
+        submission_id = self.next_id
+        self.next_id += 1
+        self.queue.append({"id": submission_id, "body": body})
+        return submission_id
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FakeXQueue
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _reply(self, ok: bool, content: Any, cookie: str | None = None, status: int = 200) -> None:
+        data = json.dumps({"return_code": 0 if ok else 1, "content": content}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        if cookie:
+            self.send_header("Set-Cookie", f"sessionid={cookie}; Path=/")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _failing(self) -> bool:
+        self.server.requests += 1
+        if self.server.fail_next > 0:
+            self.server.fail_next -= 1
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        return False
+
+    def _logged_in(self) -> bool:
+        cookies = dict(
+            c.strip().split("=", 1)
+            for c in (self.headers.get("Cookie") or "").split(";")
+            if "=" in c
+        )
+        return cookies.get("sessionid") in self.server.sessions
+
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        return {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self._failing():
+            return
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if not self._logged_in():
+            self._reply(False, "login_required")
+            return
+        if query.get("queue_name") != QUEUE:
+            self._reply(False, f"Valid queue names are: {QUEUE}")
+            return
+        if url.path == "/xqueue/get_queuelen/":
+            self._reply(True, len(self.server.queue))
+        elif url.path == "/xqueue/get_submission/":
+            if not self.server.queue:
+                self._reply(False, f"Queue '{QUEUE}' is empty")
+                return
+            item = self.server.queue.pop(0)
+            key = f"key-{item['id']}"
+            self.server.pulled[item["id"]] = key
+            header = json.dumps({"submission_id": item["id"], "submission_key": key})
+            self._reply(
+                True,
+                json.dumps(
+                    {"xqueue_header": header, "xqueue_body": item["body"], "xqueue_files": "{}"}
+                ),
+            )
+        else:
+            self._reply(False, "not found", status=404)
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self._failing():
+            return
+        form = self._form()
+        if self.path == "/xqueue/login/":
+            if form.get("username") == USER and form.get("password") == PASSWORD:
+                session = f"s{len(self.server.sessions) + 1}"
+                self.server.sessions.add(session)
+                self._reply(True, "Logged in", cookie=session)
+            else:
+                self._reply(False, "Incorrect login credentials")
+        elif self.path == "/xqueue/put_result/":
+            if not self._logged_in():
+                self._reply(False, "login_required")
+                return
+            header = json.loads(form["xqueue_header"])
+            if self.server.pulled.get(header["submission_id"]) != header["submission_key"]:
+                self._reply(False, "Incorrect key for submission")
+                return
+            self.server.replies[header["submission_id"]] = json.loads(form["xqueue_body"])
+            self._reply(True, "")
+        else:
+            self._reply(False, "not found", status=404)
+
+
+@pytest.fixture
+def xqueue() -> Iterator[FakeXQueue]:
+    server = FakeXQueue()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _run(server: FakeXQueue, *extra: str, password: str = PASSWORD) -> int:
+    return main(
+        [
+            "--url",
+            server.url,
+            "--queue",
+            QUEUE,
+            "--user",
+            USER,
+            "--password",
+            password,
+            "--secret",
+            SECRET,
+            "--once",
+            "--poll-seconds",
+            "0",
+            "--backoff",
+            "0.01",
+            "--timeout",
+            "5",
+            *extra,
+        ]
+    )
+
+
+def _correct(problem: Any) -> dict[str, str]:
+    return kinds.self_test(problem).correct
+
+
+def _check_msg(reply: dict[str, Any]) -> str:
+    assert set(reply) == {"correct", "score", "msg"}
+    assert isinstance(reply["correct"], bool) and reply["score"] >= 0
+    ET.fromstring(reply["msg"])  # CodeResponse parses msg as XML first
+    return reply["msg"]
+
+
+PAYLOAD = {"kind": "output_shape", "difficulty": 1, "seed": 3, "points": 2}
+
+
+def test_queue_of_mixed_submissions_gets_one_reply_each(xqueue):
+    problem = kinds.generate("output_shape", 1, 3)
+    right = _correct(problem)
+    part_id, [wrong, *_] = next(iter(wrong_answers(problem).items()))
+    mistaken = {**right, part_id: accepted_texts(problem.part(part_id), wrong.value)[0]}
+    ids = {
+        "correct": xqueue.submit(json.dumps(right), PAYLOAD),
+        "misconception": xqueue.submit(json.dumps(mistaken), PAYLOAD),
+        "unparseable": xqueue.submit("26x26x32 and the rest", PAYLOAD),
+        "format": xqueue.submit(
+            json.dumps({**right, part_id: "<script>alert(1)</script>"}), PAYLOAD
+        ),
+        "bad_payload": xqueue.submit(json.dumps(right), "{kind: output_shape"),
+        "unknown_kind": xqueue.submit(json.dumps(right), {"kind": "nope", "difficulty": 1}),
+        "bad_body": xqueue.submit_raw_body("this is not JSON"),
+    }
+    assert _run(xqueue) == 0
+    assert not xqueue.queue and set(xqueue.replies) == set(ids.values())
+    replies = {name: xqueue.replies[i] for name, i in ids.items()}
+    for reply in replies.values():
+        _check_msg(reply)
+
+    assert replies["correct"]["correct"] is True and replies["correct"]["score"] == 2
+
+    mis = replies["misconception"]
+    n = len(problem.parts)
+    assert mis["correct"] is False and mis["score"] == pytest.approx(2 * (n - 1) / n)
+    assert "Misconception: " + wrong.misconception.name.replace('"', "&quot;") in mis["msg"]
+
+    assert replies["unparseable"] == {
+        "correct": False,
+        "score": 0,
+        "msg": replies["unparseable"]["msg"],
+    }
+    assert "JSON object of part id to answer" in replies["unparseable"]["msg"]
+
+    fmt = replies["format"]
+    assert fmt["correct"] is False and fmt["score"] == 0
+    assert "<script>" not in fmt["msg"] and "&lt;script&gt;" in fmt["msg"]
+    assert "submit again" in fmt["msg"] and "no way to return a submission ungraded" in fmt["msg"]
+
+    assert (
+        replies["bad_payload"]["score"] == 0
+        and "grader payload is not JSON" in replies["bad_payload"]["msg"]
+    )
+    assert (
+        replies["unknown_kind"]["score"] == 0
+        and "unknown problem kind" in replies["unknown_kind"]["msg"]
+    )
+    assert (
+        replies["bad_body"]["score"] == 0
+        and "submission body is not JSON" in replies["bad_body"]["msg"]
+    )
+
+
+def test_one_part_problem_takes_plain_text(xqueue):
+    seed = next(s for s in range(200) if len(kinds.generate("receptive_field", 1, s).parts) == 1)
+    problem = kinds.generate("receptive_field", 1, seed)
+    [answer] = _correct(problem).values()
+    first = xqueue.submit(answer, {"kind": "receptive_field", "difficulty": 1, "seed": seed})
+    second = xqueue.submit(
+        "  " + str(int(answer.replace(",", "")) + 1) + " ",
+        {"kind": "receptive_field", "difficulty": 1, "seed": seed},
+    )
+    assert _run(xqueue) == 0
+    assert (
+        xqueue.replies[first]["correct"] is True
+        and xqueue.replies[first]["score"] == problem.max_points
+    )
+    assert xqueue.replies[second]["correct"] is False and xqueue.replies[second]["score"] == 0
+
+
+def test_payload_without_seed_grades_the_learners_own_variant(xqueue):
+    payload = {"kind": "param_count", "difficulty": 1}
+    mine = kinds.generate("param_count", 1, variant_seed(SECRET, "learner-7", "param_count", 1))
+    other = kinds.generate("param_count", 1, variant_seed(SECRET, "learner-8", "param_count", 1))
+    assert mine.fingerprint() != other.fingerprint()
+    ok = xqueue.submit(json.dumps(_correct(mine)), payload, student="learner-7")
+    swapped = xqueue.submit(json.dumps(_correct(mine)), payload, student="learner-8")
+    assert _run(xqueue) == 0
+    assert xqueue.replies[ok]["correct"] is True
+    assert xqueue.replies[swapped]["correct"] is False
+
+
+def test_payload_without_seed_and_no_secret_is_refused_with_a_message():
+    body = json.dumps(
+        {
+            "student_info": json.dumps({"anonymous_student_id": "x"}),
+            "student_response": "{}",
+            "grader_payload": json.dumps({"kind": "param_count", "difficulty": 1}),
+        }
+    )
+    reply = grade_submission(body, None).to_json()
+    assert reply["score"] == 0 and "no variant secret" in _check_msg(reply)
+
+
+def test_unknown_parts_are_named_and_escaped():
+    problem = kinds.generate("output_shape", 1, 3)
+    answers = {**_correct(problem), "<b>x</b>": "1"}
+    body = json.dumps(
+        {
+            "student_info": "{}",
+            "student_response": json.dumps(answers),
+            "grader_payload": json.dumps(PAYLOAD),
+        }
+    )
+    reply = grade_submission(body, None).to_json()
+    assert reply["correct"] is True
+    msg = _check_msg(reply)
+    assert "Ignored unknown parts: &lt;b&gt;x&lt;/b&gt;" in msg
+
+
+def test_wrong_credentials_exit_cleanly_with_a_message(xqueue, capsys):
+    xqueue.submit("1", PAYLOAD)
+    assert _run(xqueue, password="wrong") == 2
+    err = capsys.readouterr().err
+    assert "login" in err and "Incorrect login credentials" in err and "Traceback" not in err
+    assert xqueue.queue and not xqueue.replies
+
+
+def test_unknown_queue_exits_with_the_queues_xqueue_names(xqueue, capsys):
+    code = main(
+        [
+            "--url",
+            xqueue.url,
+            "--queue",
+            "other",
+            "--user",
+            USER,
+            "--password",
+            PASSWORD,
+            "--once",
+            "--backoff",
+            "0",
+        ]
+    )
+    assert code == 2
+    assert f"Valid queue names are: {QUEUE}" in capsys.readouterr().err
+
+
+def test_server_errors_are_retried_with_backoff_then_succeed(xqueue):
+    problem = kinds.generate("output_shape", 1, 3)
+    submission = xqueue.submit(json.dumps(_correct(problem)), PAYLOAD)
+    xqueue.fail_next = 3
+    assert _run(xqueue, "--retries", "4") == 0
+    assert xqueue.replies[submission]["correct"] is True
+    assert xqueue.requests >= 3 + 5  # the failures, then login, len, get, put, len
+
+
+def test_retries_are_bounded_when_xqueue_stays_down(xqueue, capsys):
+    xqueue.fail_next = 100
+    assert _run(xqueue, "--retries", "2") == 3
+    assert xqueue.requests == 3
+    assert "unavailable" in capsys.readouterr().err
+
+
+def test_unreachable_xqueue_gives_up_after_bounded_retries(capsys):
+    server = FakeXQueue()
+    url = server.url
+    server.server_close()  # nothing listens there any more
+    code = main(
+        [
+            "--url",
+            url,
+            "--queue",
+            QUEUE,
+            "--user",
+            USER,
+            "--password",
+            PASSWORD,
+            "--once",
+            "--retries",
+            "1",
+            "--backoff",
+            "0",
+            "--timeout",
+            "2",
+        ]
+    )
+    assert code == 3
+    assert "gave up after 2 tries" in capsys.readouterr().err
+
+
+def test_expired_session_logs_in_again(xqueue):
+    problem = kinds.generate("output_shape", 1, 3)
+    first = xqueue.submit(json.dumps(_correct(problem)), PAYLOAD)
+    original = Handler._logged_in
+    calls = {"n": 0}
+
+    def expire_once(self: Handler) -> bool:
+        calls["n"] += 1
+        return False if calls["n"] == 2 else original(self)
+
+    Handler._logged_in = expire_once  # type: ignore[method-assign]
+    try:
+        assert _run(xqueue) == 0
+    finally:
+        Handler._logged_in = original  # type: ignore[method-assign]
+    assert xqueue.replies[first]["correct"] is True
+    assert len(xqueue.sessions) == 2
+
+
+def test_submission_without_a_usable_header_gets_no_reply_and_no_crash():
+    assert process({"xqueue_header": "not json", "xqueue_body": "{}"}, None) is None
+    assert process({"xqueue_body": "{}"}, None) is None
+
+
+def test_a_bug_while_grading_becomes_a_zero_reply(monkeypatch):
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("grader.xqueue.kinds.grade", broken)
+    header = json.dumps({"submission_id": 1, "submission_key": "k"})
+    body = json.dumps(
+        {"student_info": "{}", "student_response": "{}", "grader_payload": json.dumps(PAYLOAD)}
+    )
+    done = process({"xqueue_header": header, "xqueue_body": body}, None)
+    assert done is not None and done[0] == header
+    reply = done[1].to_json()
+    assert reply["correct"] is False and reply["score"] == 0
+    assert "grader failed" in _check_msg(reply)
