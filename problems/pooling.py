@@ -1,24 +1,31 @@
 """Vectorized pooling of grids (spec section 2): max, average and min pooling with the
 winning cell of each window, and global pooling.
 
-How it is fast without a Python loop over output cells: the windows are separable, so
-one axis is reduced after the other, and along an axis every kernel offset `t` picks one
-strided run of input lines for all windows at once (window `i` reads line
-`i*stride - before + t*dilation`). When a line's length is `stride * outputs` the
-channels' lines can even be laid end to end and read as a single strided run; the few
-windows at the borders, which would read padding or the neighbouring channel, are then
-recomputed on their own. Padding is never materialized: an offset whose cell is padding
-for a window is skipped for it, which is what "padded cells never win" means. Channels
-are processed in cache-sized chunks through reused scratch buffers.
+Two implementations with the same results (the tests hold both to a brute-force twin):
+
+- Small grids (quiz sizes, up to SMALL_CELLS window cells), where numpy's per-call
+  overhead is what counts: a padded copy, a strided view of all windows, and one ufunc
+  call per kernel offset (for the winners, one argmax over the flattened windows).
+- Large grids: no Python loop over output cells and no padded copy. The windows are
+  separable, so one axis is folded after the other, and along an axis each kernel offset
+  `t` picks one strided run of input lines for all windows at once (window `i` reads line
+  `i*stride - before + t*dilation`). When a line holds exactly `stride` cells per output,
+  the lines of all channels are read end to end as a single run; the few windows at the
+  borders, which would read padding or the neighbouring channel that way, are then
+  redone on their own. A padding cell is simply skipped by the windows it belongs to,
+  which is what "padded cells never win" means. Channels go through in cache-sized
+  chunks with reused scratch buffers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from problems.errors import SpecError
 from problems.windows import AxisWindows, PaddingMode, axis_windows
@@ -28,6 +35,9 @@ PoolOp = Literal["max", "avg", "min"]
 # Input bytes per chunk of channels: small enough for a chunk and its scratch buffers to
 # stay in a core's L2 cache between passes, large enough to amortize numpy's call overhead.
 CHUNK_BYTES = 1 << 20
+# Grids with at most this many window cells (C*Ho*Wo*kh*kw) are pooled through a view of
+# all windows instead: fewer numpy calls, which is what counts at quiz sizes.
+SMALL_CELLS = 16384
 
 
 @dataclass(frozen=True)
@@ -71,8 +81,11 @@ def pool2d(
     pads = (padding, padding) if isinstance(padding, str) else tuple(padding)
     rows = _axis(0, x.shape[1], kernel[0], stride[0], pads[0], dilation[0], ceil_mode)
     cols = _axis(1, x.shape[2], kernel[1], stride[1], pads[1], dilation[1], ceil_mode)
+    include_pad = count_include_pad and padding != "same"
+    if x.shape[0] * rows.out * cols.out * rows.kernel * cols.kernel <= SMALL_CELLS:
+        return _small(x, rows, cols, op, include_pad, with_argmax)
     if op == "avg":
-        return Pooled(_average(x, rows, cols, count_include_pad and padding != "same"), None)
+        return Pooled(_average(x, rows, cols, include_pad), None)
     if not with_argmax:
         return Pooled(_extreme(x, rows, cols, _FOLDS[op]), None)
     output, argmax = _extreme_with_argmax(x, rows, cols, _FOLDS[op])
@@ -127,7 +140,23 @@ def _axis(
             raise SpecError("padding", f"unknown padding {padding!r}")
     elif isinstance(padding, bool) or not isinstance(padding, int | np.integer) or padding < 0:
         raise SpecError("padding", f"must be a non-negative integer, got {padding!r}")
-    windows = axis_windows(size, int(kernel), int(stride), padding, int(dilation), ceil_mode)
+    else:
+        padding = int(padding)
+    return _windows(axis, size, int(kernel), int(stride), padding, int(dilation), bool(ceil_mode))
+
+
+@lru_cache(maxsize=1024)
+def _windows(
+    axis: int,
+    size: int,
+    kernel: int,
+    stride: int,
+    padding: int | PaddingMode,
+    dilation: int,
+    ceil_mode: bool,
+) -> AxisWindows:
+    """`_axis` once its arguments are checked (pure, so cached: grids repeat sizes)."""
+    windows = axis_windows(size, kernel, stride, padding, dilation, ceil_mode)
     if windows.out < 1:
         name = "rows" if axis == 0 else "columns"
         raise SpecError(
@@ -165,7 +194,8 @@ class _Offset:
         return _Offset(self.t, a, b, slice(start, start + (b - a - 1) * step + 1, step))
 
 
-def _offsets(windows: AxisWindows) -> list[_Offset]:
+@lru_cache(maxsize=1024)
+def _offsets(windows: AxisWindows) -> tuple[_Offset, ...]:
     """The kernel offsets that are a real cell for some window, in increasing order."""
     s, b, d = windows.stride, windows.before, windows.dilation
     found = []
@@ -176,7 +206,7 @@ def _offsets(windows: AxisWindows) -> list[_Offset]:
         if hi > lo:
             start = lo * s + shift
             found.append(_Offset(t, lo, hi, slice(start, start + (hi - lo - 1) * s + 1, s)))
-    return found
+    return tuple(found)
 
 
 def _real_cells(windows: AxisWindows) -> np.ndarray:
@@ -191,6 +221,20 @@ def _used(windows: AxisWindows) -> int:
     """How many leading cells of the axis some window reads (floor mode may skip a tail)."""
     last = (windows.out - 1) * windows.stride - windows.before + windows.k_eff
     return min(windows.size, last)
+
+
+@lru_cache(maxsize=1024)
+def _average_divisor(
+    rows: AxisWindows, cols: AxisWindows, include_pad: bool, dtype: np.dtype
+) -> np.ndarray | np.floating:
+    """Each window's divisor, or one scalar when they are all the same (the common case,
+    and a scalar divides faster). Cached: read-only."""
+    counts = np.multiply.outer(_divisor(rows, include_pad), _divisor(cols, include_pad))
+    if np.all(counts == counts.flat[0]):
+        return dtype.type(counts.flat[0])
+    divisor = counts.astype(dtype)
+    divisor.setflags(write=False)
+    return divisor
 
 
 def _divisor(windows: AxisWindows, include_pad: bool) -> np.ndarray:
@@ -236,7 +280,7 @@ class _Range:
     partial: tuple[_Offset, ...]
 
 
-def _range(offsets: list[_Offset], a: int, b: int) -> _Range:
+def _range(offsets: tuple[_Offset, ...], a: int, b: int) -> _Range:
     parts = tuple(c for c in (o.clip(a, b) for o in offsets) if c is not None)
     whole = tuple(c for c in parts if (c.lo, c.hi) == (a, b))
     partial = tuple(c for c in parts if (c.lo, c.hi) != (a, b))
@@ -273,7 +317,9 @@ class _Pass:
         return [slice(k0 * s + d, (k1 - 1) * s + d + 1, s) for d in self.shifts], slice(k0, k1)
 
 
+@lru_cache(maxsize=1024)
 def _plan(windows: AxisWindows, lines_in: int, lines_out: int) -> _Pass:
+    """The plan for folding `lines_in` lines into `lines_out` (pure, so cached)."""
     offsets = _offsets(windows)
     everything = _range(offsets, 0, windows.out)
     lo, hi = max(o.lo for o in offsets), min(o.hi for o in offsets)
@@ -327,143 +373,123 @@ def _combine(sources: list[np.ndarray], target: np.ndarray, fold: _Fold) -> None
         fold.combine(target, source, out=target)
 
 
-# Tracking the winner along one axis: `offset` receives the kernel offset of each
-# window's winning cell and `carried` the entry of `carry` (shaped like `src`) there.
+# Tracking the winner along one axis. Each window's winning offset `t` is recorded as a
+# code `t*scale + carry[cell]`, where `carry` holds the code of an earlier pass (the
+# column winners, for the row pass). Codes grow with `t`, so as offsets are scanned in
+# increasing order a win always raises the code: `code = max(code, won * candidate)` is
+# the whole bookkeeping, far cheaper than masked copies (`np.copyto(where=)`, `np.where`).
 
 
 def _track(
     src: np.ndarray,
     best: np.ndarray,
-    offset: np.ndarray,
+    code: np.ndarray,
     plan: _Pass,
     fold: _Fold,
     carry: np.ndarray | None = None,
-    carried: np.ndarray | None = None,
+    scale: int = 1,
 ) -> None:
-    """`_reduce` for max or min that also records which offset won each window."""
+    """`_reduce` for max or min that also records which offset won each window; only a
+    strictly better value wins, so ties keep the earliest offset."""
     runs = plan.runs(src.shape[0])
-    flat = [_lines(a) for a in (src, best, offset)]
-    if carry is not None and carried is not None:
-        flat += [_lines(carry), _lines(carried)]
+    flat = [_lines(a) for a in (src, best, code) + (() if carry is None else (carry,))]
     if runs is None or any(f is None for f in flat):
-        _track_range(src, best, offset, plan.everything, fold, carry, carried)
+        _track_range(src, best, code, plan.everything, fold, carry, scale)
         return
     cells, lines = runs
-    flat_src, flat_best, flat_offset, *flat_carry = flat
-    assert flat_src is not None and flat_best is not None and flat_offset is not None
-    from_carry, into_carried = flat_carry or (None, None)
-    _track_whole(
-        [
-            (o.t, flat_src[c], None if from_carry is None else from_carry[c])
-            for o, c in zip(plan.everything.parts, cells, strict=True)
-        ],
-        flat_best[lines],
-        flat_offset[lines],
-        None if into_carried is None else into_carried[lines],
-        fold,
-    )
+    flat_src, flat_best, flat_code, *flat_carry = flat
+    assert flat_src is not None and flat_best is not None and flat_code is not None
+    from_carry = flat_carry[0] if flat_carry else None
+    candidates = [
+        (o.t * scale, flat_src[c], None if from_carry is None else from_carry[c])
+        for o, c in zip(plan.everything.parts, cells, strict=True)
+    ]
+    _track_whole(candidates, flat_best[lines], flat_code[lines], fold)
     for border in plan.border:
-        _track_range(src, best, offset, border, fold, carry, carried)
+        _track_range(src, best, code, border, fold, carry, scale)
 
 
 def _track_whole(
     candidates: list[tuple[int, np.ndarray, np.ndarray | None]],
     best: np.ndarray,
-    offset: np.ndarray,
-    carried: np.ndarray | None,
+    code: np.ndarray,
     fold: _Fold,
 ) -> None:
-    """Fold candidates `(t, values, carry)` that all cover the whole target, in
-    increasing `t`; only a strictly better value wins, so ties keep the earliest."""
+    """Fold candidates `(code, values, carry)` that all cover the whole target."""
     assert fold.better is not None
-    t0, first, carry0 = candidates[0]
-    if len(candidates) == 1:
+    (c0, first, carry0), *rest = candidates
+    if not rest:
         np.copyto(best, first)
-        offset.fill(t0)
-        if carried is not None:
-            np.copyto(carried, carry0)
+        _candidate(c0, carry0, code)
         return
-    t1, second, carry1 = candidates[1]
+    (c1, second, carry1), *rest = rest
     won = fold.better(second, first)
     fold.combine(first, second, out=best)
-    np.multiply(won, offset.dtype.type(t1 - t0), out=offset)
-    if t0:
-        offset += offset.dtype.type(t0)
-    if carried is not None and carry0 is not None and carry1 is not None:
-        _blend(carry0, carry1, won, carried)
-    scratch = np.empty(offset.shape, offset.dtype)
-    for t, source, carry in candidates[2:]:
-        _challenge(source, carry, t, best, offset, carried, won, scratch, fold)
+    scratch = np.empty(code.shape, code.dtype)
+    if carry0 is None and c0 == 0:
+        np.multiply(won, code.dtype.type(c1), out=code)
+    else:
+        _candidate(c0, carry0, code)
+        _raise(code, c1, carry1, won, scratch)
+    for c, source, carry in rest:
+        fold.better(source, best, out=won)
+        fold.combine(best, source, out=best)
+        _raise(code, c, carry, won, scratch)
 
 
 def _track_range(
     src: np.ndarray,
     best: np.ndarray,
-    offset: np.ndarray,
+    code: np.ndarray,
     windows: _Range,
     fold: _Fold,
     carry: np.ndarray | None,
-    carried: np.ndarray | None,
+    scale: int,
 ) -> None:
     """`_track` for one range of windows, one strided slice per offset."""
+    assert fold.better is not None
     a, b = windows.a, windows.b
     first, *rest = windows.parts
     if (first.lo, first.hi) != (a, b):
         # Padding for some windows: it holds the place and loses to any real cell.
         best[:, a:b] = fold.fill
-        offset[:, a:b] = first.t
-        if carried is not None:
-            carried[:, a:b] = 0
-    np.copyto(best[:, first.lo : first.hi], src[:, first.cells])
-    offset[:, first.lo : first.hi] = first.t
-    if carried is not None and carry is not None:
-        np.copyto(carried[:, first.lo : first.hi], carry[:, first.cells])
+        code[:, a:b] = 0
+    part = slice(first.lo, first.hi)
+    np.copyto(best[:, part], src[:, first.cells])
+    _candidate(first.t * scale, None if carry is None else carry[:, first.cells], code[:, part])
     won = np.empty(best[:, a:b].shape, bool)
-    scratch = np.empty(won.shape, offset.dtype)
+    scratch = np.empty(won.shape, code.dtype)
     for c in rest:
         part, local = slice(c.lo, c.hi), slice(c.lo - a, c.hi - a)
-        _challenge(
-            src[:, c.cells],
+        fold.better(src[:, c.cells], best[:, part], out=won[:, local])
+        fold.combine(best[:, part], src[:, c.cells], out=best[:, part])
+        _raise(
+            code[:, part],
+            c.t * scale,
             None if carry is None else carry[:, c.cells],
-            c.t,
-            best[:, part],
-            offset[:, part],
-            None if carried is None else carried[:, part],
             won[:, local],
             scratch[:, local],
-            fold,
         )
 
 
-def _challenge(
-    source: np.ndarray,
-    carry: np.ndarray | None,
-    t: int,
-    best: np.ndarray,
-    offset: np.ndarray,
-    carried: np.ndarray | None,
-    won: np.ndarray,
-    scratch: np.ndarray,
-    fold: _Fold,
+def _candidate(base: int, carry: np.ndarray | None, out: np.ndarray) -> None:
+    """`out = base + carry` (or `base` without a carry)."""
+    if carry is None:
+        out.fill(base)
+    else:
+        np.add(carry, out.dtype.type(base), out=out)
+
+
+def _raise(
+    code: np.ndarray, base: int, carry: np.ndarray | None, won: np.ndarray, scratch: np.ndarray
 ) -> None:
-    """Let offset `t` challenge the current winners. The bookkeeping is arithmetic
-    because masked copies (`np.copyto(where=)`, `np.where`) are far slower."""
-    assert fold.better is not None
-    fold.better(source, best, out=won)
-    fold.combine(best, source, out=best)
-    # Offsets arrive in increasing order, so a win at t always raises the offset to t.
-    np.multiply(won, offset.dtype.type(t), out=scratch)
-    np.maximum(offset, scratch, out=offset)
-    if carried is not None and carry is not None:
-        _blend(carried, carry, won, carried)
-
-
-def _blend(old: np.ndarray, new: np.ndarray, won: np.ndarray, out: np.ndarray) -> None:
-    """`out = new if won else old` for unsigned integers: `old + won*(new - old)` is exact
-    in modular arithmetic."""
-    diff = np.subtract(new, old)
-    np.multiply(diff, won, out=diff)
-    np.add(old, diff, out=out)
+    """`code = base + carry` where `won`, else unchanged (candidates only grow)."""
+    if carry is None:
+        np.multiply(won, code.dtype.type(base), out=scratch)
+    else:
+        np.add(carry, code.dtype.type(base), out=scratch)
+        np.multiply(scratch, won, out=scratch)
+    np.maximum(code, scratch, out=code)
 
 
 # ---------------------------------------------------------------------------------------
@@ -538,8 +564,7 @@ def _average(x: np.ndarray, rows: AxisWindows, cols: AxisWindows, include_pad: b
     """Average pooling: window sums divided by PyTorch's (or, for "same", TensorFlow's)
     divisor, which factorizes into a per-row count times a per-column count."""
     output = np.empty((x.shape[0], rows.out, cols.out), x.dtype)
-    divisor = np.multiply.outer(_divisor(rows, include_pad), _divisor(cols, include_pad))
-    divisor = divisor.astype(x.dtype)
+    divisor = _average_divisor(rows, cols, include_pad, x.dtype)
 
     def finish(sums: np.ndarray, chunk: slice) -> None:
         np.divide(sums, divisor, out=output[chunk])
@@ -559,50 +584,103 @@ def _extreme_with_argmax(
     """
     c_total, h, w = x.shape
     ho, wo = rows.out, cols.out
-    offset_type = np.min_scalar_type(max(rows.kernel, cols.kernel) - 1)
+    # A window's winner is coded `row offset * kw + column offset`.
+    code_type = np.min_scalar_type(rows.kernel * cols.kernel - 1)
     m_cols, m_rows = _per_line(w, cols), _per_line(h, rows)
     col_pass, row_pass = _plan(cols, w, m_cols), _plan(rows, h, m_rows)
     size, chunks = _chunks(c_total, x[0].nbytes)
     by_col = np.zeros((size, h, m_cols), x.dtype)
-    col_offset = np.zeros((size, h, m_cols), offset_type)
-    # Winning offsets per window, [row, col]; as int64 coordinates at the end of a chunk.
-    winner = np.zeros((size, ho, wo, 2), offset_type)
+    col_code = np.zeros((size, h, m_cols), code_type)
     direct = (m_rows, m_cols) == (ho, wo)
     if not direct:
         best = np.zeros((size, m_rows, m_cols), x.dtype)
-        found = np.zeros((size, m_rows, m_cols, 2), offset_type)
+        best_code = np.zeros((size, m_rows, m_cols), code_type)
     output = np.empty((c_total, ho, wo), x.dtype)
-    argmax = np.empty((c_total, ho, wo, 2), np.int64)
-    first = np.empty((ho, wo, 2), np.int64)  # input coordinates of each window's first cell
-    first[..., 0] = (np.arange(ho) * rows.stride - rows.before)[:, None]
-    first[..., 1] = np.arange(wo) * cols.stride - cols.before
-    step = np.array([rows.dilation, cols.dilation], np.int64)
+    code = np.empty((c_total, ho, wo), code_type)
     for chunk in chunks:
         n = chunk.stop - chunk.start
         _track(
             x[chunk].reshape(n * h, w, 1),
             by_col[:n].reshape(n * h, m_cols, 1),
-            col_offset[:n].reshape(n * h, m_cols, 1),
+            col_code[:n].reshape(n * h, m_cols, 1),
             col_pass,
             fold,
         )
-        into, offsets = (output[chunk], winner[:n]) if direct else (best[:n], found[:n])
-        _track(
-            by_col[:n],
-            into,
-            offsets[..., 0],
-            row_pass,
-            fold,
-            carry=col_offset[:n],
-            carried=offsets[..., 1],
-        )
+        into = (output[chunk], code[chunk]) if direct else (best[:n], best_code[:n])
+        _track(by_col[:n], *into, row_pass, fold, carry=col_code[:n], scale=cols.kernel)
         if not direct:
             np.copyto(output[chunk], best[:n, :ho, :wo])
-            np.copyto(winner[:n], found[:n, :ho, :wo])
-        coordinates = argmax[chunk]
-        if rows.dilation == cols.dilation == 1:
-            np.add(winner[:n], first, out=coordinates)
-        else:
-            np.multiply(winner[:n], step, out=coordinates)
-            np.add(coordinates, first, out=coordinates)
-    return output, argmax
+            np.copyto(code[chunk], best_code[:n, :ho, :wo])
+    return output, _decode(code, rows, cols)
+
+
+@lru_cache(maxsize=256)
+def _decoding(rows: AxisWindows, cols: AxisWindows) -> tuple[np.ndarray, np.ndarray]:
+    """For window codes `row offset * kw + column offset`: each code's `[row, col]` step
+    inside a window, and each window's first cell `(Ho, Wo, 2)`. Cached: read-only."""
+    row_step, col_step = np.divmod(np.arange(rows.kernel * cols.kernel), cols.kernel)
+    steps = np.stack([row_step * rows.dilation, col_step * cols.dilation], axis=1).astype(np.int64)
+    first = np.empty((rows.out, cols.out, 2), np.int64)
+    first[..., 0] = (np.arange(rows.out) * rows.stride - rows.before)[:, None]
+    first[..., 1] = np.arange(cols.out) * cols.stride - cols.before
+    steps.setflags(write=False)
+    first.setflags(write=False)
+    return steps, first
+
+
+def _decode(code: np.ndarray, rows: AxisWindows, cols: AxisWindows) -> np.ndarray:
+    """Input coordinates `(..., 2)` int64 of the cells that window codes point at."""
+    steps, first = _decoding(rows, cols)
+    argmax = np.take(steps, code, axis=0)
+    argmax += first
+    return argmax
+
+
+# ---------------------------------------------------------------------------------------
+# Small grids (quiz-sized): numpy's per-call overhead dominates, so fewer, bigger calls
+# over a padded copy and a view of all windows win.
+
+
+def _small(
+    x: np.ndarray,
+    rows: AxisWindows,
+    cols: AxisWindows,
+    op: PoolOp,
+    include_pad: bool,
+    with_argmax: bool,
+) -> Pooled:
+    """`pool2d` for grids with few window cells."""
+    fold = _FOLDS[op]
+    windows = _window_view(x, rows, cols, fold.fill)
+    if op != "avg" and with_argmax:
+        # Flattened windows list their cells in row-major order, and argmax/argmin return
+        # the first of equals: the tie rule. Padding (-inf for max, +inf for min) never wins.
+        cells = windows.reshape(windows.shape[:3] + (-1,))
+        code = cells.argmax(axis=3) if op == "max" else cells.argmin(axis=3)
+        output = np.take_along_axis(cells, code[..., None], axis=3)[..., 0]
+        return Pooled(output, _decode(code, rows, cols))
+    # One ufunc call per kernel offset: numpy reductions over the small window axes loop
+    # window by window, which is far slower.
+    offsets = [windows[..., i, j] for i in range(rows.kernel) for j in range(cols.kernel)]
+    output = np.empty(windows.shape[:3], x.dtype)
+    _combine(offsets, output, fold)
+    if op == "avg":
+        output /= _average_divisor(rows, cols, include_pad, x.dtype)
+    return Pooled(output, None)
+
+
+def _window_view(x: np.ndarray, rows: AxisWindows, cols: AxisWindows, fill: float) -> np.ndarray:
+    """All windows `(C, Ho, Wo, kh, kw)` as a view of a copy of `x` padded with `fill`
+    (also past the padding, where ceil mode's windows overhang: clipped cells)."""
+    c, h, w = x.shape
+    height = max(rows.before + h, (rows.out - 1) * rows.stride + rows.k_eff)
+    width = max(cols.before + w, (cols.out - 1) * cols.stride + cols.k_eff)
+    padded = np.full((c, height, width), fill, x.dtype)
+    padded[:, rows.before : rows.before + h, cols.before : cols.before + w] = x
+    sc, sh, sw = padded.strides
+    return as_strided(
+        padded,
+        (c, rows.out, cols.out, rows.kernel, cols.kernel),
+        (sc, sh * rows.stride, sw * cols.stride, sh * rows.dilation, sw * cols.dilation),
+        writeable=False,
+    )

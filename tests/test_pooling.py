@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -102,6 +103,31 @@ def twin_pool(
     return output, (None if op == "avg" else argmax)
 
 
+@contextmanager
+def pooling_settings(**values: int) -> Iterator[None]:
+    """Change module constants of problems.pooling for a while."""
+    saved = {name: getattr(pooling, name) for name in values}
+    for name, value in values.items():
+        setattr(pooling, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(pooling, name, value)
+
+
+# The two implementations: strided passes (large grids) and a view of all windows (small).
+PATHS = {"strided passes": {"SMALL_CELLS": 0}, "window view": {"SMALL_CELLS": 10**12}}
+
+
+def pooled_both_ways(case: dict[str, Any], **options: Any) -> list[Pooled]:
+    results = []
+    for path in PATHS.values():
+        with pooling_settings(**path):
+            results.append(pool2d(**case, **options))
+    return results
+
+
 # ---------------------------------------------------------------------------------------
 # Examples
 
@@ -195,30 +221,34 @@ def test_ceil_mode_keeps_a_kernel_larger_than_the_input() -> None:
     assert pooled.output.tolist() == [[[2, 2]]]
 
 
-def test_values_alone_match_values_with_argmax() -> None:
+@pytest.mark.parametrize("path", PATHS)
+def test_values_alone_match_values_with_argmax(path: str) -> None:
     rng = np.random.default_rng(3)
     grid = rng.integers(-2, 3, (4, 13, 11)).astype(float)
-    for op in ("max", "min"):
-        both = pool2d(grid, op, (3, 3), (2, 2), (1, 1))  # type: ignore[arg-type]
-        alone = pool2d(grid, op, (3, 3), (2, 2), (1, 1), with_argmax=False)  # type: ignore[arg-type]
-        assert alone.argmax is None
-        assert np.array_equal(both.output, alone.output)
+    with pooling_settings(**PATHS[path]):
+        for op in ("max", "min"):
+            both = pool2d(grid, op, (3, 3), (2, 2), (1, 1))  # type: ignore[arg-type]
+            alone = pool2d(grid, op, (3, 3), (2, 2), (1, 1), with_argmax=False)  # type: ignore[arg-type]
+            assert alone.argmax is None
+            assert np.array_equal(both.output, alone.output)
 
 
-def test_float32_input_is_pooled_in_float32_with_the_same_result() -> None:
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("op", ["max", "avg", "min"])
+def test_float32_input_is_pooled_in_float32_with_the_same_result(path: str, op: str) -> None:
     rng = np.random.default_rng(5)
     grid = rng.standard_normal((3, 10, 9))
     wide = grid.astype(np.float32).astype(np.float64)
-    for op in ("max", "avg", "min"):
+    with pooling_settings(**PATHS[path]):
         narrow = pool2d(grid.astype(np.float32), op, (3, 3), (2, 2), (1, 1))  # type: ignore[arg-type]
         exact = pool2d(wide, op, (3, 3), (2, 2), (1, 1))  # type: ignore[arg-type]
-        assert narrow.output.dtype == np.float32
-        if op == "avg":
-            assert np.allclose(narrow.output, exact.output, rtol=1e-5, atol=1e-6)
-        else:
-            assert np.array_equal(narrow.output, exact.output)
-            assert narrow.argmax is not None and exact.argmax is not None
-            assert np.array_equal(narrow.argmax, exact.argmax)
+    assert narrow.output.dtype == np.float32
+    if op == "avg":
+        assert np.allclose(narrow.output, exact.output, rtol=1e-5, atol=1e-6)
+    else:
+        assert np.array_equal(narrow.output, exact.output)
+        assert narrow.argmax is not None and exact.argmax is not None
+        assert np.array_equal(narrow.argmax, exact.argmax)
 
 
 def test_integer_input_is_pooled_as_float64() -> None:
@@ -353,27 +383,20 @@ def assert_same_pooling(pooled: Pooled, expected: tuple[np.ndarray, np.ndarray |
         assert np.array_equal(pooled.argmax, argmax)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(pooling_cases())
 def test_pool2d_matches_the_brute_force_twin(case: dict[str, Any]) -> None:
     expected = twin_or_skip(case)
     assume(expected is not None)
     assert expected is not None
-    assert_same_pooling(pool2d(**case), expected)
+    grid = case["x"].copy()
+    for pooled in pooled_both_ways(case):
+        assert_same_pooling(pooled, expected)
+    assert np.array_equal(case["x"], grid)  # the input is left alone
     if case["op"] != "avg":
-        alone = pool2d(**case, with_argmax=False)
-        assert np.array_equal(alone.output, expected[0])
-
-
-@contextmanager
-def chunk_bytes(size: int):  # type: ignore[no-untyped-def]
-    """Force chunks of `size` bytes (at least one channel each)."""
-    saved = pooling.CHUNK_BYTES
-    pooling.CHUNK_BYTES = size
-    try:
-        yield
-    finally:
-        pooling.CHUNK_BYTES = saved
+        for alone in pooled_both_ways(case, with_argmax=False):
+            assert alone.argmax is None
+            assert np.array_equal(alone.output, expected[0])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -383,7 +406,7 @@ def test_chunking_over_channels_changes_nothing(case: dict[str, Any], per_chunk:
     expected = twin_or_skip(case)
     assume(expected is not None)
     assert expected is not None
-    with chunk_bytes(per_chunk * case["x"][0].nbytes):
+    with pooling_settings(SMALL_CELLS=0, CHUNK_BYTES=per_chunk * case["x"][0].nbytes):
         assert_same_pooling(pool2d(**case), expected)
 
 
@@ -416,7 +439,8 @@ def test_common_layers_match_the_twin(
         }
         expected = twin_or_skip(case)
         assert expected is not None
-        assert_same_pooling(pool2d(**case), expected)
+        for pooled in pooled_both_ways(case):
+            assert_same_pooling(pooled, expected)
 
 
 # ---------------------------------------------------------------------------------------
@@ -455,7 +479,8 @@ def test_pool2d_matches_pytorch(torch: Any, case: dict[str, Any]) -> None:
             ceil_mode=case["ceil_mode"],
             count_include_pad=case["count_include_pad"],
         ).numpy()
-        assert np.allclose(pool2d(**case).output, theirs, rtol=1e-12, atol=1e-12)
+        for ours in pooled_both_ways(case):
+            assert np.allclose(ours.output, theirs, rtol=1e-12, atol=1e-12)
         return
     sign = 1.0 if case["op"] == "max" else -1.0
     values, indices = functional.max_pool2d(
@@ -467,9 +492,9 @@ def test_pool2d_matches_pytorch(torch: Any, case: dict[str, Any]) -> None:
         ceil_mode=case["ceil_mode"],
         return_indices=True,
     )
-    ours = pool2d(**case)
-    assert np.array_equal(ours.output, sign * values.numpy())
     width = case["x"].shape[2]
     flat = indices.numpy()
-    assert ours.argmax is not None
-    assert np.array_equal(ours.argmax, np.stack([flat // width, flat % width], axis=-1))
+    for ours in pooled_both_ways(case):
+        assert np.array_equal(ours.output, sign * values.numpy())
+        assert ours.argmax is not None
+        assert np.array_equal(ours.argmax, np.stack([flat // width, flat % width], axis=-1))
