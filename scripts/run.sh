@@ -1,6 +1,61 @@
 #!/usr/bin/env bash
-# The main job: install what is needed, then solve the seed model and print its summary.
+# Runs the quiz service: installs it into .venv, migrates the database, makes sure the demo
+# course exists, prints the address and the demo logins, then serves with gunicorn.
+#
+#   scripts/run.sh                      # http://127.0.0.1:5000, SQLite in ./instance
+#   HOST=0.0.0.0 PORT=8000 scripts/run.sh
+#   DATABASE_URL=postgresql://user@host/db REDIS_URL=redis://127.0.0.1:6379/0 scripts/run.sh
+#   DEMO_PASSWORD=... scripts/run.sh    # otherwise one random password per install
+#   SEED_DEMO=0 scripts/run.sh          # no demo course
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "run.sh: python3 is required (3.11 or newer)" >&2
+  exit 1
+fi
 scripts/setup.sh
-exec .venv/bin/python -m problems solve --table examples/seed-model.json
+
+host="${HOST:-127.0.0.1}"
+port="${PORT:-5000}"
+export GRADER_INSTANCE="${GRADER_INSTANCE:-$PWD/instance}"
+mkdir -p "$GRADER_INSTANCE"
+export BASE_URL="${BASE_URL:-http://${host}:${port}}"
+flask=(.venv/bin/flask --app wsgi)
+
+echo "==> migrating the database (${DATABASE_URL:-SQLite in $GRADER_INSTANCE/grader.sqlite3})"
+"${flask[@]}" db-upgrade
+
+demo=""
+if [ "${SEED_DEMO:-1}" != "0" ]; then
+  echo "==> making sure the demo course exists"
+  demo="$("${flask[@]}" seed-demo)"
+fi
+
+if [ -z "${REDIS_URL:-}" ]; then
+  echo "note: no REDIS_URL, so rate limits are counted per worker (set REDIS_URL in production)" >&2
+fi
+
+shown_host="$host"
+[ "$host" = "0.0.0.0" ] && shown_host="127.0.0.1"
+cat <<EOT
+
+============================================================
+ CNN Quiz is starting at  http://${shown_host}:${port}/
+ Sign in at              http://${shown_host}:${port}/login
+EOT
+if [ -n "$demo" ]; then
+  echo "------------------------------------------------------------"
+  echo "$demo" | sed 's/^/ /'
+fi
+cat <<EOT
+------------------------------------------------------------
+ Stop with Ctrl-C.
+============================================================
+
+EOT
+
+exec .venv/bin/gunicorn wsgi:app \
+  --workers "${WORKERS:-2}" --threads "${THREADS:-4}" \
+  --bind "${host}:${port}" \
+  --access-logfile - --graceful-timeout 20

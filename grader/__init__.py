@@ -1,0 +1,81 @@
+"""The Flask service: students answer, instructors run problem sets, every answer recorded."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from grader import db
+from grader.config import Config
+from grader.extensions import csrf, limiter, login_manager
+
+log = logging.getLogger("grader")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The application factory: settings from the environment, overridden by `config`."""
+    app = Flask(__name__)
+    app.config.update(Config().as_dict())
+    if config:
+        app.config.update(config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from grader import auth, cli, instructor, student
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(student.bp)
+    app.register_blueprint(instructor.bp)
+    cli.init_app(app)
+
+    _security_headers(app)
+    _error_handlers(app)
+    return app
+
+
+def _security_headers(app: Flask) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+            f"img-src 'self' data:; font-src 'self'; frame-ancestors {app.config['FRAME_ANCESTORS']}; "
+            "base-uri 'self'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> Any:
+        if _wants_json():
+            body = {"error": {"path": "", "message": err.description or err.name, "status": err.code}}
+            return jsonify(body), err.code
+        return render_template("error.html", error=err), err.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Any:
+        log.exception("unhandled error (request %s)", g.get("request_id"))
+        message = "Something went wrong on our side; nothing was recorded from this request."
+        if _wants_json():
+            return jsonify({"error": {"path": "", "message": message, "request_id": g.get("request_id")}}), 500
+        return render_template("error.html", error=None, message=message, request_id=g.get("request_id")), 500

@@ -1,0 +1,222 @@
+"""/login, /logout and /account/password, plus the session checks behind `current_user`."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.errors import RateLimitExceeded
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from grader import db
+from grader.auth import bp
+from grader.auth.access import record_audit
+from grader.extensions import limiter, login_manager
+from grader.models import User
+from grader.passwords import hash_password, needs_rehash, password_problem, verify_password
+
+EPOCH_KEY = "session_epoch"
+LOGIN_FAILED = "Email or password is not right. Check both and try again."
+CSRF_MESSAGE = "The form expired or was sent from elsewhere; reload and try again."
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@login_manager.user_loader
+def _load_user(public_id: str) -> User | None:
+    """The signed-in user, unless this cookie predates their last logout or password change."""
+    user = db.session().scalar(select(User).where(User.public_id == public_id))
+    if user is None or session.get(EPOCH_KEY) != user.session_epoch:
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Any:
+    if _wants_json():
+        body = {"error": {"path": "", "message": "Your session has ended; sign in again.", "status": 401}}
+        return jsonify(body), 401
+    flash(login_manager.login_message, login_manager.login_message_category)
+    target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def start_session(user: User) -> None:
+    """A fresh session for `user`: nothing from the previous cookie survives (no fixation)."""
+    session.clear()
+    login_user(user)
+    session[EPOCH_KEY] = user.session_epoch
+
+
+def home_for(user: Any) -> str:
+    """Where a signed-in user lands: the instructor's courses or the student's sets."""
+    return "/teach/" if getattr(user, "is_instructor", False) else "/"
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A local path to return to after login, or None (never another host)."""
+    if not target:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or parts.scheme or parts.netloc or any(ord(c) < 32 for c in target)):
+        return None
+    return target
+
+
+def _wants_json() -> bool:
+    return (request.path.startswith("/api/") or request.is_json
+            or request.accept_mimetypes.best == "application/json")
+
+
+# ---------------------------------------------------------------- rate limits
+
+
+def _login_failed(_response: Response) -> bool:
+    # Only failed attempts count: a class behind one NAT address can all sign in at 9:00.
+    return bool(g.get("login_failed"))
+
+
+def _account_key() -> str:
+    return "login-account:" + request.form.get("email", "").strip().lower()[:255]
+
+
+def _password_key() -> str:
+    return "password-change:" + (current_user.get_id() if current_user.is_authenticated else "")
+
+
+# ---------------------------------------------------------------- views
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
+               deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per 5 minutes"),
+               key_func=_account_key, methods=["POST"], deduct_when=_login_failed)
+def login() -> Any:
+    """The sign-in form; on success a new session and a redirect to the user's home."""
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(next_url or home_for(current_user))
+        return render_template("auth/login.html", email="", next_url=next_url)
+
+    email = request.form.get("email", "").strip().lower()
+    password = request.form.get("password", "")
+    user = db.session().scalar(select(User).where(User.email == email)) if email else None
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None:
+        g.login_failed = True
+        record_audit("login_failed", f"email={email[:255]!r} ip={request.remote_addr}",
+                     user.id if user else None)
+        return render_template("auth/login.html", email=email, next_url=next_url,
+                               error=LOGIN_FAILED), 401
+
+    if user.password_hash and needs_rehash(user.password_hash):
+        with db.transaction():
+            user.password_hash = hash_password(password)
+    start_session(user)
+    return redirect(next_url or home_for(user))
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """POST signs out everywhere (the epoch moves on); GET asks for confirmation."""
+    if request.method == "GET":
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return render_template("auth/logout.html")
+    if current_user.is_authenticated:
+        with db.transaction():
+            current_user.session_epoch = current_user.session_epoch + 1
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per hour", key_func=_password_key, methods=["POST"], deduct_when=_login_failed)
+def change_password() -> Any:
+    """Change one's own password; every other session of this user is signed out."""
+    if request.method == "GET":
+        return render_template("auth/password.html", errors={})
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    confirm = request.form.get("confirm_password", "")
+    errors: dict[str, str] = {}
+    if not verify_password(current_user.password_hash, current):
+        errors["current_password"] = "This is not your current password."
+        g.login_failed = True
+    problem = password_problem(new)
+    if problem:
+        errors["new_password"] = f"The new password {problem}."
+    elif new == current:
+        errors["new_password"] = "The new password must differ from the current one."
+    if not errors.get("new_password") and new != confirm:
+        errors["confirm_password"] = "The two new passwords are not the same."
+    if errors:
+        return render_template("auth/password.html", errors=errors), 422
+
+    user = current_user._get_current_object()
+    with db.transaction():
+        user.password_hash = hash_password(new)
+        user.session_epoch = user.session_epoch + 1
+    record_audit("password_changed", "", user.id)
+    start_session(user)
+    flash("Your password is changed. Any other sessions you had are signed out.", "success")
+    return redirect(home_for(user))
+
+
+# ---------------------------------------------------------------- errors
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_error(err: CSRFError) -> Any:
+    if _wants_json():
+        return jsonify({"error": {"path": "csrf_token", "message": CSRF_MESSAGE, "status": 400}}), 400
+    return render_template("error.html", error=err, message=CSRF_MESSAGE), 400
+
+
+@bp.app_errorhandler(RateLimitExceeded)
+def _rate_limited(err: RateLimitExceeded) -> Any:
+    retry_after = 60
+    limit = limiter.current_limit
+    if limit is not None:
+        retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    minutes = math.ceil(retry_after / 60)
+    wait = f"{retry_after} seconds" if retry_after < 120 else f"{minutes} minutes"
+    if request.endpoint == "auth.login":
+        message = f"Too many failed sign-in attempts. Wait {wait} and try again."
+    else:
+        message = f"Too many requests. Wait {wait} and try again."
+    if _wants_json():
+        response = jsonify({"error": {"path": "", "message": message, "status": 429}})
+    else:
+        response = current_app.make_response(render_template("error.html", error=err, message=message))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response

@@ -1,0 +1,1 @@
+"""What routes call: courses, problem sets, attempts, gradebook. Each owns its transactions."""

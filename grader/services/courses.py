@@ -1,0 +1,314 @@
+"""Users, courses, enrollments and roster imports; every lookup scoped by the asking user."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader import db
+from grader.auth.access import deny
+from grader.models import Course, Enrollment, User
+from grader.passwords import hash_password, password_problem
+from problems.errors import SpecError
+
+ROLES = ("instructor", "student")
+# Deliberately loose: one @, no spaces, a dot in the domain. Delivery is the real test.
+_EMAIL = re.compile(r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"']+$")
+_ROSTER_COLUMNS = ("email", "name", "password")
+
+
+@dataclass
+class RosterReport:
+    """What a roster import did: emails added (new users), emails already known (now
+    enrolled if they were not), and the lines refused as (line number, message)."""
+
+    added: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# ---------------------------------------------------------------- users
+
+
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively: stored trimmed and lower-case."""
+    return email.strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    """Why `email` (normalized) is not usable, or None."""
+    if not email:
+        return "is required"
+    if len(email) > 255:
+        return "is longer than 255 characters"
+    if not _EMAIL.match(email):
+        return f"{email!r} is not an email address"
+    return None
+
+
+def user_by_email(email: str) -> User | None:
+    """The user with this email (any case), or None."""
+    return db.session().scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def create_user(email: str, name: str, password: str | None = None,
+                is_instructor: bool = False) -> User:
+    """A new user; a user without a password cannot sign in until one is set.
+
+    Raises SpecError("email" | "name" | "password", message)."""
+    with db.transaction() as s:
+        return _create_user(s, email, name, password, is_instructor)
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a user's password (admin reset) and sign out all their sessions."""
+    problem = password_problem(password)
+    if problem:
+        raise SpecError("password", problem)
+    with db.transaction():
+        user.password_hash = hash_password(password)
+        user.session_epoch = user.session_epoch + 1
+
+
+def _create_user(s: Session, email: str, name: str, password: str | None,
+                 is_instructor: bool) -> User:
+    email = normalize_email(email)
+    name = name.strip()
+    problem = email_problem(email)
+    if problem:
+        raise SpecError("email", problem)
+    if not name:
+        raise SpecError("name", "is required")
+    if len(name) > 255:
+        raise SpecError("name", "is longer than 255 characters")
+    if password is not None and (problem := password_problem(password)):
+        raise SpecError("password", problem)
+    if s.scalar(select(User.id).where(User.email == email)) is not None:
+        raise SpecError("email", f"a user with the email {email} already exists")
+    user = User(email=email, name=name, is_instructor=is_instructor,
+                password_hash=hash_password(password) if password else None)
+    s.add(user)
+    s.flush()
+    return user
+
+
+# ---------------------------------------------------------------- courses
+
+
+def create_course(code: str, title: str, instructor: User) -> Course:
+    """A new course taught by `instructor` (enrolled as its instructor)."""
+    code, title = code.strip(), title.strip()
+    if not code:
+        raise SpecError("code", "is required")
+    if len(code) > 64:
+        raise SpecError("code", "is longer than 64 characters")
+    if not title:
+        raise SpecError("title", "is required")
+    if len(title) > 255:
+        raise SpecError("title", "is longer than 255 characters")
+    if not instructor.is_instructor:
+        raise SpecError("instructor", f"{instructor.email} is not an instructor account")
+    with db.transaction() as s:
+        course = Course(code=code, title=title)
+        s.add(course)
+        s.flush()
+        _enroll(s, course, instructor, "instructor")
+        return course
+
+
+def enroll(course: Course, user: User, role: str) -> Enrollment:
+    """Enroll `user` in `course` as `role`; enrolling twice returns the first enrollment."""
+    with db.transaction() as s:
+        return _enroll(s, course, user, role)
+
+
+def unenroll(course: Course, user: User) -> bool:
+    """Remove `user` from `course` (their submissions stay); False if they were not in it."""
+    with db.transaction() as s:
+        enrollment = s.scalar(select(Enrollment).where(
+            Enrollment.course_id == course.id, Enrollment.user_id == user.id))
+        if enrollment is None:
+            return False
+        s.delete(enrollment)
+        return True
+
+
+def _enroll(s: Session, course: Course, user: User, role: str) -> Enrollment:
+    if role not in ROLES:
+        raise SpecError("role", f"must be 'instructor' or 'student', got {role!r}")
+    if role == "instructor" and not user.is_instructor:
+        raise SpecError("role", f"{user.email} is not an instructor account")
+    existing = s.scalar(select(Enrollment).where(
+        Enrollment.course_id == course.id, Enrollment.user_id == user.id))
+    if existing is not None:
+        return existing
+    enrollment = Enrollment(course_id=course.id, user_id=user.id, role=role)
+    s.add(enrollment)
+    s.flush()
+    return enrollment
+
+
+def find_course(code_or_id: str) -> Course | None:
+    """A course by public id or by code (admin and CLI use only: not scoped by user)."""
+    s = db.session()
+    course = s.scalar(select(Course).where(Course.public_id == code_or_id))
+    if course is None:
+        matches = s.scalars(select(Course).where(Course.code == code_or_id)).all()
+        if len(matches) > 1:
+            raise SpecError("course", f"several courses have the code {code_or_id!r}; use the id")
+        course = matches[0] if matches else None
+    if course is None and code_or_id.isdigit():
+        course = s.get(Course, int(code_or_id))
+    return course
+
+
+def courses_for(user: User) -> list[Course]:
+    """The courses `user` is enrolled in (any role), by code."""
+    return list(db.session().scalars(
+        select(Course).join(Enrollment, Enrollment.course_id == Course.id)
+        .where(Enrollment.user_id == user.id)
+        .order_by(Course.code, Course.title, Course.id)
+    ))
+
+
+def role_in(user: User, course: Course) -> str | None:
+    """`user`'s role in `course`, or None if not enrolled."""
+    return db.session().scalar(select(Enrollment.role).where(
+        Enrollment.course_id == course.id, Enrollment.user_id == user.id))
+
+
+def course_for(user: User, public_id: str, role: str | None = None) -> Course:
+    """The course `public_id` if `user` is enrolled in it (as `role`, when given); any
+    other case is a 404 (logged), never a 403."""
+    row = db.session().execute(
+        select(Course, Enrollment.role).join(Enrollment, Enrollment.course_id == Course.id)
+        .where(Course.public_id == public_id, Enrollment.user_id == user.id)
+    ).first()
+    if row is None or (role is not None and row[1] != role):
+        deny(f"course {public_id!r} (role {role or 'any'})", user=user)
+    return row[0]
+
+
+def members(course: Course, role: str | None = None) -> list[User]:
+    """The users enrolled in `course` (optionally only one role), by name then email."""
+    query = (select(User).join(Enrollment, Enrollment.user_id == User.id)
+             .where(Enrollment.course_id == course.id).order_by(User.name, User.email))
+    if role is not None:
+        query = query.where(Enrollment.role == role)
+    return list(db.session().scalars(query))
+
+
+# ---------------------------------------------------------------- roster import
+
+
+def import_roster(course: Course, csv_text: str,
+                  progress: Callable[[int], None] | None = None) -> RosterReport:
+    """Enroll the students of a CSV (header `email,name[,password]`) in `course`.
+
+    Good lines are added and bad ones reported with their line numbers; everything is
+    committed in one transaction. A known email is enrolled without touching its name or
+    password. `progress(n)` is called after each data line (for a progress bar)."""
+    report = RosterReport()
+    text = csv_text.lstrip("\ufeff")
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        report.errors.append((1, "the file is empty: expected a header line email,name[,password]"))
+        return report
+    delimiter = _delimiter(lines[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except csv.Error as err:
+        report.errors.append((1, f"the header line is not valid CSV: {err}"))
+        return report
+    columns = _header_columns(header)
+    if isinstance(columns, str):
+        report.errors.append((1, columns))
+        return report
+
+    seen: dict[str, int] = {}
+    with db.transaction() as s:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as err:
+                report.errors.append((reader.line_num, f"not valid CSV: {err}"))
+                break  # the csv module cannot resynchronise after a broken quote
+            line = reader.line_num
+            if progress:
+                progress(1)
+            if not any(cell.strip() for cell in row):
+                continue
+            message = _roster_line(s, course, row, columns, line, seen, report)
+            if message:
+                report.errors.append((line, message))
+    return report
+
+
+def _delimiter(header_line: str) -> str:
+    for candidate in (",", ";", "\t"):
+        if candidate in header_line:
+            return candidate
+    return ","
+
+
+def _header_columns(header: list[str]) -> dict[str, int] | str:
+    unknown = [h for h in header if h not in _ROSTER_COLUMNS]
+    if "email" not in header or "name" not in header or unknown:
+        extra = f" (unknown column {unknown[0]!r})" if unknown else ""
+        return ("the first line must be the header email,name or email,name,password"
+                f"{extra}; got {','.join(header)!r}")
+    duplicated = [h for h in _ROSTER_COLUMNS if header.count(h) > 1]
+    if duplicated:
+        return f"the column {duplicated[0]!r} appears twice in the header"
+    return {h: header.index(h) for h in _ROSTER_COLUMNS if h in header}
+
+
+def _roster_line(s: Session, course: Course, row: list[str], columns: dict[str, int],
+                 line: int, seen: dict[str, int], report: RosterReport) -> str | None:
+    if len(row) > len(columns):
+        return f"expected {len(columns)} columns, got {len(row)} (quote names that contain a comma)"
+
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    email, name = normalize_email(cell("email")), cell("name")
+    password = row[columns["password"]] if "password" in columns and columns["password"] < len(row) else ""
+    if problem := email_problem(email):
+        return f"email {problem}"
+    if email in seen:
+        return f"{email} already appears on line {seen[email]}"
+    seen[email] = line
+
+    user = s.scalar(select(User).where(User.email == email))
+    if user is not None:
+        role = s.scalar(select(Enrollment.role).where(
+            Enrollment.course_id == course.id, Enrollment.user_id == user.id))
+        if role == "instructor":
+            return f"{email} is an instructor of this course"
+        _enroll(s, course, user, "student")
+        report.existing.append(email)
+        return None
+    if not name:
+        return "name is required for a new user"
+    if len(name) > 255:
+        return "name is longer than 255 characters"
+    if password and (problem := password_problem(password)):
+        return f"password {problem}"
+    user = _create_user(s, email, name, password or None, False)
+    _enroll(s, course, user, "student")
+    report.added.append(email)
+    return None

@@ -1,0 +1,182 @@
+/* Answer inputs: grid parts as one input per cell (arrow keys move, Enter never submits,
+   a pasted block of numbers fills the cells; the cells are joined into the part's answer
+   text), "None of these" exclusive with the other choices, and after grading the input
+   window of a wrong grid cell highlighted while the cell is focused or hovered. */
+(function () {
+  "use strict";
+
+  var EMPTY = "?";  // an empty cell, so the server can name it (see rendering.EMPTY_CELL)
+
+  function cellsOf(grid) {
+    var rows = parseInt(grid.getAttribute("data-rows"), 10);
+    var cols = parseInt(grid.getAttribute("data-cols"), 10);
+    var inputs = grid.querySelectorAll("input.grid-cell");
+    return { rows: rows, cols: cols, inputs: inputs };
+  }
+
+  function cellAt(info, r, c) {
+    if (r < 0 || c < 0 || r >= info.rows || c >= info.cols) return null;
+    return info.inputs[r * info.cols + c] || null;
+  }
+
+  function gridText(grid) {
+    var info = cellsOf(grid);
+    var any = false;
+    var lines = [];
+    for (var r = 0; r < info.rows; r++) {
+      var row = [];
+      for (var c = 0; c < info.cols; c++) {
+        var input = cellAt(info, r, c);
+        var value = input ? input.value.trim() : "";
+        if (value) any = true;
+        row.push(value || EMPTY);
+      }
+      lines.push(row.join(" "));
+    }
+    return any ? lines.join("\n") : "";
+  }
+
+  function syncGrid(grid) {
+    var hidden = grid.querySelector("input[data-grid-text]");
+    if (hidden) hidden.value = gridText(grid);
+  }
+
+  function focusCell(input) {
+    if (!input) return;
+    input.focus();
+    input.select();
+  }
+
+  function onKey(grid, event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("grid-cell")) return;
+    var info = cellsOf(grid);
+    var r = parseInt(input.getAttribute("data-row"), 10);
+    var c = parseInt(input.getAttribute("data-col"), 10);
+    var atStart = input.selectionStart === 0 && input.selectionEnd === 0;
+    var atEnd = input.selectionStart === input.value.length && input.selectionEnd === input.value.length;
+    var whole = input.selectionStart === 0 && input.selectionEnd === input.value.length;
+    var target = null;
+    switch (event.key) {
+      case "ArrowUp": target = cellAt(info, r - 1, c); break;
+      case "ArrowDown": target = cellAt(info, r + 1, c); break;
+      case "ArrowLeft": if (atStart || whole) target = cellAt(info, r, c - 1); else return; break;
+      case "ArrowRight": if (atEnd || whole) target = cellAt(info, r, c + 1); else return; break;
+      case "Enter":
+        event.preventDefault();  // never submit the attempt from a cell
+        target = cellAt(info, r, c + 1) || cellAt(info, r + 1, 0);
+        break;
+      default: return;
+    }
+    event.preventDefault();
+    focusCell(target);
+  }
+
+  function onPaste(grid, event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("grid-cell")) return;
+    var text = (event.clipboardData || window.clipboardData).getData("text");
+    if (!text || !/[\s,;]/.test(text.trim())) return;  // one value: paste it normally
+    event.preventDefault();
+    var info = cellsOf(grid);
+    var r0 = parseInt(input.getAttribute("data-row"), 10);
+    var c0 = parseInt(input.getAttribute("data-col"), 10);
+    var rows = text.trim().replace(/[\[\]]/g, " ").split(/\r?\n|;/);
+    if (rows.length === 1) {  // a flat list fills the cells row by row
+      var flat = rows[0].trim().split(/[\s,]+/);
+      flat.forEach(function (value, k) {
+        var index = r0 * info.cols + c0 + k;
+        var cell = info.inputs[index];
+        if (cell) cell.value = value;
+      });
+    } else {
+      rows.forEach(function (line, dr) {
+        line.trim().split(/[\s,]+/).forEach(function (value, dc) {
+          var cell = cellAt(info, r0 + dr, c0 + dc);
+          if (cell && value) cell.value = value;
+        });
+      });
+    }
+    syncGrid(grid);
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function setWindow(source) {
+    var target = document.querySelector("[data-window-target]");
+    if (!target) return;
+    var spec = source.getAttribute("data-window") || "";
+    var wanted = {};
+    spec.split(/\s+/).forEach(function (rc) { if (rc) wanted[rc] = true; });
+    target.querySelectorAll("td[data-rc]").forEach(function (td) {
+      td.classList.toggle("in-window", !!wanted[td.getAttribute("data-rc")]);
+    });
+    document.querySelectorAll("input.window-source").forEach(function (el) {
+      el.classList.remove("window-source");
+    });
+    source.classList.add("window-source");
+  }
+
+  function initGrid(grid) {
+    grid.addEventListener("keydown", function (event) { onKey(grid, event); });
+    grid.addEventListener("paste", function (event) { onPaste(grid, event); });
+    grid.addEventListener("input", function () { syncGrid(grid); });
+    grid.addEventListener("focusin", function (event) {
+      if (event.target.hasAttribute && event.target.hasAttribute("data-window")) setWindow(event.target);
+    });
+    grid.querySelectorAll("input[data-window]").forEach(function (input) {
+      input.addEventListener("mouseenter", function () { setWindow(input); });
+    });
+    var first = grid.querySelector("input[data-window]");
+    if (first) first.classList.add("window-source");
+    syncGrid(grid);
+  }
+
+  function initChoices(root) {
+    root.querySelectorAll("input[data-choice-none]").forEach(function (none) {
+      var box = none.closest("fieldset");
+      if (!box) return;
+      none.addEventListener("change", function () {
+        if (none.checked) {
+          box.querySelectorAll("input[data-choice]").forEach(function (other) { other.checked = false; });
+        }
+      });
+      box.querySelectorAll("input[data-choice]").forEach(function (other) {
+        other.addEventListener("change", function () { if (other.checked) none.checked = false; });
+      });
+    });
+  }
+
+  function guardEnter(form) {
+    // Enter in an answer box moves to the next box: an attempt is only spent by the button.
+    form.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.defaultPrevented) return;
+      var input = event.target;
+      if (!(input instanceof HTMLInputElement) || input.type === "submit") return;
+      event.preventDefault();
+      var boxes = Array.prototype.filter.call(
+        form.querySelectorAll("input[type=text], input[type=radio], input[type=checkbox], textarea"),
+        function (el) { return !el.disabled && !el.readOnly && el.offsetParent !== null; });
+      var next = boxes[boxes.indexOf(input) + 1];
+      if (next) { next.focus(); if (next.select) next.select(); }
+    });
+  }
+
+  function init() {
+    document.querySelectorAll("[data-grid-answer]").forEach(initGrid);
+    document.querySelectorAll("[data-problem]").forEach(initChoices);
+    document.querySelectorAll("form").forEach(function (form) {
+      if (!form.querySelector("[data-problem]")) return;
+      guardEnter(form);
+      form.addEventListener("submit", function () {
+        form.querySelectorAll("[data-grid-answer]").forEach(syncGrid);
+      });
+    });
+  }
+
+  window.cnnquizGridText = gridText;
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

@@ -1,0 +1,471 @@
+"""What `_problem.html` draws: a problem's public JSON, the typed answers and (after grading)
+the feedback, arranged by block type and answer type. No per-kind code.
+
+`problem_context(...)` is used by the student pages and by the instructor preview:
+
+    {% from "_problem.html" import problem_body %}{{ problem_body(ctx) }}
+
+Grading marks (`result`), the input windows of wrong grid cells (`windows`) and the worked
+solution's region on a field drawing (`regions`) are passed only after grading; before
+that the context holds nothing the statement does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from problems import kinds
+from problems.answers import AnswerFormatError, parse_choice, parse_choices
+from problems.kinds.base import Part, Problem, format_number
+
+# Words that mean "no choice" to the choices parser: a part with such a label needs no extra
+# "None of these" box.
+_EMPTY_WORDS = frozenset({"none", "empty", "-", "[]", "{}", "()", "\u2205"})
+
+_ROW_SPLIT = re.compile(r"[\n;]")
+_CELL_SPLIT = re.compile(r"[\s,]+")
+# Grid cells a browser left empty are sent as this, so the parser names the empty cell.
+EMPTY_CELL = "?"
+# A field drawing is at most this wide (px); cells shrink to fit, down to a minimum.
+FIELD_MAX_PX = 420
+
+
+def answer_name(part_id: str) -> str:
+    """The form field that carries a part's answer text."""
+    return f"answers[{part_id}]"
+
+
+def cell_name(part_id: str, row: int, col: int) -> str:
+    """The form field of one cell of a grid part (joined into the answer text)."""
+    return f"grid[{part_id}][{row}][{col}]"
+
+
+def form_answers(form: Any, parts: Sequence[Part]) -> dict[str, str]:
+    """The answer texts from a submitted form: `answers[<id>]` (several values, as from
+    checkboxes, are joined with commas); a grid's text is rebuilt from its cells when the
+    browser sent none (no JavaScript)."""
+    texts: dict[str, str] = {}
+    for part in parts:
+        values = [v for v in form.getlist(answer_name(part.id)) if v.strip()]
+        if len(values) > 1 and part.answer_type == "choices":
+            values = _separable(values, part.choices)
+        text = ", ".join(values) if len(values) > 1 else (values[0] if values else "")
+        if not text.strip() and part.answer_type == "grid" and part.grid_shape:
+            text = join_cells(form, part.id, part.grid_shape)
+        texts[part.id] = text
+    return texts
+
+
+def _separable(values: list[str], choices: Sequence[str]) -> list[str]:
+    """Checked labels as they can be joined with commas: a label that itself holds a comma
+    or semicolon is sent as its letter (a, b, ...) instead."""
+    if not any(re.search(r"[,;\n]", v) for v in values) or len(choices) > 26:
+        return values
+    letters = {choice: chr(ord("a") + i) for i, choice in enumerate(choices)}
+    return [letters.get(v, v) for v in values]
+
+
+def join_cells(form: Any, part_id: str, shape: Sequence[int]) -> str:
+    """A grid part's text from its cell fields: rows on lines, empty cells as `?`; empty if
+    no cell was filled."""
+    rows, cols = int(shape[0]), int(shape[1])
+    cells = [
+        [(form.get(cell_name(part_id, r, c)) or "").strip() for c in range(cols)]
+        for r in range(rows)
+    ]
+    if not any(v for row in cells for v in row):
+        return ""
+    return "\n".join(" ".join(v or EMPTY_CELL for v in row) for row in cells)
+
+
+def split_grid(text: str, shape: Sequence[int]) -> list[list[str]]:
+    """A grid answer's text back in cells (to refill the inputs), padded to `shape`."""
+    rows, cols = int(shape[0]), int(shape[1])
+    text = re.sub(r"\]\s*,?", "\n", text or "").replace("[", " ")  # [[1, 2], [3, 4]]
+    lines = [line.strip().strip(",") for line in _ROW_SPLIT.split(text)]
+    lines = [line for line in lines if line]
+    values = [[v for v in _CELL_SPLIT.split(line) if v] for line in lines]
+    if len(values) == 1 and len(values[0]) == rows * cols and rows > 1:
+        flat = values[0]
+        values = [flat[r * cols : (r + 1) * cols] for r in range(rows)]
+    out = []
+    for r in range(rows):
+        row = values[r] if r < len(values) else []
+        out.append([(row[c] if c < len(row) and row[c] != EMPTY_CELL else "") for c in range(cols)])
+    return out
+
+
+def _checked(part: Mapping[str, Any], text: str) -> set[str]:
+    choices = part.get("choices") or []
+    if not text.strip() or not choices:
+        return set()
+    try:
+        if part["answer_type"] == "choice":
+            return {parse_choice(text, choices)}
+        return set(parse_choices(text, choices, allow_empty=True))
+    except (AnswerFormatError, ValueError):
+        return set()
+
+
+def _status(result: Mapping[str, Any] | None) -> str | None:
+    if result is None:
+        return None
+    if result.get("format_error"):
+        return "invalid"
+    if result.get("correct"):
+        return "correct"
+    return "partial" if result.get("score", 0) > 0 else "wrong"
+
+
+def points_label(value: Any) -> str:
+    """`1 point`, `2.5 points`, `1.67 points` (two decimals at most)."""
+    text = format_number(round(float(value or 0), 2))
+    return f"{text} point" if text == "1" else f"{text} points"
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if isinstance(value, bool) else ""
+    if isinstance(value, (int, float)):
+        return format_number(value)
+    return str(value)
+
+
+def _grid_tables(block: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A grid block as tables of cells: one per channel for a 3-D grid."""
+    values = block.get("values") or []
+    highlight = {tuple(int(v) for v in cell) for cell in block.get("highlight") or []}
+    three_d = (
+        bool(values)
+        and isinstance(values[0], list)
+        and values[0]
+        and isinstance(values[0][0], list)
+    )
+    grids = values if three_d else [values]
+    names = block.get("channels")
+    tables = []
+    for ch, grid in enumerate(grids):
+        if three_d:
+            caption = (
+                str(names[ch]) if isinstance(names, list) and ch < len(names) else f"channel {ch}"
+            )
+        else:
+            caption = ""
+        rows = []
+        for r, row in enumerate(grid):
+            cells = []
+            for c, value in enumerate(row):
+                lit = (ch, r, c) in highlight if three_d else (r, c) in highlight
+                cells.append({"text": _cell_text(value), "rc": f"{r},{c}", "highlight": lit})
+            rows.append(cells)
+        tables.append({"caption": caption, "rows": rows, "cols": len(grid[0]) if grid else 0})
+    return tables
+
+
+def field_drawing(
+    height: int, width: int, region: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """An SVG drawing of an input grid, with a region's rows x cols (inclusive) shaded;
+    padding rows and columns the region reaches beyond the image are drawn dashed."""
+    height, width = max(1, int(height)), max(1, int(width))
+    top, left, bottom, right = 0, 0, height - 1, width - 1
+    box = None
+    if region and region.get("rows") and region.get("cols"):
+        r0, r1 = (int(v) for v in region["rows"])
+        c0, c1 = (int(v) for v in region["cols"])
+        top, bottom = min(top, r0), max(bottom, r1)
+        left, right = min(left, c0), max(right, c1)
+        box = (r0, r1, c0, c1)
+    rows, cols = bottom - top + 1, right - left + 1
+    cell = max(4.0, min(28.0, FIELD_MAX_PX / max(rows, cols)))
+    margin = 22.0
+    label_every = 1 if max(rows, cols) <= 16 else (5 if max(rows, cols) <= 80 else 10)
+
+    def x(col: int) -> float:
+        return margin + (col - left) * cell
+
+    def y(row: int) -> float:
+        return margin + (row - top) * cell
+
+    grid_lines = []
+    if cell >= 6:
+        for r in range(top, bottom + 2):
+            grid_lines.append((x(left), y(r), x(right + 1), y(r)))
+        for c in range(left, right + 2):
+            grid_lines.append((x(c), y(top), x(c), y(bottom + 1)))
+    ticks_r = [(r, y(r) + cell / 2) for r in range(top, bottom + 1) if r % label_every == 0]
+    ticks_c = [(c, x(c) + cell / 2) for c in range(left, right + 1) if c % label_every == 0]
+    drawing: dict[str, Any] = {
+        "w": margin + cols * cell + 4,
+        "h": margin + rows * cell + 4,
+        "cell": cell,
+        "image": (x(0), y(0), width * cell, height * cell),
+        "padded": (top < 0 or left < 0 or bottom >= height or right >= width),
+        "outer": (x(left), y(top), cols * cell, rows * cell),
+        "lines": grid_lines,
+        "ticks_r": ticks_r,
+        "ticks_c": ticks_c,
+        "margin": margin,
+        "font": max(7.0, min(11.0, cell * 0.6 if label_every == 1 else 11.0)),
+        "region": None,
+        "height": height,
+        "width": width,
+    }
+    if box:
+        r0, r1, c0, c1 = box
+        drawing["region"] = {
+            "x": x(c0),
+            "y": y(r0),
+            "w": (c1 - c0 + 1) * cell,
+            "h": (r1 - r0 + 1) * cell,
+            "text": f"rows {r0} to {r1}, columns {c0} to {c1}",
+        }
+    return drawing
+
+
+def solution_regions(steps: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """The field regions a worked solution draws (its steps' `grid` of type field)."""
+    regions = []
+    for step in steps or []:
+        grid = step.get("grid")
+        if (
+            isinstance(grid, Mapping)
+            and grid.get("type") == "field"
+            and grid.get("rows")
+            and grid.get("cols")
+        ):
+            regions.append(dict(grid))
+    return regions
+
+
+def grading_windows(problem: Problem, result: Mapping[str, Any] | None) -> dict[str, Any]:
+    """For each graded grid part with wrong cells: the input cells each answer cell pools
+    over (`problems.kinds.cell_windows`). Only to be called after grading."""
+    if not result:
+        return {}
+    windows: dict[str, Any] = {}
+    for part in result.get("parts", []):
+        if part.get("cells") and not part.get("correct"):
+            found = kinds.cell_windows(problem, part["id"])
+            if found:
+                windows[part["id"]] = found
+    return windows
+
+
+def problem_context(
+    problem: Mapping[str, Any],
+    answers: Mapping[str, str] | None = None,
+    result: Mapping[str, Any] | None = None,
+    *,
+    windows: Mapping[str, Any] | None = None,
+    regions: Sequence[Mapping[str, Any]] | None = None,
+    readonly: bool = False,
+    points_scale: float = 1.0,
+) -> dict[str, Any]:
+    """The render-ready view of a problem: `problem` is `Problem.public()` (without the seed
+    for students); `answers` the texts to put in the inputs; `result` a GradeResult JSON
+    (after grading); `windows` from `grading_windows`; `regions` from `solution_regions`
+    (only when the worked solution may be shown); `points_scale` turns part points into the
+    item's points (item points / problem max points)."""
+    answers = answers or {}
+    by_result = {p["id"]: p for p in (result or {}).get("parts", [])}
+    windows = windows or {}
+    parts: dict[str, dict[str, Any]] = {}
+    for part in problem.get("parts", []):
+        pid = part["id"]
+        text = answers.get(pid) or ""
+        feedback = by_result.get(pid)
+        view = {
+            **part,
+            "name": answer_name(pid),
+            "dom_id": f"part-{pid}",
+            "value": text,
+            "checked": _checked(part, text),
+            "offer_none": part["answer_type"] == "choices"
+            and not any(
+                " ".join(c.casefold().split()) in _EMPTY_WORDS for c in part.get("choices") or []
+            ),
+            "none_checked": part["answer_type"] == "choices" and text.strip().lower() == "none",
+            "feedback": feedback,
+            "status": _status(feedback),
+            "grid": None,
+            "points_label": points_label(part.get("points", 0) * points_scale),
+            "earned_label": (
+                format_number(round(feedback.get("earned", 0) * points_scale, 2))
+                if feedback
+                else ""
+            ),
+        }
+        shape = part.get("grid_shape")
+        if part["answer_type"] == "grid" and shape:
+            marks = feedback.get("cells") if feedback else None
+            part_windows = windows.get(pid)
+            cells = split_grid(text, shape)
+            grid_rows = []
+            for r, row in enumerate(cells):
+                out_row = []
+                for c, value in enumerate(row):
+                    mark = None
+                    window = ""
+                    if marks and r < len(marks) and c < len(marks[r]):
+                        mark = "right" if marks[r][c] else "wrong"
+                        if (
+                            mark == "wrong"
+                            and part_windows
+                            and r < len(part_windows)
+                            and c < len(part_windows[r])
+                        ):
+                            window = " ".join(f"{a},{b}" for a, b in part_windows[r][c])
+                    out_row.append(
+                        {
+                            "value": value,
+                            "name": cell_name(pid, r, c),
+                            "mark": mark,
+                            "window": window,
+                            "row": r,
+                            "col": c,
+                        }
+                    )
+                grid_rows.append(out_row)
+            view["grid"] = grid_rows
+            view["has_windows"] = any(cell["window"] for row in grid_rows for cell in row)
+        parts[pid] = view
+
+    placed: set[str] = set()
+    blocks = []
+    first_grid = True
+    first_window = _first_window(parts)
+    for index, block in enumerate(problem.get("statement", [])):
+        kind = block.get("type")
+        out: dict[str, Any] = {"type": kind, "index": index, "label": block.get("label", "")}
+        if kind == "text":
+            out["text"] = block.get("text", "")
+        elif kind == "stack":
+            columns = block.get("columns", [])
+            rows = []
+            for row in block.get("rows", []):
+                cells = []
+                for col in columns:
+                    cell = (row.get("cells") or {}).get(col["key"])
+                    if cell and cell.get("part") in parts:
+                        placed.add(cell["part"])
+                        cells.append({"part": parts[cell["part"]]})
+                    elif cell and "text" in cell:
+                        cells.append({"text": cell["text"]})
+                    else:
+                        cells.append({})
+                rows.append(
+                    {"index": row.get("index"), "label": row.get("label", ""), "cells": cells}
+                )
+            footer = []
+            for foot in block.get("footer", []):
+                if foot.get("part") in parts:
+                    placed.add(foot["part"])
+                    footer.append({"label": foot.get("label", ""), "part": parts[foot["part"]]})
+            hints = [c["part"]["hint"] for r in rows for c in r["cells"] if c.get("part")]
+            hints += [f["part"]["hint"] for f in footer]
+            out.update(
+                hint="; ".join(dict.fromkeys(hints)),
+                layout=block.get("layout", ""),
+                input=block.get("input", []),
+                columns=columns,
+                rows=rows,
+                footer=footer,
+                input_text="x".join(str(v) for v in block.get("input", [])),
+            )
+        elif kind == "grid":
+            out["tables"] = _grid_tables(block)
+            out["window_target"] = first_grid
+            if first_grid and first_window:
+                for table in out["tables"]:
+                    for row in table["rows"]:
+                        for cell in row:
+                            cell["window"] = cell["rc"] in first_window
+            first_grid = False
+        elif kind == "field":
+            region = next(
+                (
+                    r
+                    for r in regions or []
+                    if int(r.get("height", -1)) == int(block.get("height", 0))
+                ),
+                None,
+            )
+            out["drawing"] = field_drawing(block.get("height", 1), block.get("width", 1), region)
+        else:
+            out["text"] = block.get("text", "")
+        blocks.append(out)
+
+    blocks = _group_grids(blocks)
+    loose = [parts[p["id"]] for p in problem.get("parts", []) if p["id"] not in placed]
+    # Under a table, only what needs words: a plain right answer has its tick in its cell.
+    stack_feedback = [
+        parts[p["id"]]
+        for p in problem.get("parts", [])
+        if p["id"] in placed
+        and parts[p["id"]]["feedback"]
+        and (
+            parts[p["id"]]["status"] != "correct"
+            or parts[p["id"]]["feedback"].get("follow_through")
+        )
+    ]
+    return {
+        "title": problem.get("title", ""),
+        "max_points": problem.get("max_points"),
+        "blocks": blocks,
+        "parts": parts,
+        "loose_parts": loose,
+        "placed_feedback": stack_feedback,
+        "graded": result is not None,
+        "readonly": readonly,
+    }
+
+
+def _group_grids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive grid blocks side by side: one "grids" block holding them."""
+    grouped: list[dict[str, Any]] = []
+    for block in blocks:
+        if block["type"] == "grid" and grouped and grouped[-1]["type"] == "grids":
+            grouped[-1]["grids"].append(block)
+        elif block["type"] == "grid":
+            grouped.append({"type": "grids", "index": block["index"], "grids": [block]})
+        else:
+            grouped.append(block)
+    return grouped
+
+
+def _first_window(parts: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The input cells of the first wrong grid cell's window (highlighted from the start)."""
+    for part in parts.values():
+        for row in part.get("grid") or []:
+            for cell in row:
+                if cell["window"]:
+                    return set(cell["window"].split())
+    return set()
+
+
+def solution_context(steps: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Worked-solution steps ready to draw: formulas as LaTeX, a step's grid as tables (with
+    its window highlighted and its result) or its field region as a drawing."""
+    out = []
+    for step in steps or []:
+        view: dict[str, Any] = {
+            "title": step.get("title", ""),
+            "text": step.get("text", ""),
+            "math": list(step.get("math") or []),
+            "tables": None,
+            "drawing": None,
+            "result": None,
+        }
+        grid = step.get("grid")
+        if isinstance(grid, Mapping):
+            if grid.get("type") == "field":
+                view["drawing"] = field_drawing(grid.get("height", 1), grid.get("width", 1), grid)
+            elif grid.get("values"):
+                view["tables"] = _grid_tables(grid)
+                if grid.get("result") is not None:
+                    view["result"] = _cell_text(grid["result"]) or None
+        out.append(view)
+    return out

@@ -1,0 +1,241 @@
+"""Student routes: thin; the rules live in `grader.services.attempts`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from grader.auth.access import login_required_role
+from grader.services import attempts
+from grader.services.attempts import AttemptRefused, DraftRejected
+from grader.student import bp, rendering
+from problems import kinds
+from problems.kinds.base import GradeResult, format_number
+
+
+def _user() -> Any:
+    return current_user._get_current_object()
+
+
+def score_text(value: float | None) -> str:
+    """A score for people: at most two decimals, no trailing zeros."""
+    return format_number(round(float(value or 0.0), 2))
+
+
+def kind_title(kind: str) -> str:
+    """The title of a problem kind (the kind's name if it is no longer known)."""
+    module = kinds.KINDS.get(kind)
+    return module.TITLE if module else kind
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"score_text": score_text, "kind_title": kind_title, "format_time": attempts.format_time}
+
+
+@bp.after_request
+def _no_store(response: Any) -> Any:
+    # Attempt pages hold a student's work and grades: never kept by a browser or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+# ---------------------------------------------------------------- pages
+
+
+@bp.get("/")
+def my_sets() -> Any:
+    """Every published set of the student's courses, with status, score and due date."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.is_instructor:
+        return redirect("/teach/")
+    return render_template("student/sets.html", summaries=attempts.set_summaries(_user()))
+
+
+@bp.get("/sets/<set_id>")
+@login_required_role("student")
+def problem_set(set_id: str) -> Any:
+    """A set's items with the student's status and score on each."""
+    user = _user()
+    found = attempts.student_set(user, set_id)
+    return render_template("student/set.html", summary=attempts.set_view(user, found))
+
+
+def _item_page(
+    user: Any,
+    item: Any,
+    *,
+    answers: dict[str, str] | None = None,
+    result: dict[str, Any] | None = None,
+    status: int = 200,
+    review: Any = None,
+    notice: str | None = None,
+) -> Any:
+    """The item page: the problem with the student's answers, the feedback of the latest
+    attempt (or of `review`), attempts, and the worked solution when the policy allows.
+
+    `answers`/`result` override what is shown after a refused or unreadable submit."""
+    view = attempts.student_view(user, item)
+    problem = view.pop("_problem")
+    state = view["progress"]
+    shown = review or state.latest
+    if shown is not None and attempts.seeds_differ(user, item, shown):
+        shown_result = None  # made on an older version of the item: its marks don't fit
+    else:
+        shown_result = attempts.current_result(shown) if shown is not None else None
+    if answers is None:
+        if review is not None:
+            answers = dict(review.answers)
+        else:
+            answers = view["draft"] or (dict(shown.answers) if shown is not None else {})
+    graded = result is None and shown_result is not None
+    if result is None:
+        result = shown_result
+    windows = rendering.grading_windows(problem, result) if graded else {}
+    # A field drawing shows the region the unit sees only after grading, and only when the
+    # worked solution may be shown.
+    regions = (
+        rendering.solution_regions(view["solution"])
+        if view["solution_visible"] and shown_result is not None
+        else []
+    )
+    readonly = review is not None or not view["can_submit"]
+    not_open = view["closed"] is not None and view["closed"].reason == "not_open"
+    max_points = view["problem"].get("max_points") or 0
+    ctx = (
+        None
+        if not_open
+        else rendering.problem_context(
+            view["problem"],
+            answers,
+            result,
+            windows=windows,
+            regions=regions,
+            readonly=readonly,
+            points_scale=(item.points / max_points) if max_points else 1.0,
+        )
+    )
+    items = item.problem_set.items
+    position = items.index(item)
+    body = render_template(
+        "student/item.html",
+        item=item,
+        problem_set=item.problem_set,
+        course=item.problem_set.course,
+        view=view,
+        ctx=ctx,
+        steps=rendering.solution_context(view["solution"]),
+        review=review,
+        shown=shown,
+        shown_result=shown_result if shown is not None else None,
+        position=position,
+        count=len(items),
+        previous_item=items[position - 1] if position > 0 else None,
+        next_item=items[position + 1] if position + 1 < len(items) else None,
+        notice=notice,
+        draft_saved_at=view["draft_saved_at"],
+    )
+    return body, status
+
+
+@bp.get("/sets/<set_id>/items/<item_id>")
+@login_required_role("student")
+def item_page(set_id: str, item_id: str) -> Any:
+    """The problem to answer, with the latest feedback."""
+    user = _user()
+    return _item_page(user, attempts.student_item(user, set_id, item_id))
+
+
+def _format_errors_only(invalid: GradeResult) -> dict[str, Any]:
+    """An unreadable submission's result with only its format errors: the other parts were
+    graded too, but showing whether they are right would be a free attempt."""
+    parts = [p.to_json() for p in invalid.parts if p.format_error is not None]
+    return {"valid": False, "parts": parts, "misconceptions": []}
+
+
+@bp.post("/sets/<set_id>/items/<item_id>")
+@login_required_role("student")
+def submit(set_id: str, item_id: str) -> Any:
+    """Grade and record an attempt, then back to the item page (post/redirect/get)."""
+    user = _user()
+    item = attempts.student_item(user, set_id, item_id)
+    problem = attempts.problem_for(user, item)
+    texts = rendering.form_answers(request.form, problem.parts)
+    here = url_for("student.item_page", set_id=set_id, item_id=item_id)
+    try:
+        attempt = int(request.form.get("attempt", "").strip())
+    except ValueError:
+        flash("The form had no attempt number: reload the page and submit again.", "error")
+        return _item_page(user, item, answers=texts, status=400)
+    try:
+        outcome = attempts.submit(user, item, texts, attempt)
+    except AttemptRefused as refusal:
+        flash(refusal.message, "error")
+        return _item_page(user, item, answers=texts, status=409)
+    if outcome.invalid is not None:
+        try:  # keep what was typed, so a reload does not lose it
+            attempts.save_draft(user, item, texts)
+        except (AttemptRefused, DraftRejected):
+            pass
+        flash(outcome.message, "warning")
+        return _item_page(
+            user, item, answers=texts, result=_format_errors_only(outcome.invalid), status=422
+        )
+    assert outcome.submission is not None and outcome.result is not None
+    if outcome.replayed:
+        flash(outcome.message, "warning")
+        latest = attempts.progress(user, [item])[item.id].latest
+        if latest is not None and latest.id != outcome.submission.id:
+            # a stale tab: show that first submission itself, not the newest one
+            return redirect(
+                url_for(
+                    "student.submission",
+                    set_id=set_id,
+                    item_id=item_id,
+                    submission_id=outcome.submission.public_id,
+                ),
+                code=303,
+            )
+    else:
+        flash(
+            f"Attempt {outcome.submission.attempt} recorded: "
+            f"{score_text(outcome.submission.grade.score)} of {score_text(item.points)} points.",
+            "success",
+        )
+    return redirect(here, code=303)
+
+
+@bp.get("/sets/<set_id>/items/<item_id>/submissions/<submission_id>")
+@login_required_role("student")
+def submission(set_id: str, item_id: str, submission_id: str) -> Any:
+    """A past attempt: the answers as submitted, read-only, with their feedback."""
+    user = _user()
+    item = attempts.student_item(user, set_id, item_id)
+    found = attempts.submission_for(user, item, submission_id)
+    return _item_page(user, item, review=found)
+
+
+@bp.post("/sets/<set_id>/items/<item_id>/draft")
+@login_required_role("student")
+def save_draft(set_id: str, item_id: str) -> Any:
+    """Autosave: `{"answers": {part_id: text}}` → `{"saved_at": ...}` (JSON, CSRF header)."""
+    user = _user()
+    item = attempts.student_item(user, set_id, item_id)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or "answers" not in payload:
+        return _json_error("answers", 'Expected a JSON object {"answers": {part id: text}}.', 400)
+    try:
+        saved_at = attempts.save_draft(user, item, payload["answers"])
+    except DraftRejected as err:
+        return _json_error("answers", err.message, 400)
+    except AttemptRefused as err:
+        return _json_error("", err.message, 409)
+    return jsonify({"saved_at": saved_at.isoformat()})
+
+
+def _json_error(path: str, message: str, status: int) -> Any:
+    return jsonify({"error": {"path": path, "message": message, "status": status}}), status

@@ -1,0 +1,201 @@
+"""An instructor in a real Chromium: create a course, add a student, build a two-item set,
+preview a variant, publish, and read the gradebook after the student submits.
+Screenshots of each page go to test-artifacts/screenshots/instructor-*.png."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from grader import db
+from grader.models import Item, ProblemSet, User
+from grader.services import attempts, courses
+from grader.variants import variant_seed
+from problems import kinds
+from problems.kinds import output_shape
+from problems.kinds.base import format_answer
+
+STUDENT_PASSWORD = "student browser password"
+
+
+def test_instructor_builds_previews_publishes_and_reads_the_gradebook(
+    live_server: Any,
+    page: Any,
+    make_user: Any,
+    browser_login: Any,
+    screenshot: Any,
+) -> None:
+    base = live_server.url
+    make_user("builder@example.edu", "Bea Builder", instructor=True)
+    browser_login(page, "builder@example.edu")
+    assert page.url.endswith("/teach/")
+
+    # A course.
+    page.fill("#code", "CNN301")
+    page.fill("#title", "Convolutional networks in practice")
+    page.click("button:has-text('Create course')")
+    page.wait_for_selector("h1:has-text('CNN301')")
+    course_url = page.url
+
+    # A student, added with an initial password.
+    page.fill("#student-email", "pat@example.edu")
+    page.fill("#student-name", "Pat Learner")
+    page.fill("#student-password", STUDENT_PASSWORD)
+    page.click("button:has-text('Add student')")
+    page.wait_for_selector("text=pat@example.edu added to the course")
+    assert page.locator("#roster table").inner_text().count("Pat Learner") == 1
+    screenshot(page, "instructor-course")
+
+    # The builder: a validation error first, then two items.
+    page.click("text=New problem set")
+    page.fill("#title", "")
+    page.click("button.primary:has-text('Create problem set')")
+    page.wait_for_selector("#error-title")
+    assert "Give the set a title" in page.inner_text("#error-title")
+    screenshot(page, "instructor-builder-error")
+
+    page.fill("#title", "Week 3: output shapes")
+    page.fill("#attempts_allowed", "2")
+    page.fill("#due_at", "2030-06-01T17:00")
+    page.click("button:has-text('Add item')")
+    page.wait_for_selector("select[name='items-1-kind']")
+    kind = kinds.catalogue()[-1]["name"]
+    page.select_option("select[name='items-1-kind']", kind)
+    page.select_option("select[name='items-1-difficulty']", "2")
+    page.fill("input[name='items-1-points']", "5")
+    page.select_option("select[name='items-0-difficulty']", "1")
+    screenshot(page, "instructor-builder")
+    page.click("button.primary:has-text('Create problem set')")
+    page.wait_for_selector("text=saved as a draft")
+    set_url = page.url
+    set_id = set_url.rstrip("/").rsplit("/", 1)[1]
+    with live_server.context():
+        ps = db.session().scalar(select(ProblemSet).where(ProblemSet.public_id == set_id))
+        items = [(i.public_id, i.kind, i.difficulty, i.points) for i in ps.items]
+        secret = ps.secret
+        student = db.session().scalar(select(User).where(User.email == "pat@example.edu"))
+        student_public_id = student.public_id
+    assert [(k, d, p) for _, k, d, p in items] == [
+        (kinds.catalogue()[0]["name"], 1, 10.0),
+        (kind, 2, 5.0),
+    ]
+    assert page.input_value("#due_at") == "2030-06-01T17:00"
+
+    # Preview Pat's variant of item 2, with its answers and worked solution.
+    page.click("nav.tabs >> text=Preview")
+    page.select_option("#item", items[1][0])
+    page.click("button:has-text('Show')")
+    page.wait_for_selector("text=Answer key")
+    seed = variant_seed(secret, student_public_id, items[1][0])
+    problem = kinds.generate(kind, 2, seed)
+    assert str(seed) in page.inner_text("#variant-info")
+    key = page.inner_text("table.answer-key")
+    for p in problem.parts:
+        assert format_answer(p, problem.answers[p.id]).split("\n")[0] in key
+    page.wait_for_timeout(300)  # KaTeX renders the solution's formulas
+    screenshot(page, "instructor-preview")
+
+    # Publish.
+    page.click("nav.tabs >> text=Builder")
+    page.click("button:has-text('Publish')")
+    page.wait_for_selector("text=is published")
+    assert page.locator("h1 .badge").inner_text() == "Published"
+
+    # Pat submits item 1 twice (wrong, then right) through the student service.
+    with live_server.context():
+        item = db.session().scalar(select(Item).where(Item.public_id == items[0][0]))
+        pat = db.session().scalar(select(User).where(User.public_id == student_public_id))
+        first = attempts.problem_for(pat, item)
+        wrong = {p.id: "1x1x1" for p in first.parts}
+        right = {p.id: format_answer(p, first.answers[p.id]) for p in first.parts}
+        assert attempts.submit(pat, item, wrong, 1).submission is not None
+        assert attempts.submit(pat, item, right, 2).submission is not None
+
+    # The gradebook: 10 of 15 points, two attempts, and the drill-down to Pat's answers.
+    page.click("nav.tabs >> text=Gradebook")
+    page.wait_for_selector("table.gradebook")
+    row = page.locator("table.gradebook tbody tr").first
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert "Pat Learner" in row.locator("th").inner_text()
+    assert re.fullmatch(r"10\s*×2", cells[0]) and cells[1] == "—"
+    assert cells[2] == "10" and cells[3] == "66.7%"
+    screenshot(page, "instructor-gradebook")
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    csv_text = open(download.value.path(), encoding="utf-8").read()
+    assert "Pat Learner,pat@example.edu,10,2,,0,10,15,66.67" in csv_text
+
+    row.locator("td a").first.click()
+    page.wait_for_selector("#attempt-heading")
+    assert "Attempt 2: 10 of 10" in page.inner_text("#attempt-heading")
+    screenshot(page, "instructor-student-item")
+
+    # Eleven more students answer item 1, some with a named mistake, for the statistics.
+    _class_submits(live_server, course_url.rstrip("/").rsplit("/", 1)[1], items[0][0])
+    page.goto(f"{base}/teach/sets/{set_id}/stats")
+    page.wait_for_selector("svg.histogram")
+    figures = page.inner_text("table.figures")
+    assert "Students who attempted\t12" in figures
+    assert page.locator("text=Most frequent misconceptions in this set").count() == 1
+    screenshot(page, "instructor-stats")
+    page.goto(f"{base}/teach/sets/{set_id}/regrade")
+    page.wait_for_selector("text=No submission would change")
+
+    # Students have submitted: the items are fixed, but Q1's points can change; then regrade.
+    page.click("nav.tabs >> text=Builder")
+    page.wait_for_selector("text=items are fixed")
+    assert page.locator("button:has-text('Add item')").count() == 0
+    page.fill("input[name='items-0-points']", "20")
+    screenshot(page, "instructor-builder-locked")
+    page.click("button.primary:has-text('Save changes')")
+    page.wait_for_selector("text=Problem set saved")
+    page.click("nav.tabs >> text=Regrade")
+    page.wait_for_selector("table.regrade-changes")
+    changed = page.locator("table.regrade-changes tbody tr").count()
+    assert changed >= 8  # every submission that scored above 0
+    pat_row = page.locator("table.regrade-changes tbody tr", has_text="Pat Learner")
+    assert [c.strip() for c in pat_row.locator("td").all_inner_texts()][3:6] == [
+        "10",
+        "20 / 20",
+        "+10.00",
+    ]
+    screenshot(page, "instructor-regrade")
+    page.click("button:has-text('Apply: record')")
+    page.wait_for_selector(f"text=Regrade applied: {changed} submissions got a new grade")
+    assert page.locator("text=No submission would change").count() == 1
+    page.click("nav.tabs >> text=Gradebook")
+    pat_cells = page.locator("table.gradebook tbody tr", has_text="Pat Learner").locator("td")
+    assert pat_cells.nth(2).inner_text().strip() == "20"
+    page.goto(course_url)
+    assert page.locator("text=Week 3: output shapes").count() >= 1
+
+
+def _class_submits(live_server: Any, course_id: str, item_id: str) -> None:
+    """Students 1-11: a third right, a third with a named mistake, a third wrong, and the
+    mistaken ones right on their second attempt."""
+    with live_server.context():
+        course = courses.find_course(course_id)
+        item = db.session().scalar(select(Item).where(Item.public_id == item_id))
+        for n in range(1, 12):
+            user = courses.create_user(
+                f"learner{n}@example.edu", f"Learner {n:02d}", STUDENT_PASSWORD
+            )
+            courses.enroll(course, user, "student")
+            problem = attempts.problem_for(user, item)
+            right = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}
+            if n % 3 == 0:
+                answers = right
+            elif n % 3 == 1:
+                mistake = next(
+                    w
+                    for _, w in output_shape.wrong_models(problem)
+                    if set(w) == set(problem.answers) and w != problem.answers
+                )
+                answers = {p.id: format_answer(p, mistake[p.id]) for p in problem.parts}
+            else:
+                answers = {**right, problem.parts[-1].id: "1x1x1"}
+            attempts.submit(user, item, answers, 1)
+            if n % 3 == 1:
+                attempts.submit(user, item, right, 2)

@@ -1,0 +1,278 @@
+"""A student in a real Chromium: opens a set, fills a summary table and a grid with the
+keyboard, sees the draft saved and restored, submits, and reads the feedback."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import pytest
+
+from problems import kinds
+from problems.kinds.base import Problem, format_answer
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - see conftest: only CI insists
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("playwright is not installed in this environment", allow_module_level=True)
+
+
+SAVED = re.compile(r"^Saved")
+
+
+def _problem(built: dict[str, Any], user: Any, item: Any) -> Problem:
+    from grader.variants import variant
+
+    return variant(built["set"].secret, user.public_id, item.public_id, item.kind, item.difficulty)
+
+
+def _misconception_answers(problem: Problem) -> tuple[dict[str, str], str, str] | None:
+    """Correct answers except one part, which is what a named misconception gives:
+    (answers, that part's id, the misconception's name); None if the kind names none here."""
+    correct = kinds.self_test(problem).correct
+    models = getattr(kinds.get(problem.kind), "wrong_models", None)
+    for _mid, wrong in models(problem) if models else []:
+        for pid, value in wrong.items():
+            answers = {**correct, pid: format_answer(problem.part(pid), value)}
+            result = kinds.grade(problem, answers)
+            graded = next(p for p in result.parts if p.id == pid)
+            if result.valid and graded.misconception is not None:
+                return answers, pid, graded.misconception.name
+    return None
+
+
+def _type_in(page: Any, selector: str, text: str) -> None:
+    page.click(selector)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
+def _submission_count(live_server: Any, user: Any) -> int:
+    from sqlalchemy import func, select
+
+    from grader import db
+    from grader.models import Submission
+
+    with live_server.context():
+        return db.session().scalar(
+            select(func.count()).select_from(Submission).where(Submission.user_id == user.id)
+        )
+
+
+def test_student_answers_a_table_and_a_grid_with_drafts_and_feedback(
+    live_server, page, make_user, build_course, browser_login, screenshot
+):
+    teacher = make_user("browser-teacher@example.edu", "Tess Teacher", instructor=True)
+    student = make_user("browser-student@example.edu", "Sam Student")
+    built = build_course(
+        teacher,
+        [student],
+        [
+            {"kind": "output_shape", "difficulty": 1, "points": 10},
+            {"kind": "pooling_grid", "difficulty": 1, "points": 10},
+        ],
+        attempts_allowed=3,
+        solutions="after_attempts",
+    )
+    stack_item, grid_item = built["items"]
+    stack_problem = _problem(built, student, stack_item)
+    grid_problem = _problem(built, student, grid_item)
+    found = _misconception_answers(stack_problem)
+    assert found is not None, "an output-shape variant always has a named wrong model"
+    stack_answers, wrong_part, misconception = found
+
+    browser_login(page, "browser-student@example.edu")
+    page.goto(live_server.url + "/")
+    assert page.locator("h1").inner_text() == "My problem sets"
+    assert page.get_by_role("link", name="Week 1: shapes and pooling").is_visible()
+    assert "not started" in page.locator("table.sets-table").inner_text()
+    screenshot(page, "student-sets")
+
+    page.get_by_role("link", name="Week 1: shapes and pooling").click()
+    page.wait_for_load_state("load")
+    assert page.locator("table.items-table tbody tr").count() == 2
+    screenshot(page, "student-set")
+
+    # --- the summary table, with the keyboard: one answer per cell, Tab to the next
+    page.locator("table.items-table a").first.click()
+    page.wait_for_load_state("load")
+    first_cell = page.locator("table.summary-table input.cell-input").first
+    first_cell.click()
+    for index, part in enumerate(stack_problem.parts):
+        if index:
+            page.keyboard.press("Tab")
+        page.keyboard.type(stack_answers[part.id])
+    status = page.locator("[data-autosave-status]")
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+    assert status.inner_text().startswith("Saved")
+    screenshot(page, "student-item-table-draft")
+
+    page.reload()
+    for part in stack_problem.parts:
+        assert (
+            page.locator(f"input[name='answers[{part.id}]']").input_value()
+            == stack_answers[part.id]
+        )
+
+    page.get_by_role("button", name=re.compile("Submit attempt 1")).click()
+    page.wait_for_load_state("load")
+    assert "Attempt 1 recorded" in page.locator(".flashes").inner_text()
+    wrong_cell = page.locator(f"td.answer-cell:has(input[name='answers[{wrong_part}]'])")
+    assert "mark-wrong" in (wrong_cell.get_attribute("class") or "")
+    feedback = page.locator(f"#feedback-{wrong_part}")
+    assert misconception in feedback.inner_text()
+    assert "Likely mistake" in feedback.inner_text()
+    # answers stay in the inputs after grading
+    assert (
+        page.locator(f"input[name='answers[{wrong_part}]']").input_value()
+        == stack_answers[wrong_part]
+    )
+    assert page.locator("[data-attempts-used]").inner_text() == "1"
+    screenshot(page, "student-item-table-feedback")
+
+    # --- the grid: arrow keys and Enter move between cells; one cell wrong
+    page.get_by_role("link", name=re.compile("Item 2")).click()
+    page.wait_for_load_state("load")
+    grid_part = next(p for p in grid_problem.parts if p.answer_type == "grid")
+    values = [
+        [format_answer(grid_part, [[v]]) for v in row] for row in grid_problem.answers[grid_part.id]
+    ]
+    values[0][0] = str(int(float(values[0][0])) + 7)
+    values[-1][-1] = str(int(float(values[-1][-1])) + 3)
+    page.locator("input.grid-cell").first.click()
+    rows, cols = len(values), len(values[0])
+    for r in range(rows):
+        for c in range(cols):
+            page.keyboard.type(values[r][c])
+            if c + 1 < cols:
+                page.keyboard.press("ArrowRight")
+            elif r + 1 < rows:
+                page.keyboard.press("Enter")  # to the next row's first cell, never a submit
+    assert page.url.endswith(grid_item.public_id), "Enter must not submit the form"
+    page.keyboard.press("ArrowUp")
+    focused = page.evaluate("document.activeElement.getAttribute('data-row')")
+    assert focused == str(rows - 2)
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+    screenshot(page, "student-item-grid-draft")
+    page.reload()
+    cells = page.locator("input.grid-cell")
+    assert cells.nth(0).input_value() == values[0][0]
+    assert cells.nth(rows * cols - 1).input_value() == values[-1][-1]
+
+    page.get_by_role("button", name=re.compile("Submit attempt 1")).click()
+    page.wait_for_load_state("load")
+    assert page.locator(".grid-input td.mark-wrong").count() == 2
+    assert page.locator(".grid-input td.mark-right").count() == rows * cols - 2
+    assert "2 cells not right" in page.locator(f"#feedback-{grid_part.id}").inner_text()
+
+    def window() -> set[str]:
+        lit = page.locator("[data-window-target] td.in-window")
+        return {lit.nth(i).get_attribute("data-rc") for i in range(lit.count())}
+
+    first_window = window()
+    assert first_window  # the first wrong cell's window, lit from the start
+    page.locator("input.grid-cell").nth(rows * cols - 1).hover()  # the other wrong cell
+    assert window() and window() != first_window
+    screenshot(page, "student-item-grid-feedback")
+    assert _submission_count(live_server, student) == 2
+
+
+def test_autosave_shows_offline_and_a_double_click_submits_once(
+    live_server, context, page, make_user, build_course, browser_login, screenshot
+):
+    teacher = make_user("browser-teacher2@example.edu", "Tess Teacher", instructor=True)
+    student = make_user("browser-student2@example.edu", "Sam Student")
+    built = build_course(
+        teacher, [student], [{"kind": "output_shape", "difficulty": 1, "points": 10}]
+    )
+    problem = _problem(built, student, built["items"][0])
+    correct = kinds.self_test(problem).correct
+
+    browser_login(page, "browser-student2@example.edu")
+    page.goto(f"{live_server.url}/sets/{built['set_id']}/items/{built['item_ids'][0]}")
+    context.set_offline(True)
+    _type_in(page, "input.cell-input >> nth=0", correct[problem.parts[0].id])
+    expect(page.locator("[data-autosave-status]")).to_have_text(re.compile("Not saved .* offline"))
+    screenshot(page, "student-item-offline")
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+
+    # an answer that cannot be read comes back with its message and costs no attempt
+    _type_in(page, "input.cell-input >> nth=0", "26 by 26 pixels")
+    page.get_by_role("button", name=re.compile("Submit attempt 1")).click()
+    page.wait_for_load_state("load")
+    assert "no attempt was used" in page.locator(".flashes").inner_text()
+    assert page.locator(".feedback-invalid").count() == len(problem.parts)  # the rest: empty
+    assert "No answer given" in page.locator(".table-feedback").inner_text()
+    assert page.locator("[data-attempts-used]").inner_text() == "0"
+    screenshot(page, "student-item-format-error")
+
+    for index, part in enumerate(problem.parts):
+        _type_in(page, f"input.cell-input >> nth={index}", correct[part.id])
+    page.get_by_role("button", name=re.compile("Submit attempt 1")).dblclick()
+    page.wait_for_load_state("load")
+    page.wait_for_selector(".attempt-summary")
+    assert _submission_count(live_server, student) == 1
+    assert "full marks" in page.locator(".closed-note").inner_text().lower()
+    # full marks under "after_attempts": the worked solution, its formulas drawn by KaTeX
+    assert page.locator(".solution .katex").count() >= 1
+    screenshot(page, "student-item-full-marks-solution")
+
+
+def test_every_kind_renders_for_a_student(
+    live_server, page, make_user, build_course, browser_login, screenshot
+):
+    """Each kind's page before grading, then after a correct submission with the worked
+    solution (policy always), screenshotted for a look."""
+    teacher = make_user("browser-teacher3@example.edu", "Tess Teacher", instructor=True)
+    student = make_user("browser-student3@example.edu", "Sam Student")
+    built = build_course(
+        teacher,
+        [student],
+        [{"kind": kind, "difficulty": 2, "points": 10} for kind in kinds.KINDS],
+        solutions="always",
+        title="Every kind",
+    )
+    browser_login(page, "browser-student3@example.edu")
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    for item in built["items"]:
+        problem = _problem(built, student, item)
+        page.goto(f"{live_server.url}/sets/{built['set_id']}/items/{item.public_id}")
+        assert page.locator(".problem").count() == 1
+        screenshot(page, f"kind-{item.kind}")
+        correct = kinds.self_test(problem).correct
+        page.evaluate(
+            """(answers) => {
+                for (const [id, text] of Object.entries(answers)) {
+                  const boxes = document.querySelectorAll(`[name="answers[${id}]"]`);
+                  boxes.forEach((box) => {
+                    if (box.type === 'radio' || box.type === 'checkbox') {
+                      const picked = text.split(',').map((t) => t.trim().toLowerCase());
+                      box.checked = picked.includes(box.value.toLowerCase());
+                    } else { box.value = text; }
+                  });
+                  const grid = document.querySelector(`[data-grid-answer][data-part="${id}"]`);
+                  if (grid) {
+                    const rows = text.split('\\n').map((l) => l.trim().split(/\\s+/));
+                    grid.querySelectorAll('input.grid-cell').forEach((cell) => {
+                      cell.value = rows[+cell.dataset.row][+cell.dataset.col];
+                    });
+                    grid.querySelector('[data-grid-text]').value = text;
+                  }
+                }
+            }""",
+            correct,
+        )
+        page.get_by_role("button", name=re.compile("Submit attempt")).click()
+        page.wait_for_load_state("load")
+        summary = page.locator(".attempt-summary h2").inner_text()
+        assert "10 of 10 points" in summary, (item.kind, summary)
+        assert page.locator(".solution").count() == 1
+        screenshot(page, f"kind-{item.kind}-graded")
+    assert not errors, errors

@@ -1,0 +1,357 @@
+"""Sign-in, sessions, CSRF, rate limits, the role guard and error pages (both engines)."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+from conftest import TEST_PASSWORD, csrf_token, login
+from sqlalchemy import select
+
+from grader import db
+from grader.auth import login_required_role
+from grader.auth.routes import CSRF_MESSAGE, LOGIN_FAILED
+from grader.models import AuditLog, User
+
+SESSION = "session"
+
+
+@pytest.fixture
+def probes(app):
+    """Routes guarded by role, and one that fails, added before the first request."""
+
+    def teach_only() -> str:
+        return "instructor area"
+
+    def students_only() -> str:
+        return "student area"
+
+    def boom() -> str:
+        raise RuntimeError("database password is hunter2")
+
+    app.add_url_rule("/_probe/teach", "probe_teach", login_required_role("instructor")(teach_only))
+    app.add_url_rule("/_probe/study", "probe_study", login_required_role("student")(students_only))
+    app.add_url_rule("/_probe/boom", "probe_boom", boom)
+    return app
+
+
+def _cookie(client) -> str | None:
+    cookie = client.get_cookie(SESSION)
+    return cookie.value if cookie else None
+
+
+def _client_with_cookie(app, value: str):
+    other = app.test_client()
+    other.set_cookie(SESSION, value, domain="localhost")
+    return other
+
+
+def _signed_in(client) -> bool:
+    response = client.get("/account/password")
+    return response.status_code == 200
+
+
+# ---------------------------------------------------------------- login
+
+
+def test_login_sends_instructor_to_teach_and_student_home(client, instructor, student):
+    response = login(client, instructor.email)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/teach/"
+
+    other = client.application.test_client()
+    response = login(other, student.email)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_login_accepts_email_in_any_case_and_with_spaces(client, student):
+    response = login(client, "  Student1@EXAMPLE.edu ")
+    assert response.status_code == 302
+    assert _signed_in(client)
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, student):
+    wrong = login(client, student.email, "not the password")
+    unknown = login(client, "nobody@example.edu", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    for response in (wrong, unknown):
+        assert LOGIN_FAILED in response.get_data(as_text=True)
+        assert "Location" not in response.headers
+    assert not _signed_in(client)
+
+
+def test_failed_login_is_audited(app, client, student):
+    login(client, student.email, "not the password")
+    with app.app_context():
+        rows = db.session().scalars(select(AuditLog).where(AuditLog.action == "login_failed")).all()
+        assert [row.user_id for row in rows] == [student.id]
+
+
+def test_login_page_keeps_the_typed_email_but_never_the_password(client, student):
+    response = login(client, student.email, "my-secret-guess")
+    html = response.get_data(as_text=True)
+    assert f'value="{student.email}"' in html
+    assert "my-secret-guess" not in html
+
+
+def test_signed_in_user_visiting_login_goes_home(client, instructor):
+    login(client, instructor.email)
+    response = client.get("/login")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/teach/"
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/account/password", "/account/password"),
+    ("/account/password?x=1", "/account/password?x=1"),
+    ("https://evil.example/phish", "/"),
+    ("//evil.example/phish", "/"),
+    ("/\\evil.example", "/"),
+    ("javascript:alert(1)", "/"),
+])
+def test_next_only_ever_leads_to_a_local_page(client, student, target, expected):
+    response = login(client, student.email, next_url=target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+def test_password_hashed_with_old_costs_is_rehashed_at_login(app, client, student):
+    with app.app_context():
+        with db.transaction() as s:
+            user = s.get(User, student.id)
+            user.password_hash = PasswordHasher(time_cost=3, memory_cost=2048).hash(TEST_PASSWORD)
+    assert login(client, student.email).status_code == 302
+    with app.app_context():
+        new_hash = db.session().get(User, student.id).password_hash
+    assert "m=1024,t=1" in new_hash  # the test config's costs
+
+
+def test_user_without_password_cannot_sign_in(app, client):
+    from grader.services import courses
+
+    with app.app_context():
+        courses.create_user("nopass@example.edu", "No Pass")
+    assert login(client, "nopass@example.edu", "").status_code == 401
+    assert login(client, "nopass@example.edu", "anything at all").status_code == 401
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def test_login_replaces_the_session_and_a_planted_cookie_stays_anonymous(app, client, student):
+    client.get("/login")
+    planted = _cookie(client)
+    assert planted
+    assert login(client, student.email).status_code == 302
+    assert _cookie(client) != planted
+    assert _signed_in(client)
+    assert not _signed_in(_client_with_cookie(app, planted))
+
+
+def test_logout_revokes_a_replayed_cookie(app, client, student):
+    login(client, student.email)
+    stolen = _cookie(client)
+    assert _signed_in(_client_with_cookie(app, stolen))
+
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account/password")})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert not _signed_in(client)
+    replay = _client_with_cookie(app, stolen).get("/account/password")
+    assert replay.status_code == 302
+    assert replay.headers["Location"].startswith("/login?next=")
+
+
+def test_logout_page_asks_before_signing_out(client, student):
+    login(client, student.email)
+    response = client.get("/logout")
+    assert response.status_code == 200
+    assert 'action="/logout"' in response.get_data(as_text=True)
+    assert _signed_in(client)
+
+
+def test_logout_without_csrf_token_is_refused(client, student):
+    login(client, student.email)
+    assert client.post("/logout").status_code == 400
+    assert _signed_in(client)
+
+
+def test_password_change_signs_out_other_sessions_only(app, client, student):
+    login(client, student.email)
+    laptop = app.test_client()
+    login(laptop, student.email)
+    assert _signed_in(laptop)
+
+    new_password = "a brand new passphrase"
+    response = client.post("/account/password", data={
+        "current_password": TEST_PASSWORD, "new_password": new_password,
+        "confirm_password": new_password, "csrf_token": csrf_token(client, "/account/password"),
+    })
+    assert response.status_code == 302
+    assert _signed_in(client)
+    assert not _signed_in(laptop)
+
+    fresh = app.test_client()
+    assert login(fresh, student.email, TEST_PASSWORD).status_code == 401
+    assert login(fresh, student.email, new_password).status_code == 302
+
+
+@pytest.mark.parametrize("form, field, message", [
+    ({"current_password": "wrong guess!", "new_password": "long enough pw", "confirm_password": "long enough pw"},
+     "current_password", "not your current password"),
+    ({"current_password": TEST_PASSWORD, "new_password": "short", "confirm_password": "short"},
+     "new_password", "at least 8 characters"),
+    ({"current_password": TEST_PASSWORD, "new_password": "long enough pw", "confirm_password": "long enough pX"},
+     "confirm_password", "not the same"),
+    ({"current_password": TEST_PASSWORD, "new_password": TEST_PASSWORD, "confirm_password": TEST_PASSWORD},
+     "new_password", "must differ"),
+])
+def test_password_change_names_the_bad_field(client, student, form, field, message):
+    login(client, student.email)
+    response = client.post("/account/password",
+                           data={**form, "csrf_token": csrf_token(client, "/account/password")})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in html
+    assert message in html
+    assert _signed_in(client)
+
+
+def test_password_page_needs_a_signed_in_user(client):
+    response = client.get("/account/password")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/account/password"
+
+
+def test_anonymous_json_request_gets_401_json(client):
+    response = client.get("/account/password", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["status"] == 401
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def test_form_post_without_csrf_token_is_400_with_a_clear_message(client, student):
+    response = client.post("/login", data={"email": student.email, "password": TEST_PASSWORD})
+    assert response.status_code == 400
+    assert CSRF_MESSAGE in response.get_data(as_text=True)
+    assert not _signed_in(client)
+
+
+def test_csrf_token_from_another_session_is_refused(app, client, student):
+    foreign = csrf_token(app.test_client(), "/login")
+    response = client.post("/login", data={"email": student.email, "password": TEST_PASSWORD,
+                                           "csrf_token": foreign})
+    assert response.status_code == 400
+
+
+def test_fetch_without_csrf_header_gets_json_400(client, student):
+    login(client, student.email)
+    response = client.post("/logout", json={}, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == CSRF_MESSAGE
+
+
+def test_every_page_exposes_the_csrf_token_for_fetch(client, student):
+    login(client, student.email)
+    html = client.get("/account/password").get_data(as_text=True)
+    assert '<meta name="csrf-token" content="' in html
+
+
+# ---------------------------------------------------------------- rate limits
+
+
+def test_failed_logins_from_one_address_hit_429_with_retry_after(app, client, student):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    statuses = [login(client, f"user{i}@example.edu", "wrong password").status_code for i in range(3)]
+    assert statuses == [401, 401, 401]
+    blocked = login(client, student.email)  # even the right password waits now
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["Retry-After"]) <= 61
+    assert "Too many failed sign-in attempts" in blocked.get_data(as_text=True)
+
+
+def test_failed_logins_for_one_account_are_limited_across_addresses(app, student, other_student):
+    app.config["LOGIN_ACCOUNT_RATE_LIMIT"] = "2 per minute"
+    for i in range(2):
+        c = app.test_client()
+        c.environ_base["REMOTE_ADDR"] = f"10.0.0.{i + 1}"
+        assert login(c, student.email, "wrong password").status_code == 401
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    assert login(c, student.email).status_code == 429
+    assert login(c, other_student.email).status_code == 302
+
+
+def test_successful_logins_do_not_use_up_the_limit(app, student):
+    app.config["LOGIN_RATE_LIMIT"] = "2 per minute"
+    for _ in range(4):
+        assert login(app.test_client(), student.email).status_code == 302
+
+
+# ---------------------------------------------------------------- roles
+
+
+def test_role_guard_sends_anonymous_users_to_login_with_next(probes, client):
+    response = client.get("/_probe/teach?tab=2")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/_probe/teach?tab%3D2"
+
+
+def test_role_guard_answers_404_to_the_wrong_role_and_audits_it(probes, client, student, instructor):
+    login(client, student.email)
+    assert client.get("/_probe/study").status_code == 200
+    denied = client.get("/_probe/teach")
+    assert denied.status_code == 404
+    assert "instructor area" not in denied.get_data(as_text=True)
+    with probes.app_context():
+        row = db.session().scalar(select(AuditLog).where(AuditLog.action == "access_denied"))
+        assert row is not None and row.user_id == student.id and "/_probe/teach" in row.detail
+
+    teacher = probes.test_client()
+    login(teacher, instructor.email)
+    assert teacher.get("/_probe/teach").status_code == 200
+    assert teacher.get("/_probe/study").status_code == 404
+
+
+def test_role_guard_rejects_unknown_roles():
+    with pytest.raises(ValueError):
+        login_required_role("admin")
+
+
+# ---------------------------------------------------------------- headers and errors
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Request-Id"]
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_unexpected_error_shows_a_generic_page_without_details(probes, client):
+    response = client.get("/_probe/boom")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Something went wrong on our side" in html
+    assert response.headers["X-Request-Id"] in html
+    assert "hunter2" not in html and "Traceback" not in html and "RuntimeError" not in html
+
+
+def test_unexpected_error_as_json_carries_the_request_id(probes, client):
+    response = client.get("/_probe/boom", headers={"Accept": "application/json", "X-Request-Id": "abc123"})
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body["error"]["request_id"] == "abc123"
+    assert "hunter2" not in response.get_data(as_text=True)
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "nothing here" in response.get_data(as_text=True)

@@ -1,0 +1,154 @@
+"""The problem renderer's helpers (no per-kind code): answer texts from forms, grids split
+back into cells, field drawings, and what the context holds before and after grading."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from grader.student import rendering
+from problems import kinds
+from problems.kinds.base import Part, format_answer
+
+
+def _seed_with(kind: str, difficulty: int, wanted) -> int:
+    """The first seed whose problem satisfies `wanted` (kinds draw their variants at random)."""
+    for seed in range(500):
+        if wanted(kinds.generate(kind, difficulty, seed)):
+            return seed
+    raise AssertionError(f"no {kind} variant as wanted in 500 seeds")
+
+
+def test_checked_boxes_are_joined_with_commas():
+    part = Part("pick", "Which?", "choices", choices=("1 down", "2 right", "none"))
+    form = MultiDict([("answers[pick]", "1 down"), ("answers[pick]", "2 right")])
+    assert rendering.form_answers(form, [part]) == {"pick": "1 down, 2 right"}
+
+
+def test_labels_holding_commas_are_sent_as_letters():
+    part = Part("pick", "Which?", "choices", choices=("max, then avg", "avg", "min"))
+    form = MultiDict([("answers[pick]", "max, then avg"), ("answers[pick]", "min")])
+    text = rendering.form_answers(form, [part])["pick"]
+    assert text == "a, c"
+    from problems.answers import parse_choices
+
+    assert parse_choices(text, part.choices) == {"max, then avg", "min"}
+
+
+def test_grid_cells_are_joined_when_the_text_field_is_empty():
+    part = Part("g", "Grid", "grid", grid_shape=(2, 2))
+    form = MultiDict(
+        {
+            "answers[g]": "",
+            "grid[g][0][0]": "1",
+            "grid[g][0][1]": "2.5",
+            "grid[g][1][0]": "",
+            "grid[g][1][1]": "7/4",
+        }
+    )
+    assert rendering.form_answers(form, [part]) == {"g": "1 2.5\n? 7/4"}
+    assert rendering.form_answers(MultiDict({"answers[g]": ""}), [part]) == {"g": ""}
+    typed = MultiDict({"answers[g]": "1 2\n3 4", "grid[g][0][0]": "9"})
+    assert rendering.form_answers(typed, [part]) == {"g": "1 2\n3 4"}
+
+
+@pytest.mark.parametrize(
+    ("text", "cells"),
+    [
+        ("1 2\n3 4", [["1", "2"], ["3", "4"]]),
+        ("1, 2; 3, 4", [["1", "2"], ["3", "4"]]),
+        ("[[1, 2], [3, 4]]", [["1", "2"], ["3", "4"]]),
+        ("1 2 3 4", [["1", "2"], ["3", "4"]]),
+        ("1 ?\n? 4", [["1", ""], ["", "4"]]),
+        ("5", [["5", ""], ["", ""]]),
+        ("", [["", ""], ["", ""]]),
+    ],
+)
+def test_a_grid_text_splits_back_into_its_cells(text, cells):
+    assert rendering.split_grid(text, (2, 2)) == cells
+
+
+def test_field_drawing_shades_the_region_and_widens_for_padding():
+    plain = rendering.field_drawing(8, 8)
+    assert plain["region"] is None and not plain["padded"]
+    inside = rendering.field_drawing(8, 8, {"rows": [2, 4], "cols": [1, 3]})
+    assert inside["region"]["text"] == "rows 2 to 4, columns 1 to 3" and not inside["padded"]
+    outside = rendering.field_drawing(8, 8, {"rows": [-1, 3], "cols": [5, 9]})
+    assert outside["padded"] and outside["w"] > plain["w"] and outside["h"] > plain["h"]
+
+
+def test_points_are_shown_in_the_items_scale():
+    assert rendering.points_label(1) == "1 point"
+    assert rendering.points_label(10 / 6) == "1.67 points"
+    problem = kinds.generate("output_shape", 1, 3)
+    ctx = rendering.problem_context(problem.public(), points_scale=10 / problem.max_points)
+    assert ctx["parts"][problem.parts[0].id]["points_label"] == rendering.points_label(
+        10 / problem.max_points
+    )
+
+
+def test_stack_answer_cells_are_inputs_and_other_parts_are_listed():
+    problem = kinds.generate("param_count", 2, 11)
+    ctx = rendering.problem_context(problem.public())
+    stack = next(b for b in ctx["blocks"] if b["type"] == "stack")
+    placed = {c["part"]["id"] for row in stack["rows"] for c in row["cells"] if c.get("part")}
+    placed |= {f["part"]["id"] for f in stack["footer"]}
+    assert placed == {p.id for p in problem.parts}
+    assert ctx["loose_parts"] == [] and not ctx["graded"]
+    assert "whole number" in stack["hint"]
+
+
+def test_grading_marks_wrong_grid_cells_and_their_windows():
+    seed = _seed_with("pooling_grid", 1, lambda p: True)
+    problem = kinds.generate("pooling_grid", 1, seed)
+    part = next(p for p in problem.parts if p.answer_type == "grid")
+    wrong = [list(row) for row in problem.answers[part.id]]
+    wrong[0][0] += 5
+    answers = {**kinds.self_test(problem).correct, part.id: format_answer(part, wrong)}
+    result = kinds.grade(problem, answers).to_json()
+
+    before = rendering.problem_context(problem.public(), answers)
+    assert not any(
+        cell["window"] or cell["mark"] for row in before["parts"][part.id]["grid"] for cell in row
+    )
+    windows = rendering.grading_windows(problem, result)
+    after = rendering.problem_context(problem.public(), answers, result, windows=windows)
+    cells = after["parts"][part.id]["grid"]
+    assert cells[0][0]["mark"] == "wrong" and cells[0][0]["window"]
+    assert all(
+        c["mark"] == "right" and not c["window"]
+        for row in cells
+        for c in row
+        if (c["row"], c["col"]) != (0, 0)
+    )
+    grid_block = next(b for b in after["blocks"] if b["type"] == "grids")["grids"][0]
+    lit = {c["rc"] for t in grid_block["tables"] for row in t["rows"] for c in row if c["window"]}
+    assert lit == set(cells[0][0]["window"].split())
+
+
+def test_worked_solution_regions_reach_the_field_drawing():
+    seed = _seed_with(
+        "receptive_field", 2, lambda p: any(b.get("type") == "field" for b in p.statement)
+    )
+    problem = kinds.generate("receptive_field", 2, seed)
+    steps = [s.to_json() for s in kinds.worked_solution(problem)]
+    regions = rendering.solution_regions(steps)
+    assert regions and regions[0]["rows"] == problem.answers["rows"]
+    ctx = rendering.problem_context(problem.public(), regions=regions)
+    field = next(b for b in ctx["blocks"] if b["type"] == "field")
+    assert field["drawing"]["region"] is not None
+    plain = rendering.problem_context(problem.public())
+    assert next(b for b in plain["blocks"] if b["type"] == "field")["drawing"]["region"] is None
+    drawn = rendering.solution_context(steps)
+    assert any(step["drawing"] for step in drawn) and all(
+        isinstance(s["math"], list) for s in drawn
+    )
+
+
+def test_a_choices_part_offers_none_unless_a_label_says_none():
+    ours = Part("p", "Which?", "choices", choices=("a lot", "a little"))
+    theirs = Part("q", "Which?", "choices", choices=("1 down", "none"))
+    problem = {"parts": [ours.to_json(), theirs.to_json()], "statement": []}
+    ctx = rendering.problem_context(problem, {"p": "none", "q": "none"})
+    assert ctx["parts"]["p"]["offer_none"] and ctx["parts"]["p"]["none_checked"]
+    assert not ctx["parts"]["q"]["offer_none"] and ctx["parts"]["q"]["checked"] == {"none"}
