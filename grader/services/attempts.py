@@ -529,8 +529,10 @@ def submit(
     # Grading is pure: do it before the transaction so the write lock (SQLite's BEGIN
     # IMMEDIATE) is held only for the checks and the insert.
     problem = problem_for(user, item)
+    follow_through = problem_set.follow_through
+    db.session().commit()  # end the read that loaded the set before grading unlocked
     texts = {p.id: str(answers.get(p.id, "") or "") for p in problem.parts}
-    result = kinds.grade(problem, texts, follow_through=problem_set.follow_through)
+    result = kinds.grade(problem, texts, follow_through=follow_through)
     with db.transaction() as s:
         if not is_enrolled(s, user, problem_set):
             raise AttemptRefused("not_enrolled", "You are not a student of this course.")
