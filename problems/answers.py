@@ -98,7 +98,10 @@ def _clean(text: str, *, empty_ok: bool = False) -> str:
         raise TypeError(f"an answer is a str, not {type(text).__name__}")
     if len(text) > MAX_ANSWER_CHARS:
         raise AnswerFormatError(f"Answer too long (over {MAX_ANSWER_CHARS:,} characters).")
-    cleaned = text.replace("\r\n", "\n").translate(_TRANSLATION).strip()
+    if text.isascii() and text.isprintable():
+        cleaned = text.strip()  # no character the translation changes (all are unprintable)
+    else:
+        cleaned = text.replace("\r\n", "\n").translate(_TRANSLATION).strip()
     if not cleaned and not empty_ok:
         raise AnswerFormatError("No answer given.")
     return cleaned
@@ -129,6 +132,14 @@ _FRACTION_RE = re.compile(rf"([+-]?)({_PLAIN})\s*/\s*({_PLAIN})", re.ASCII)
 _MIXED_RE = re.compile(r"([+-]?)([0-9]+) +([0-9]+)\s*/\s*([0-9]+)", re.ASCII)
 
 
+# A plain decimal (no thousands groups, no exponent): float() reads it exactly as the
+# Fraction route does (both round the exact value correctly), at a fraction of the cost.
+_COMMA_GROUPED_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+", re.ASCII)
+_PLAIN_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+# A row of such decimals separated by spaces: the characters float() reads the same way.
+_PLAIN_ROW_RE = re.compile(r"[0-9.+\- ]+", re.ASCII)
+
+
 def _decimal_value(text: str) -> Fraction | None:
     """A decimal with optional thousands groups and exponent, exactly; None if it is not one."""
     if not _DECIMAL_RE.fullmatch(text):
@@ -153,6 +164,8 @@ def _int_value(text: str) -> int:
     """A whole number from stripped, normalized text."""
     if text.isascii() and text.isdigit() and len(text) <= 20:
         return int(text)  # the common case, without the exact-decimal machinery
+    if len(text) <= _MAX_NUMBER_CHARS and _COMMA_GROUPED_RE.fullmatch(text):
+        return int(text.replace(",", ""))  # 18,496: as the answers are shown
     _too_long(text)
     value = _decimal_value(text)
     if value is None:
@@ -187,6 +200,15 @@ def _number_value(text: str, hint: str = NUMBER_HINT) -> Fraction:
     return _checked(value, text)
 
 
+def _float_value(text: str, hint: str = NUMBER_HINT) -> float:
+    """`float(_number_value(text))`, without the exact machinery for a plain decimal."""
+    if len(text) <= _MAX_NUMBER_CHARS and _PLAIN_DECIMAL_RE.fullmatch(text):
+        # At most 100 digits: far below the magnitude limit. `or 0.0` reads "-0" as 0.0,
+        # as the exact route does.
+        return float(text) or 0.0
+    return float(_number_value(text, hint))
+
+
 def _fraction_value(text: str) -> Fraction | None:
     """`7/4`, `-3/2`, `1.5/2` or `1 3/4`, exactly; None if it is none of them."""
     mixed = _MIXED_RE.fullmatch(text)
@@ -216,7 +238,7 @@ def parse_int(text: str) -> int:
 
 def parse_number(text: str) -> float:
     """A number: `1.75`, `.5`, `7/4`, `-3/2`, `1 3/4`, `55,744` or `1.2e-3`."""
-    return float(_number_value(_clean(text)))
+    return _float_value(_clean(text))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,11 +247,17 @@ def parse_number(text: str) -> float:
 _BATCH_WORDS = frozenset({"none", "null", "?", "batch", "batch_size", "bs", "b", "n", "-1", "_"})
 _SHAPE_SPLIT_RE = re.compile(r"\s*[,x*]\s*|\s+", re.ASCII)
 _BRACKETS = {"(": ")", "[": "]"}
+# Sizes of at most 20 digits joined by "x": what the general reading below gives them.
+_PLAIN_SHAPE_RE = re.compile(r"[0-9]{1,20}(?:x[0-9]{1,20})*", re.ASCII)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """A tensor shape without its batch dimension: `26x26x32`, `(None, 26, 26, 32)`, `[10]`."""
     body = _clean(text).lower()
+    if _PLAIN_SHAPE_RE.fullmatch(body):  # 26x26x32: as shapes are shown
+        plain = tuple(map(int, body.split("x")))
+        if 0 not in plain:
+            return plain
     if body[0] in _BRACKETS and body[-1] == _BRACKETS[body[0]]:
         body = body[1:-1].strip()
     if body.endswith(","):  # the one-element tuple `(10,)`
@@ -264,10 +292,13 @@ _CELL_SPLIT_RE = re.compile(r"\s*,\s*|\s+", re.ASCII)
 _NESTED_START_RE = re.compile(r"\[\s*\[", re.ASCII)
 _BRACKETED_ROW_RE = re.compile(r"\[([^\[\]]*)\]", re.ASCII)
 _ROW_SEPARATORS_RE = re.compile(r"[\s,]*", re.ASCII)
+_ROW_SPLIT_RE = re.compile(r"[\n;]")
 
 
 def _row_texts(text: str) -> tuple[list[str], bool]:
     """The text of each row, and whether the answer was one flat bracketed list."""
+    if "[" not in text and "]" not in text:  # rows on lines or split by ";", the usual way
+        return [line for line in (raw.strip() for raw in _ROW_SPLIT_RE.split(text)) if line], False
     if _NESTED_START_RE.match(text):  # [[1, 2], [3, 4]], possibly over several lines
         if not text.endswith("]"):
             raise AnswerFormatError(f"The list of rows is not closed with ]. {GRID_HINT}")
@@ -294,7 +325,7 @@ def _row_texts(text: str) -> tuple[list[str], bool]:
     ):
         return [text[1:-1]], True
     rows = []
-    for line in re.split(r"[\n;]", text):
+    for line in _ROW_SPLIT_RE.split(text):
         line = line.strip()
         if not line:
             continue
@@ -320,14 +351,9 @@ def _grid_rows(text: str) -> tuple[list[list[float]], bool]:
             row_text = row_text[:-1].rstrip()
         if not row_text:
             raise AnswerFormatError(f"Row {r} is empty. {GRID_HINT}")
-        row: list[float] = []
-        for c, cell in enumerate(_CELL_SPLIT_RE.split(row_text), start=1):
-            if not cell:
-                raise AnswerFormatError(f"Row {r}, cell {c} is empty (two commas in a row?).")
-            try:
-                row.append(float(_number_value(cell, GRID_CELL_HINT)))
-            except AnswerFormatError as error:
-                raise AnswerFormatError(f"Row {r}, cell {c}: {error.message}") from None
+        row = _plain_row(row_text)
+        if row is None:
+            row = _row(row_text, r)
         cells += len(row)
         if cells > MAX_GRID_CELLS:
             raise AnswerFormatError(f"Grid too large (over {MAX_GRID_CELLS:,} cells).")
@@ -335,6 +361,34 @@ def _grid_rows(text: str) -> tuple[list[list[float]], bool]:
     if not rows:
         raise AnswerFormatError("No answer given.")
     return rows, flat
+
+
+def _plain_row(row_text: str) -> list[float] | None:
+    """The cells of a row of plain decimals separated by spaces (how answers are mostly
+    typed), or None if the row is anything else (`_row` then reads it, or says why not)."""
+    if not _PLAIN_ROW_RE.fullmatch(row_text):
+        return None
+    cells = row_text.split()
+    if len(row_text) > _MAX_NUMBER_CHARS and max(map(len, cells)) > _MAX_NUMBER_CHARS:
+        return None
+    try:
+        # From these characters float() takes exactly the plain decimals; `or 0.0` as above.
+        return [float(cell) or 0.0 for cell in cells]
+    except ValueError:
+        return None
+
+
+def _row(row_text: str, r: int) -> list[float]:
+    """The cells of row `r`, separated by spaces or commas."""
+    row: list[float] = []
+    for c, cell in enumerate(_CELL_SPLIT_RE.split(row_text), start=1):
+        if not cell:
+            raise AnswerFormatError(f"Row {r}, cell {c} is empty (two commas in a row?).")
+        try:
+            row.append(_float_value(cell, GRID_CELL_HINT))
+        except AnswerFormatError as error:
+            raise AnswerFormatError(f"Row {r}, cell {c}: {error.message}") from None
+    return row
 
 
 def _ragged_row(rows: list[list[float]]) -> str | None:
@@ -485,6 +539,11 @@ def parse_choices(
 _PAIR_RE = re.compile(r"([+-]?[0-9]+)(?:\s*,\s*|\s+)([+-]?[0-9]+)", re.ASCII)
 _BRACKETED_PAIR_RE = re.compile(r"[(\[]([^()\[\]]*)[)\]]", re.ASCII)
 _CELL_GAP_RE = re.compile(r"[\s,;]*", re.ASCII)
+# Cells written exactly as `format_answer` writes them (at most 9 digits, as `_index`
+# allows; an answer of at most MAX_ANSWER_CHARS holds far fewer than MAX_GRID_CELLS).
+_CELL_LIST_RE = re.compile(r"\(([0-9]{1,9}), ([0-9]{1,9})\)(?:, \(([0-9]{1,9}), ([0-9]{1,9})\))*",
+                           re.ASCII)
+_DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
 
 
 def _index(text: str, what: str, hint: str) -> int:
@@ -520,6 +579,9 @@ def parse_cells(text: str, *, allow_empty: bool = False) -> frozenset[tuple[int,
         if allow_empty:
             return frozenset()
         raise AnswerFormatError(f"No cells given. {CELLS_HINT}")
+    if _CELL_LIST_RE.fullmatch(body):  # (0, 1), (2, 3): as the cells are shown
+        numbers = [int(n) for n in _DIGITS_RE.findall(body)]
+        return frozenset(zip(numbers[::2], numbers[1::2], strict=True))
     # One pair of brackets around the whole set: [(0, 1), (2, 3)], {(0, 1)}, [[0, 1], [2, 3]].
     if re.match(r"[\[{]\s*[(\[]", body) and body[-1] in "]}":
         body = body[1:-1]

@@ -4,8 +4,8 @@ winning cell of each window, and global pooling.
 Two implementations with the same results (the tests hold both to a brute-force twin):
 
 - Small grids (quiz sizes, up to SMALL_CELLS window cells), where numpy's per-call
-  overhead is what counts: a padded copy, a strided view of all windows, and one ufunc
-  call per kernel offset (for the winners, one argmax over the flattened windows).
+  overhead is what counts: a padded copy, the cells of every window copied out through a
+  strided view, and one reduction along them (an argmax for the winners).
 - Large grids: no Python loop over output cells and no padded copy. The windows are
   separable, so one axis is folded after the other, and along an axis each kernel offset
   `t` picks one strided run of input lines for all windows at once (window `i` reads line
@@ -14,20 +14,23 @@ Two implementations with the same results (the tests hold both to a brute-force 
   borders, which would read padding or the neighbouring channel that way, are then
   redone on their own. A padding cell is simply skipped by the windows it belongs to,
   which is what "padded cells never win" means. Channels go through in cache-sized
-  chunks with reused scratch buffers.
+  chunks with reused scratch buffers. The winners are tracked as a uint8 code per window
+  (columns first, then rows, so that ties go to the first cell in row-major order) with
+  whole-array integer arithmetic, and turned into `[row, col]` pairs at the end in one
+  arithmetic pass and one cast (`_extreme_with_argmax`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from problems.errors import SpecError
+from problems.frozen import cheap_init
 from problems.windows import AxisWindows, PaddingMode, axis_windows
 
 PoolOp = Literal["max", "avg", "min"]
@@ -40,6 +43,7 @@ CHUNK_BYTES = 1 << 20
 SMALL_CELLS = 16384
 
 
+@cheap_init
 @dataclass(frozen=True)
 class Pooled:
     """The pooled map and, for max and min pooling, the input cell that won each window.
@@ -104,7 +108,8 @@ def global_pool(x: np.ndarray, op: PoolOp) -> Pooled:
     # np.argmax/argmin return the first occurrence: row-major order on a C-ordered grid.
     index = flat.argmax(axis=1) if op == "max" else flat.argmin(axis=1)
     output = flat[np.arange(flat.shape[0]), index]
-    argmax = np.stack(np.divmod(index, x.shape[2]), axis=1).astype(np.int64)
+    argmax = np.empty((flat.shape[0], 2), np.int64)
+    np.divmod(index, x.shape[2], out=(argmax[:, 0], argmax[:, 1]))
     return Pooled(output, argmax)
 
 
@@ -132,6 +137,13 @@ def _axis(
     ceil_mode: bool,
 ) -> AxisWindows:
     """The windows of one axis, refusing an empty output or a window with no real cell."""
+    if (
+        type(kernel) is int and type(stride) is int and type(dilation) is int
+        and kernel >= 1 and stride >= 1 and dilation >= 1
+        and (padding in ("valid", "same") or (type(padding) is int and padding >= 0))
+    ):
+        # Plain Python ints, as callers mostly pass them: nothing to check or convert.
+        return _windows(axis, size, kernel, stride, padding, dilation, bool(ceil_mode))
     for name, value in (("kernel", kernel), ("stride", stride), ("dilation", dilation)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise SpecError(name, f"must be a positive integer, got {value!r}")
@@ -373,123 +385,125 @@ def _combine(sources: list[np.ndarray], target: np.ndarray, fold: _Fold) -> None
         fold.combine(target, source, out=target)
 
 
-# Tracking the winner along one axis. Each window's winning offset `t` is recorded as a
-# code `t*scale + carry[cell]`, where `carry` holds the code of an earlier pass (the
-# column winners, for the row pass). Codes grow with `t`, so as offsets are scanned in
-# increasing order a win always raises the code: `code = max(code, won * candidate)` is
-# the whole bookkeeping, far cheaper than masked copies (`np.copyto(where=)`, `np.where`).
+# Tracking the winners (max and min pooling). A window's winner is coded
+# `t = row offset * kw + column offset`: row-major order, so among tied cells the first has
+# the smallest code. Offsets are folded in increasing order and only a strictly better cell
+# wins, so a win always raises the code: `code = max(code, won * candidate)` is the whole
+# bookkeeping, far cheaper than masked copies (`np.copyto(where=)`, `np.where`). The codes
+# are uint8 up to 256 cells per window, and the comparisons' bools serve as uint8 0 and 1.
 
 
-def _track(
-    src: np.ndarray,
-    best: np.ndarray,
-    code: np.ndarray,
-    plan: _Pass,
-    fold: _Fold,
-    carry: np.ndarray | None = None,
-    scale: int = 1,
-) -> None:
-    """`_reduce` for max or min that also records which offset won each window; only a
-    strictly better value wins, so ties keep the earliest offset."""
-    runs = plan.runs(src.shape[0])
-    flat = [_lines(a) for a in (src, best, code) + (() if carry is None else (carry,))]
-    if runs is None or any(f is None for f in flat):
-        _track_range(src, best, code, plan.everything, fold, carry, scale)
-        return
-    cells, lines = runs
-    flat_src, flat_best, flat_code, *flat_carry = flat
-    assert flat_src is not None and flat_best is not None and flat_code is not None
-    from_carry = flat_carry[0] if flat_carry else None
-    candidates = [
-        (o.t * scale, flat_src[c], None if from_carry is None else from_carry[c])
-        for o, c in zip(plan.everything.parts, cells, strict=True)
-    ]
-    _track_whole(candidates, flat_best[lines], flat_code[lines], fold)
-    for border in plan.border:
-        _track_range(src, best, code, border, fold, carry, scale)
-
-
-def _track_whole(
-    candidates: list[tuple[int, np.ndarray, np.ndarray | None]],
+def _fold_codes(
+    values: Sequence[np.ndarray],
+    codes: Sequence[int],
     best: np.ndarray,
     code: np.ndarray,
     fold: _Fold,
+    scratch: tuple[np.ndarray, np.ndarray],
+    carry: Sequence[np.ndarray] | None = None,
+    spare: np.ndarray | None = None,
+    won_first: bool = False,
 ) -> None:
-    """Fold candidates `(code, values, carry)` that all cover the whole target."""
+    """`best` = fold of `values` (one array per kernel offset, in increasing order) and
+    `code` = the winner's code: `codes[i]`, plus `carry[i]` (a code per cell) if given.
+
+    `scratch` is (bool, code) arrays shaped like `best`. With `won_first`, scratch[0]
+    already holds whether values[1] beats values[0]. Values that are strided views are
+    compared through their running fold instead (`new != old`, contiguous), which needs a
+    `spare` array shaped like `best`.
+    """
     assert fold.better is not None
-    (c0, first, carry0), *rest = candidates
-    if not rest:
-        np.copyto(best, first)
-        _candidate(c0, carry0, code)
+    won, tmp = scratch
+    wins = won.view(np.uint8)
+    ct = code.dtype.type
+    if len(values) == 1:
+        np.copyto(best, values[0])
+        if carry is None:
+            code.fill(codes[0])
+        else:
+            np.add(carry[0], ct(codes[0]), out=code)
         return
-    (c1, second, carry1), *rest = rest
-    won = fold.better(second, first)
-    fold.combine(first, second, out=best)
-    scratch = np.empty(code.shape, code.dtype)
-    if carry0 is None and c0 == 0:
-        np.multiply(won, code.dtype.type(c1), out=code)
-    else:
-        _candidate(c0, carry0, code)
-        _raise(code, c1, carry1, won, scratch)
-    for c, source, carry in rest:
-        fold.better(source, best, out=won)
-        fold.combine(best, source, out=best)
-        _raise(code, c, carry, won, scratch)
-
-
-def _track_range(
-    src: np.ndarray,
-    best: np.ndarray,
-    code: np.ndarray,
-    windows: _Range,
-    fold: _Fold,
-    carry: np.ndarray | None,
-    scale: int,
-) -> None:
-    """`_track` for one range of windows, one strided slice per offset."""
-    assert fold.better is not None
-    a, b = windows.a, windows.b
-    first, *rest = windows.parts
-    if (first.lo, first.hi) != (a, b):
-        # Padding for some windows: it holds the place and loses to any real cell.
-        best[:, a:b] = fold.fill
-        code[:, a:b] = 0
-    part = slice(first.lo, first.hi)
-    np.copyto(best[:, part], src[:, first.cells])
-    _candidate(first.t * scale, None if carry is None else carry[:, first.cells], code[:, part])
-    won = np.empty(best[:, a:b].shape, bool)
-    scratch = np.empty(won.shape, code.dtype)
-    for c in rest:
-        part, local = slice(c.lo, c.hi), slice(c.lo - a, c.hi - a)
-        fold.better(src[:, c.cells], best[:, part], out=won[:, local])
-        fold.combine(best[:, part], src[:, c.cells], out=best[:, part])
-        _raise(
-            code[:, part],
-            c.t * scale,
-            None if carry is None else carry[:, c.cells],
-            won[:, local],
-            scratch[:, local],
-        )
-
-
-def _candidate(base: int, carry: np.ndarray | None, out: np.ndarray) -> None:
-    """`out = base + carry` (or `base` without a carry)."""
+    # Which of the running folds lands in `best`: with `spare`, they alternate backwards.
+    last = len(values) - 1
+    folds = [best if spare is None or (last - i) % 2 == 0 else spare for i in range(last + 1)]
+    if not won_first:
+        fold.better(values[1], values[0], out=won)
+    fold.combine(values[0], values[1], out=folds[1])
     if carry is None:
-        out.fill(base)
+        np.multiply(wins, ct(codes[1] - codes[0]), out=code)
+        if codes[0]:
+            np.add(code, ct(codes[0]), out=code)
     else:
-        np.add(carry, out.dtype.type(base), out=out)
+        np.add(carry[1], ct(codes[1]), out=tmp)
+        np.multiply(tmp, wins, out=tmp)
+        first = carry[0]
+        if codes[0]:
+            first = np.add(carry[0], ct(codes[0]), out=code)
+        np.maximum(first, tmp, out=code)
+    for i in range(2, last + 1):
+        previous, value = folds[i - 1], values[i]
+        if spare is None:
+            fold.better(value, previous, out=won)
+            fold.combine(previous, value, out=folds[i])
+        else:
+            fold.combine(previous, value, out=folds[i])
+            np.not_equal(folds[i], previous, out=won)
+        if carry is None:
+            np.multiply(wins, ct(codes[i]), out=tmp)
+        else:
+            np.add(carry[i], ct(codes[i]), out=tmp)
+            np.multiply(tmp, wins, out=tmp)
+        np.maximum(code, tmp, out=code)
 
 
-def _raise(
-    code: np.ndarray, base: int, carry: np.ndarray | None, won: np.ndarray, scratch: np.ndarray
-) -> None:
-    """`code = base + carry` where `won`, else unchanged (candidates only grow)."""
-    if carry is None:
-        np.multiply(won, code.dtype.type(base), out=scratch)
-    else:
-        np.add(carry, code.dtype.type(base), out=scratch)
-        np.multiply(scratch, won, out=scratch)
-    np.maximum(code, scratch, out=code)
+# A comparison of every cell with the one `gap` cells on, sampled at every `stride`-th cell
+# by reading the bools as wider unsigned ints and keeping their low byte (little-endian).
+_SAMPLING = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+@dataclass(frozen=True)
+class _ColumnRun:
+    """The column pass as one strided run per kernel offset over all the lines of a chunk
+    end to end (`_Pass`'s shortcut), on `x` itself or on a padded copy of it.
+
+    Lines are `width` cells, `windows` outputs each (`width == stride * windows`); window
+    `k` (counted over the lines end to end) reads cell `stride*k + shift` for each offset.
+    `border` are the windows that would read the neighbouring line that way (none on a
+    padded copy), redone apart; `padded` is (cells before, line width) of the copy, if any.
+    """
+
+    stride: int
+    width: int
+    windows: int
+    shifts: tuple[int, ...]
+    codes: tuple[int, ...]
+    border: tuple[_Range, ...]
+    padded: tuple[int, int] | None
+
+    def span(self, lines: int) -> tuple[int, int]:
+        """The windows `[k0, k1)` of the run over `lines` lines whose cells all exist."""
+        s = self.stride
+        k0 = max(0, -(min(self.shifts) // s))
+        k1 = min(lines * self.windows, (lines * self.width - 1 - max(self.shifts)) // s + 1)
+        return k0, k1
+
+
+@lru_cache(maxsize=1024)
+def _column_run(cols: AxisWindows) -> _ColumnRun:
+    """The column pass for `cols` (pure, so cached)."""
+    offsets = _offsets(cols)
+    codes = tuple(o.t for o in offsets)
+    windows = _per_line(cols.size, cols)
+    plan = _plan(cols, cols.size, windows)
+    if plan.shifts is not None:
+        return _ColumnRun(cols.stride, cols.size, windows, plan.shifts, codes, plan.border, None)
+    # Lines whose length is not a multiple of the stride, or no window clear of the
+    # padding: pad a copy of each line so that every window reads inside its own line.
+    s, d = cols.stride, cols.dilation
+    reach = max(cols.before + cols.size, (cols.out - 1) * s + cols.k_eff)
+    windows = -(-reach // s)
+    shifts = tuple(o.t * d for o in offsets)
+    return _ColumnRun(s, s * windows, windows, shifts, codes, (), (cols.before, s * windows))
 
 
 # ---------------------------------------------------------------------------------------
@@ -581,37 +595,244 @@ def _extreme_with_argmax(
     Columns first, then rows: each column pass winner is the first column of its row
     among ties, and the row pass keeps the first row among tied values, carrying that
     row's column along; together that is the first tied cell in row-major order.
+
+    Every pass over a chunk is a handful of whole-array numpy calls on contiguous runs
+    (numpy is several times slower on anything it cannot treat as one flat run): the
+    column pass as one strided run per offset over all lines end to end, the row pass
+    over all lines too (a window every `stride` lines is kept, the others are scratch),
+    and only the windows at the borders are redone apart.
     """
     c_total, h, w = x.shape
     ho, wo = rows.out, cols.out
-    # A window's winner is coded `row offset * kw + column offset`.
-    code_type = np.min_scalar_type(rows.kernel * cols.kernel - 1)
-    m_cols, m_rows = _per_line(w, cols), _per_line(h, rows)
-    col_pass, row_pass = _plan(cols, w, m_cols), _plan(rows, h, m_rows)
-    size, chunks = _chunks(c_total, x[0].nbytes)
-    by_col = np.zeros((size, h, m_cols), x.dtype)
-    col_code = np.zeros((size, h, m_cols), code_type)
-    direct = (m_rows, m_cols) == (ho, wo)
-    if not direct:
-        best = np.zeros((size, m_rows, m_cols), x.dtype)
-        best_code = np.zeros((size, m_rows, m_cols), code_type)
+    kernel_cells = rows.kernel * cols.kernel
+    code_type = np.dtype(np.min_scalar_type(kernel_cells - 1))
+    run, row_run = _column_run(cols), _row_run(rows, cols.kernel)
+    s, q = run.stride, run.windows
+    # Input, its column pass and the row pass's scratch stay in a core's cache together.
+    size = max(1, min(c_total, CHUNK_BYTES // 2 // x[0].nbytes))
+    cells = size * h * q
+    by_col = np.zeros(cells, x.dtype)
+    col_code = np.zeros(cells, code_type)
+    scratch = (np.empty(cells, bool), np.empty(cells, code_type))
+    values = np.empty(cells, x.dtype)
+    row_code = np.empty(cells, code_type)
+    # The column pass's spare fold (strided offsets past the second) and the row pass's
+    # values are never needed at the same time.
+    spare = values if s > 1 and len(run.shifts) > 2 else None
+    sampling = _SAMPLING.get(s) if s > 1 and len(run.shifts) > 1 else None
+    if sampling is not None:
+        compared = np.empty(size * h * run.width + s, bool)
+    if run.padded is not None:
+        before, width = run.padded
+        padded = np.full((size, h, width), fold.fill, x.dtype)
     output = np.empty((c_total, ho, wo), x.dtype)
-    code = np.empty((c_total, ho, wo), code_type)
-    for chunk in chunks:
-        n = chunk.stop - chunk.start
-        _track(
-            x[chunk].reshape(n * h, w, 1),
-            by_col[:n].reshape(n * h, m_cols, 1),
-            col_code[:n].reshape(n * h, m_cols, 1),
-            col_pass,
+    code = np.empty((c_total, ho, wo), _pair_types(h, w, kernel_cells)[1])
+    for start in range(0, c_total, size):
+        n = min(size, c_total - start)
+        chunk = slice(start, start + n)
+        src = x[chunk]
+        if run.padded is not None:
+            np.copyto(padded[:n, :, before : before + w], src)
+            src = padded[:n]
+        flat = src.reshape(-1)
+        k0, k1 = run.span(n * h)
+        target = slice(k0, k1)
+        best, codes = by_col[target], col_code[target]
+        cells_of = [flat[k0 * s + d : (k1 - 1) * s + d + 1 : s] for d in run.shifts]
+        won_first = False
+        if sampling is not None:
+            # Whether the second offset beats the first, for every window at once: compare
+            # every cell with the one `gap` on (contiguous), keep every s-th comparison.
+            gap, first = run.shifts[1] - run.shifts[0], run.shifts[0]
+            end = flat.size - gap
+            fold.better(flat[gap:], flat[:end], out=compared[:end])
+            wide = np.ndarray(n * h * q, sampling, compared, first % s)
+            won = scratch[0][target].view(np.uint8)  # uint8 <- the low byte, not != 0
+            np.copyto(won, wide[k0 + first // s : k1 + first // s], "unsafe")
+            won_first = True
+        _fold_codes(
+            cells_of,
+            run.codes,
+            best,
+            codes,
             fold,
+            (scratch[0][target], scratch[1][target]),
+            spare=None if s == 1 or spare is None else spare[target],
+            won_first=won_first,
         )
-        into = (output[chunk], code[chunk]) if direct else (best[:n], best_code[:n])
-        _track(by_col[:n], *into, row_pass, fold, carry=col_code[:n], scale=cols.kernel)
-        if not direct:
-            np.copyto(output[chunk], best[:n, :ho, :wo])
-            np.copyto(code[chunk], best_code[:n, :ho, :wo])
-    return output, _decode(code, rows, cols)
+        by_col3 = by_col[: n * h * q].reshape(n, h, q)
+        col_code3 = col_code[: n * h * q].reshape(n, h, q)
+        for border in run.border:
+            _border_columns(src, by_col3, col_code3, border, cols, fold, scratch)
+        into = (output[chunk], code[chunk])
+        _rows_with_codes(by_col3, col_code3, row_run, fold, into, (values, row_code), scratch)
+    return output, _decode_pairs(code, rows, cols, h, w)
+
+
+def _border_columns(
+    src: np.ndarray,
+    by_col: np.ndarray,
+    col_code: np.ndarray,
+    border: _Range,
+    cols: AxisWindows,
+    fold: _Fold,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Redo the column windows of `border` (those reading padding) window by window, from
+    their real cells only: `src` (n, h, w) into `by_col`, `col_code` (n, h, q)."""
+    n, h, _ = src.shape
+    won, tmp = (a[: n * h].reshape(n, h) for a in scratch)
+    for j in range(border.a, border.b):
+        real = [o for o in border.parts if o.lo <= j < o.hi]
+        first = j * cols.stride - cols.before
+        cells = [src[:, :, first + o.t * cols.dilation] for o in real]
+        _fold_codes(
+            cells, [o.t for o in real], by_col[:, :, j], col_code[:, :, j], fold, (won, tmp)
+        )
+
+
+@dataclass(frozen=True)
+class _RowRun:
+    """The row pass of `_extreme_with_argmax` over a chunk's lines end to end (h lines
+    per channel, `kw` columns per window): output line `i` of channel `p` reads line
+    `p*h + i*stride - before + t*dilation` for each offset `t`. The output lines `lo <= i <
+    hi` clear of the padding fold as one contiguous run per offset, starting at line
+    `start + t*dilation` (the lines in between are folded too and dropped: cheaper than
+    numpy's slow path for every other line). `border` lists the other output lines with
+    the lines they read and their codes."""
+
+    stride: int
+    lo: int
+    hi: int
+    start: int
+    shifts: tuple[int, ...]
+    codes: tuple[int, ...]
+    border: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]
+
+    def size(self, channels: int, h: int) -> int:
+        """Lines of the contiguous run over `channels` channels."""
+        return (channels - 1) * h + (self.hi - 1 - self.lo) * self.stride + 1
+
+
+@lru_cache(maxsize=1024)
+def _row_run(rows: AxisWindows, kw: int) -> _RowRun:
+    """The row pass for `rows` (pure, so cached)."""
+    offsets = _offsets(rows)
+    s, d, before = rows.stride, rows.dilation, rows.before
+    lo, hi = max(o.lo for o in offsets), min(o.hi for o in offsets)
+    if hi <= lo:
+        lo = hi = 0
+    border = tuple(
+        (
+            i,
+            tuple(i * s - before + o.t * d for o in offsets if o.lo <= i < o.hi),
+            tuple(o.t * kw for o in offsets if o.lo <= i < o.hi),
+        )
+        for i in (*range(lo), *range(hi, rows.out))
+    )
+    shifts = tuple(o.t * d for o in offsets)
+    return _RowRun(s, lo, hi, lo * s - before, shifts, tuple(o.t * kw for o in offsets), border)
+
+
+def _rows_with_codes(
+    by_col: np.ndarray,
+    col_code: np.ndarray,
+    run: _RowRun,
+    fold: _Fold,
+    into: tuple[np.ndarray, np.ndarray],
+    buffers: tuple[np.ndarray, np.ndarray],
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The row pass (`_RowRun`) for one chunk: `by_col` and `col_code` (n, h, q) into
+    `into` = (output, code) (n, Ho, Wo); `buffers` (values, codes) and `scratch` (bools,
+    codes) hold `n*h*q` cells."""
+    n, h, q = by_col.shape
+    output, code = into
+    wo = output.shape[2]
+    values, row_code = buffers
+    if run.hi > run.lo:
+        flat, carry = by_col.reshape(-1), col_code.reshape(-1)
+        size = run.size(n, h) * q
+        starts = [(run.start + shift) * q for shift in run.shifts]
+        _fold_codes(
+            [flat[i : i + size] for i in starts],
+            run.codes,
+            values[:size],
+            row_code[:size],
+            fold,
+            (scratch[0][:size], scratch[1][:size]),
+            carry=[carry[i : i + size] for i in starts],
+        )
+        kept = slice(0, (run.hi - 1 - run.lo) * run.stride + 1, run.stride)
+        lines = slice(run.lo, run.hi)
+        np.copyto(output[:, lines], values[: n * h * q].reshape(n, h, q)[:, kept, :wo])
+        np.copyto(code[:, lines], row_code[: n * h * q].reshape(n, h, q)[:, kept, :wo])
+    # The lines whose windows read padding, one at a time from their real lines only.
+    won, tmp = (a[: n * wo].reshape(n, wo) for a in scratch)
+    for i, lines_read, codes in run.border:
+        _fold_codes(
+            [by_col[:, line, :wo] for line in lines_read],
+            codes,
+            output[:, i],
+            code[:, i],
+            fold,
+            (won, tmp),
+            carry=[col_code[:, line, :wo] for line in lines_read],
+        )
+
+
+def _pair_types(h: int, w: int, kernel_cells: int) -> tuple[type, type] | tuple[None, type]:
+    """(half, whole): unsigned ints for one coordinate and for a [row, col] pair, if the
+    grid's coordinates (and window codes) fit; else (None, a type for the codes alone)."""
+    if max(h, w, kernel_cells) <= 1 << 8:
+        return np.uint8, np.uint16
+    if max(h, w, kernel_cells) <= 1 << 16:
+        return np.uint16, np.uint32
+    return None, np.uint32
+
+
+def _decode_pairs(
+    code: np.ndarray, rows: AxisWindows, cols: AxisWindows, h: int, w: int
+) -> np.ndarray:
+    """`_decode` for the large path: the winners' `[row, col]` int64 `(C, Ho, Wo, 2)` from
+    window codes, with a few whole-array integer operations and one cast.
+
+    In an unsigned int of two halves (little-endian: row first), `row + col << bits` of
+    each winner is `t*A + (t // kw)*B + first`, with `A = dc << bits`,
+    `B = dr - kw*A` and `first` the window's first cell, all modulo 2**(2*bits): exact,
+    since the pair itself fits. Then the halves are cast to int64 in one go.
+    """
+    half, whole = _pair_types(h, w, rows.kernel * cols.kernel)
+    if half is None:
+        return _decode(code, rows, cols)
+    c, ho, wo = code.shape
+    bits = 8 * np.dtype(half).itemsize
+    whole_t = np.dtype(whole).type
+    a = whole_t((cols.dilation << bits) % (1 << 2 * bits))
+    b = whole_t((rows.dilation - cols.kernel * int(a)) % (1 << 2 * bits))
+    pairs = np.multiply(code, a)
+    if cols.kernel > 1:
+        offsets = np.floor_divide(code, whole_t(cols.kernel))
+        np.multiply(offsets, b, out=offsets)
+        pairs += offsets
+    else:
+        pairs += code * b
+    pairs += _first_cells(rows, cols, whole)
+    return pairs.view(half).reshape(c, ho, wo, 2).astype(np.int64)
+
+
+@lru_cache(maxsize=256)
+def _first_cells(rows: AxisWindows, cols: AxisWindows, whole: type) -> np.ndarray:
+    """Each window's first cell `(Ho, Wo)` as `row + col << bits` modulo the width of
+    `whole` (the halves wrap around: a first cell in the padding is negative). Cached:
+    read-only."""
+    bits = 4 * np.dtype(whole).itemsize
+    first_row = np.arange(rows.out) * rows.stride - rows.before
+    first_col = np.arange(cols.out) * cols.stride - cols.before
+    cells = (first_row[:, None] + (first_col[None, :] << bits)) % (1 << 2 * bits)
+    cells = cells.astype(whole)
+    cells.setflags(write=False)
+    return cells
 
 
 @lru_cache(maxsize=256)
@@ -649,38 +870,56 @@ def _small(
     include_pad: bool,
     with_argmax: bool,
 ) -> Pooled:
-    """`pool2d` for grids with few window cells."""
+    """`pool2d` for grids with few window cells, from a strided view of every window
+    `(C, Ho, Wo, kh, kw)` over a padded copy of `x`."""
     fold = _FOLDS[op]
-    windows = _window_view(x, rows, cols, fold.fill)
+    padded = _padded(x, rows, cols, fold.fill)
+    windows = _window_view(padded, rows, cols)
+    c, ho, wo, kh, kw = windows.shape
     if op != "avg" and with_argmax:
-        # Flattened windows list their cells in row-major order, and argmax/argmin return
-        # the first of equals: the tie rule. Padding (-inf for max, +inf for min) never wins.
-        cells = windows.reshape(windows.shape[:3] + (-1,))
-        code = cells.argmax(axis=3) if op == "max" else cells.argmin(axis=3)
-        output = np.take_along_axis(cells, code[..., None], axis=3)[..., 0]
-        return Pooled(output, _decode(code, rows, cols))
-    # One ufunc call per kernel offset: numpy reductions over the small window axes loop
-    # window by window, which is far slower.
-    offsets = [windows[..., i, j] for i in range(rows.kernel) for j in range(cols.kernel)]
-    output = np.empty(windows.shape[:3], x.dtype)
-    _combine(offsets, output, fold)
+        # The cells of each window in row-major order, one window per row: argmax/argmin
+        # return the first of equals, which is the tie rule. Padding (-inf for max, +inf
+        # for min) never wins.
+        cells = windows.reshape(c * ho * wo, kh * kw)
+        code = cells.argmax(axis=1) if op == "max" else cells.argmin(axis=1)
+        output = cells[np.arange(code.size), code].reshape(c, ho, wo)
+        return Pooled(output, _decode(code.reshape(c, ho, wo), rows, cols))
+    # One row per kernel offset, so that numpy folds whole rows at a time (a reduction along
+    # a short last axis goes window by window, which is far slower).
+    offsets = windows.transpose(3, 4, 0, 1, 2).reshape(kh * kw, c * ho * wo)
     if op == "avg":
+        # Summed one offset after the other in row-major order (a reduction may sum in
+        # another order, and round differently).
+        sums = offsets[0].copy()
+        for row in offsets[1:]:
+            np.add(sums, row, out=sums)
+        output = sums.reshape(c, ho, wo)
         output /= _average_divisor(rows, cols, include_pad, x.dtype)
-    return Pooled(output, None)
+        return Pooled(output, None)
+    return Pooled(fold.combine.reduce(offsets, axis=0).reshape(c, ho, wo), None)
 
 
-def _window_view(x: np.ndarray, rows: AxisWindows, cols: AxisWindows, fill: float) -> np.ndarray:
-    """All windows `(C, Ho, Wo, kh, kw)` as a view of a copy of `x` padded with `fill`
-    (also past the padding, where ceil mode's windows overhang: clipped cells)."""
+def _padded(x: np.ndarray, rows: AxisWindows, cols: AxisWindows, fill: float) -> np.ndarray:
+    """A copy of `x` padded with `fill` on every side the windows reach (also past the
+    padding, where ceil mode's windows overhang: clipped cells)."""
     c, h, w = x.shape
     height = max(rows.before + h, (rows.out - 1) * rows.stride + rows.k_eff)
     width = max(cols.before + w, (cols.out - 1) * cols.stride + cols.k_eff)
     padded = np.full((c, height, width), fill, x.dtype)
     padded[:, rows.before : rows.before + h, cols.before : cols.before + w] = x
+    return padded
+
+
+def _window_view(padded: np.ndarray, rows: AxisWindows, cols: AxisWindows) -> np.ndarray:
+    """All windows `(C, Ho, Wo, kh, kw)` as a read-only view of the padded grid."""
     sc, sh, sw = padded.strides
-    return as_strided(
+    # np.ndarray over the copy's buffer: numpy's as_strided, without its Python overhead.
+    windows = np.ndarray(
+        (padded.shape[0], rows.out, cols.out, rows.kernel, cols.kernel),
+        padded.dtype,
         padded,
-        (c, rows.out, cols.out, rows.kernel, cols.kernel),
+        0,
         (sc, sh * rows.stride, sw * cols.stride, sh * rows.dilation, sw * cols.dilation),
-        writeable=False,
     )
+    windows.flags.writeable = False
+    return windows

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from problems.errors import SpecError
+from problems.frozen import cheap_init
 from problems.spec import (
     Activation,
     BatchNorm,
@@ -26,6 +27,7 @@ from problems.spec import (
 from problems.windows import AxisWindows, windows_2d
 
 
+@cheap_init
 @dataclass(frozen=True)
 class ReceptiveField:
     """Per axis: size `r`, jump `j` and `start`, the input coordinate of unit 0's first row/column."""
@@ -46,6 +48,7 @@ class ReceptiveField:
 INPUT_FIELD = ReceptiveField((1, 1), (1, 1), (0, 0))
 
 
+@cheap_init
 @dataclass(frozen=True)
 class LayerResult:
     """What one layer does: its output and its cost."""
@@ -76,6 +79,7 @@ class LayerResult:
         }
 
 
+@cheap_init
 @dataclass(frozen=True)
 class Solution:
     """The answer for a whole stack (spec section 1, "The answer")."""
@@ -116,7 +120,6 @@ class _State:
     """The tensor between two layers: (H, W, C) when spatial, (N,) when flat."""
 
     shape: tuple[int, ...]
-    field: ReceptiveField | None
 
     @property
     def spatial(self) -> bool:
@@ -125,11 +128,17 @@ class _State:
 
 @dataclass(slots=True)
 class _Step:
+    """What a layer rule gives: the output shape, the cost, and for a windowed layer its
+    windows, which grow the receptive field (a flat output has none; any other layer keeps
+    it). `_step` completes the rest, once per layer and input."""
+
     shape: tuple[int, ...]
     params: int = 0
     trainable: int | None = None
     macs: int = 0
-    field: ReceptiveField | None = None
+    axes: tuple[AxisWindows, AxisWindows] | None = None
+    type: str = ""
+    activations: int = 0
 
 
 # ---------------------------------------------------------------- per-axis rules
@@ -168,8 +177,7 @@ def conv2d(layer: Conv2D, state: _State, path: str) -> _Step:
     per_filter = kh * kw * (c_in // layer.groups)
     params = per_filter * layer.filters + (layer.filters if layer.bias else 0)
     h, w = axes[0].out, axes[1].out
-    field = grow_field(state.field, axes) if state.field else None
-    return _Step((h, w, layer.filters), params, macs=h * w * layer.filters * per_filter, field=field)
+    return _Step((h, w, layer.filters), params, macs=h * w * layer.filters * per_filter, axes=axes)
 
 
 def pool2d(layer: Pool2D, state: _State, path: str) -> _Step:
@@ -179,8 +187,7 @@ def pool2d(layer: Pool2D, state: _State, path: str) -> _Step:
         state.shape[:2], layer.kernel, layer.stride, layer.padding, layer.dilation,
         layer.ceil_mode, path, pooling=True,
     )
-    field = grow_field(state.field, axes) if state.field else None
-    return _Step((axes[0].out, axes[1].out, state.shape[2]), field=field)
+    return _Step((axes[0].out, axes[1].out, state.shape[2]), axes=axes)
 
 
 def global_pool(layer: GlobalPool, state: _State, path: str) -> _Step:
@@ -192,12 +199,12 @@ def global_pool(layer: GlobalPool, state: _State, path: str) -> _Step:
 def batchnorm(layer: BatchNorm, state: _State, path: str) -> _Step:
     """`4*C` params: gamma and beta trainable, the running mean and variance not."""
     channels = state.shape[-1]
-    return _Step(state.shape, 4 * channels, trainable=2 * channels, field=state.field)
+    return _Step(state.shape, 4 * channels, trainable=2 * channels)
 
 
 def activation(layer: Activation, state: _State, path: str) -> _Step:
     """Shape-preserving, pointwise."""
-    return _Step(state.shape, field=state.field)
+    return _Step(state.shape)
 
 
 def flatten(layer: Flatten, state: _State, path: str) -> _Step:
@@ -247,35 +254,47 @@ _PLACEHOLDER = "@"
 
 
 @lru_cache(maxsize=65536)
-def _step(layer: Layer, shape: tuple[int, ...], field: ReceptiveField | None) -> _Step:
-    """One layer applied to one input: pure, so cached (layers repeat across variants)."""
-    return RULES[type(layer)](layer, _State(shape, field), _PLACEHOLDER)  # type: ignore[operator]
+def _step(layer: Layer, shape: tuple[int, ...]) -> _Step:
+    """One layer applied to one input: pure, so cached (layers repeat across variants, and
+    a generator's trial of a layer is found again when the finished stack is solved)."""
+    step: _Step = RULES[type(layer)](layer, _State(shape), _PLACEHOLDER)  # type: ignore[operator]
+    if step.trainable is None:
+        step.trainable = step.params
+    step.type = layer.type
+    step.activations = 1
+    for d in step.shape:
+        step.activations *= d
+    return step
+
+
+def layer_output(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The (H, W, C) or (N,) output of one layer on an (H, W, C) or (N,) input (raises
+    SpecError): `solve`'s rule without the rest of a stack, for trying out layers."""
+    return _step(layer, shape).shape
 
 
 def solve(stack: Stack) -> Solution:
     """Every layer's output shape, params, MACs, activations and receptive field."""
-    shape = to_internal(stack.input, stack.layout)
+    layout = stack.layout
+    chw = layout == "CHW"
+    shape = to_internal(stack.input, layout)
     field = INPUT_FIELD if len(shape) == 3 else None
     results = []
     for index, layer in enumerate(stack.layers):
         try:
-            step = _step(layer, shape, field)
+            step = _step(layer, shape)
         except SpecError as err:
             raise SpecError(err.path.replace(_PLACEHOLDER, f"layers[{index}]", 1), err.message) from None
-        activations = 1
-        for d in step.shape:
-            activations *= d
-        results.append(
-            LayerResult(
-                index=index,
-                type=layer.type,
-                output_shape=to_layout(step.shape, stack.layout),
-                params=step.params,
-                trainable_params=step.params if step.trainable is None else step.trainable,
-                macs=step.macs,
-                activations=activations,
-                receptive_field=step.field,
-            )
-        )
-        shape, field = step.shape, step.field
-    return Solution(stack.layout, stack.input, tuple(results))
+        shape = step.shape
+        if len(shape) != 3:
+            field = None
+            output_shape = shape
+        else:
+            if step.axes is not None and field is not None:
+                field = grow_field(field, step.axes)
+            output_shape = (shape[2], shape[0], shape[1]) if chw else shape
+        results.append(LayerResult(
+            index, step.type, output_shape, step.params, step.trainable,  # type: ignore[arg-type]
+            step.macs, step.activations, field,
+        ))
+    return Solution(layout, stack.input, tuple(results))

@@ -7,6 +7,7 @@ channels) belong to the solver; everything that can be judged from the JSON alon
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from problems.errors import SpecError
+from problems.frozen import cheap_init
 from problems.windows import windows_2d
 
 Pair = tuple[int, int]
@@ -102,6 +104,7 @@ class Dense:
 Layer = Conv2D | Pool2D | GlobalPool | BatchNorm | Activation | Flatten | Dense
 
 
+@cheap_init
 @dataclass(frozen=True)
 class Stack:
     """A parsed layer stack: the input shape in `layout` and the layers in order."""
@@ -199,8 +202,11 @@ def _check_fields(obj: Mapping[str, Any], path: str, allowed: tuple[str, ...], w
     for key in obj:
         if key not in allowed:
             allowed_text = ", ".join(a for a in allowed if a != "type") or "no fields"
-            sep = "." if path else ""
-            raise SpecError(f"{path}{sep}{key}", f"unknown field for {what} (allowed: {allowed_text})")
+            if key.isidentifier():
+                field_path = f"{path}.{key}" if path else key
+            else:  # a name with spaces, quotes or newlines is quoted, so the path stays one line
+                field_path = f"{path}[{json.dumps(key)}]"
+            raise SpecError(field_path, f"unknown field for {what} (allowed: {allowed_text})")
 
 
 def _required(obj: Mapping[str, Any], key: str, path: str, what: str) -> Any:
@@ -256,25 +262,40 @@ def _pool_options(obj: Mapping[str, Any], path: str, op: PoolOp, what: str) -> d
 _PLACEHOLDER = "@"
 
 
+_SCALARS = frozenset({int, str, bool, float})
+_SCALARS_AND_LIST = _SCALARS | {list}
+
+
 def _layer_key(value: Any) -> tuple[Any, ...] | None:
-    """A hashable, type-exact key for a layer's JSON (so `true` and `1` never share an
-    entry), or None for anything unusual, which is parsed without the cache."""
-    if not isinstance(value, dict) or len(value) > 12:
+    """A hashable, type-exact key for a layer's JSON: its items (lists as tuples), the type
+    of each value and of each list element (so `true` and `1` never share an entry); None
+    for anything unusual, which is parsed without the cache."""
+    if type(value) is not dict or len(value) > 12:
         return None
-    items = []
+    types = tuple(map(type, value.values()))
+    if _SCALARS.issuperset(types):
+        return tuple(value.items()), types, ()
+    if not _SCALARS_AND_LIST.issuperset(types):
+        return None
+    items: list[tuple[str, Any]] = []
+    inner: list[type] = []
     for k, v in value.items():
-        if type(v) in (int, str, bool, float):
-            items.append((k, type(v), v))
-        elif type(v) is list and len(v) <= 4 and all(type(x) in (int, str, bool, float) for x in v):
-            items.append((k, list, tuple((type(x), x) for x in v)))
+        if type(v) is list:
+            if len(v) > 4:
+                return None
+            inner.extend(map(type, v))
+            items.append((k, tuple(v)))
         else:
-            return None
-    return tuple(items)
+            items.append((k, v))
+    if not _SCALARS.issuperset(inner):
+        return None
+    return tuple(items), types, tuple(inner)
 
 
 @lru_cache(maxsize=16384)
 def _parse_layer_cached(key: tuple[Any, ...]) -> Layer:
-    value = {k: ([x for _t, x in v] if t is list else v) for k, t, v in key}
+    items, types, _inner = key
+    value = {k: (list(v) if t is list else v) for (k, v), t in zip(items, types, strict=True)}
     return _parse_layer(value, _PLACEHOLDER)
 
 
@@ -344,17 +365,26 @@ def parse_stack(value: Any) -> Stack:
         order = "[H, W, C]" if layout == "HWC" else "[C, H, W]"
         raise SpecError("input", f"expected {order} or a 1-D [N], got {_describe(shape)}"
                         + (f" of {len(shape)}" if isinstance(shape, list) else ""))
-    dims = tuple(read_size(v, f"input[{i}]") for i, v in enumerate(shape))
+    if all(type(v) is int and 1 <= v <= MAX_SIZE for v in shape):
+        dims = tuple(shape)  # what read_size accepts, without spelling out each path
+    else:
+        dims = tuple(read_size(v, f"input[{i}]") for i, v in enumerate(shape))
     layers = obj.get("layers", [])
     if not isinstance(layers, list):
         raise SpecError("layers", f"expected a list of layers, got {_describe(layers)}")
     if len(layers) > MAX_LAYERS:
         raise SpecError("layers", f"{len(layers):,} layers is too many (at most {MAX_LAYERS:,})")
-    return Stack(
-        input=dims,
-        layers=tuple(parse_layer(v, f"layers[{i}]") for i, v in enumerate(layers)),
-        layout=layout,
-    )
+    parsed = []
+    for i, v in enumerate(layers):
+        key = _layer_key(v)
+        if key is None:
+            parsed.append(_parse_layer(v, f"layers[{i}]"))
+            continue
+        try:  # parse_layer, with the path spelled out only for an error
+            parsed.append(_parse_layer_cached(key))
+        except SpecError as err:
+            raise SpecError(err.path.replace(_PLACEHOLDER, f"layers[{i}]", 1), err.message) from None
+    return Stack(input=dims, layers=tuple(parsed), layout=layout)
 
 
 # ---------------------------------------------------------------- pooling requests

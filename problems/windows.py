@@ -4,6 +4,7 @@ solver (shapes, receptive fields) and the pooling of grids (spec section 1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from problems.errors import SpecError
@@ -43,6 +44,9 @@ def effective_kernel(kernel: int, dilation: int) -> int:
     return dilation * (kernel - 1) + 1
 
 
+# Pure, and called for every layer of every stack tried: cached. `typed` keeps 1 and True
+# (or an int and a numpy integer) apart, so every caller gets back the types it passed.
+@lru_cache(maxsize=8192, typed=True)
 def axis_windows(
     size: int,
     kernel: int,
@@ -107,6 +111,8 @@ def windows_2d(
         axis_windows(shape[0], kernel[0], stride[0], pads[0], dilation[0], ceil_mode),
         axis_windows(shape[1], kernel[1], stride[1], pads[1], dilation[1], ceil_mode),
     )
+    if axes[0].out >= 1 and axes[1].out >= 1 and not pooling:
+        return axes  # the common case: nothing to refuse
     for n, a in enumerate(axes):
         if a.out >= 1 and not (pooling and a.dilation > 1):
             continue

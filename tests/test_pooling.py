@@ -400,7 +400,7 @@ def test_pool2d_matches_the_brute_force_twin(case: dict[str, Any]) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pooling_cases(), st.integers(1, 3))
+@given(pooling_cases(), st.integers(1, 6))  # the winners' pass takes half as many per chunk
 def test_chunking_over_channels_changes_nothing(case: dict[str, Any], per_chunk: int) -> None:
     case["x"] = np.concatenate([case["x"]] * 3)  # 3 to 9 channels
     expected = twin_or_skip(case)
@@ -441,6 +441,112 @@ def test_common_layers_match_the_twin(
         assert expected is not None
         for pooled in pooled_both_ways(case):
             assert_same_pooling(pooled, expected)
+
+
+# ---------------------------------------------------------------------------------------
+# The winners on large grids: each way the strided passes read the columns, the rows'
+# border lines, codes wider than a byte, coordinates wider than a byte.
+
+LARGE_CASES = [  # shape, kernel, stride, padding, dilation, ceil_mode
+    ((12, 40, 40), (2, 2), (2, 2), (0, 0), (1, 1), False),  # bools sampled as uint16
+    ((6, 40, 40), (3, 3), (2, 2), (1, 1), (1, 1), False),  # + border windows, spare fold
+    ((6, 41, 39), (3, 3), (2, 2), (1, 1), (1, 1), True),  # odd width: padded lines
+    ((7, 36, 44), (3, 2), (1, 4), (1, 1), (2, 1), False),  # uint32 sampling, dilated rows
+    ((9, 30, 64), (2, 8), (2, 8), (1, 0), (1, 1), True),  # uint64 sampling
+    ((14, 40, 45), (2, 3), (3, 3), (1, 1), (2, 1), False),  # stride 3: plain comparisons
+    ((6, 40, 40), (3, 3), (1, 1), (1, 1), (1, 1), False),  # stride 1: contiguous runs
+    ((2, 24, 26), (17, 17), (1, 1), (3, 3), (1, 1), False),  # 289 cells: uint16 codes
+    ((4, 6, 300), (2, 3), (1, 2), (0, 1), (1, 1), False),  # columns past 255
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "dilation", "ceil"), LARGE_CASES)
+def test_large_grids_take_the_strided_passes_and_match_the_twin(
+    shape: tuple[int, int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    ceil: bool,
+    dtype: type,
+) -> None:
+    rng = np.random.default_rng(sum(shape) + kernel[1])
+    # A few values only: ties in almost every window, across rows and columns.
+    grid = rng.integers(-2, 3, shape).astype(dtype)
+    for op in ("max", "min"):
+        case = {
+            "x": grid,
+            "op": op,
+            "kernel": kernel,
+            "stride": stride,
+            "padding": padding,
+            "dilation": dilation,
+            "ceil_mode": ceil,
+        }
+        expected = twin_or_skip(case)
+        assert expected is not None
+        ho, wo = expected[0].shape[1:]
+        # Large enough that the strided passes are the default: nothing forced.
+        assert shape[0] * ho * wo * kernel[0] * kernel[1] > pooling.SMALL_CELLS
+        assert_same_pooling(pool2d(**case), expected)
+        for pooled in pooled_both_ways(case):
+            assert_same_pooling(pooled, expected)
+        # Several channels per chunk, and a last chunk with fewer.
+        with pooling_settings(SMALL_CELLS=0, CHUNK_BYTES=2 * 2 * grid[0].nbytes):
+            assert_same_pooling(pool2d(**case), expected)
+
+
+def test_the_benchmark_sizes_take_the_strided_passes() -> None:
+    # (1,64,112,112) k2 s2 and (8,64,56,56) k3 s2 p1: far above the small-grid threshold.
+    assert 64 * 56 * 56 * 4 > pooling.SMALL_CELLS
+    assert 8 * 64 * 28 * 28 * 9 > pooling.SMALL_CELLS
+    rng = np.random.default_rng(13)
+    grid = rng.standard_normal((64, 112, 112)).astype(np.float32)
+    pooled = pool2d(grid, "max", (2, 2), (2, 2), (0, 0))
+    windows = grid.reshape(64, 56, 2, 56, 2).transpose(0, 1, 3, 2, 4).reshape(64, 56, 56, 4)
+    assert np.array_equal(pooled.output, windows.max(axis=3))
+    first = windows.argmax(axis=3)  # the first of equals, row-major within the window
+    assert pooled.argmax is not None
+    rows = 2 * np.arange(56)[:, None] + first // 2
+    cols = 2 * np.arange(56)[None, :] + first % 2
+    assert np.array_equal(pooled.argmax, np.stack([rows, cols], axis=-1))
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "dilation"),
+    [
+        ((9, 11), (3, 2), (2, 1), (1, 1), (2, 3)),  # coordinates in a byte
+        ((9, 300), (3, 2), (2, 3), (1, 1), (1, 2)),  # uint16 coordinates
+        ((20, 20), (17, 16), (1, 1), (8, 8), (1, 1)),  # 272 cells: uint16 codes
+        ((3, 70000), (1, 2), (1, 3), (0, 1), (1, 1)),  # too wide: the general decoding
+    ],
+)
+def test_pair_decoding_matches_the_general_decoding(
+    size: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> None:
+    rows, cols = (
+        pooling._axis(
+            axis, size[axis], kernel[axis], stride[axis], padding[axis], dilation[axis], False
+        )
+        for axis in (0, 1)
+    )
+    cells = kernel[0] * kernel[1]
+    code_type = pooling._pair_types(*size, cells)[1]
+    rng = np.random.default_rng(cells)
+    code = rng.integers(0, cells, (2, rows.out, cols.out)).astype(code_type)
+    expected = pooling._decode(code, rows, cols)
+    # Winners are real cells: compare where the code points at one (the pair decoding
+    # assumes it; the others do not occur).
+    real = np.all((expected >= 0) & (expected < np.array(size)), axis=-1)
+    assert real.mean() > 0.5
+    pairs = pooling._decode_pairs(code, rows, cols, *size)
+    assert pairs.dtype == np.int64
+    assert np.array_equal(pairs[real], expected[real])
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The registry of problem kinds: a new kind is one module and one line in `_MODULES`.
 
 A problem is `(kind, difficulty, seed)`: `generate` rebuilds the same problem from the same
-triple on any machine (numpy's PCG64 is fixed by the seed; nothing else is random).
+triple on any machine (numpy's PCG64 is fixed by the seed, see `draws`; nothing else is
+random).
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
-
-import numpy as np
 
 from problems.errors import SpecError
 
@@ -25,6 +24,7 @@ from problems.kinds import maxpool_gradient
 from problems.kinds import receptive_field
 from problems.kinds import shift_invariance
 from problems.kinds.base import GradeResult, Problem, SelfTest, Step, grade_parts, self_test_answers
+from problems.kinds.draws import generator
 
 _MODULES: tuple[ModuleType, ...] = (
     output_shape,
@@ -58,7 +58,7 @@ def generate(kind: str, difficulty: int, seed: int) -> Problem:
         raise SpecError("difficulty", f"expected 1, 2 or 3, got {difficulty!r}")
     if type(seed) is not int or not 0 <= seed <= MAX_SEED:
         raise SpecError("seed", f"expected an integer from 0 to 2**63-1, got {seed!r}")
-    draft = module.generate(np.random.default_rng(seed), difficulty)
+    draft = module.generate(generator(seed), difficulty)
     return Problem(
         kind=kind, difficulty=difficulty, seed=seed, title=draft.title,
         statement=draft.statement, parts=draft.parts, answers=draft.answers, params=draft.params,

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from problems import answers as parse
 from problems.answers import AnswerFormatError, Tolerance
+from problems.frozen import cheap_init
 from problems.misconceptions import Misconception
 from problems.misconceptions import get as misconception
 
@@ -38,6 +40,7 @@ FORMAT_HINTS: dict[str, str] = {
 }
 
 
+@cheap_init
 @dataclass(frozen=True)
 class Part:
     """One answer box: what is asked, how the answer is read, and what it is worth."""
@@ -100,6 +103,7 @@ class Draft:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+@cheap_init
 @dataclass(frozen=True)
 class Problem:
     """A variant: `(kind, difficulty, seed)` and what they generate.
@@ -143,6 +147,7 @@ class Problem:
         return json.dumps(shown, sort_keys=True)
 
 
+@cheap_init
 @dataclass(frozen=True)
 class PartResult:
     """The grade of one part. `score` is in [0, 1]; `earned = score * points`."""
@@ -185,15 +190,16 @@ class GradeResult:
 
     @property
     def earned(self) -> float:
-        return sum(p.earned for p in self.parts)
+        return sum([p.score * p.points for p in self.parts])
 
     @property
     def max_points(self) -> float:
-        return sum(p.points for p in self.parts)
+        return sum([p.points for p in self.parts])
 
     @property
     def fraction(self) -> float:
-        return self.earned / self.max_points if self.max_points else 0.0
+        total = self.max_points
+        return self.earned / total if total else 0.0
 
     @property
     def misconceptions(self) -> list[str]:
@@ -229,13 +235,13 @@ def read_answer(part: Part, text: str) -> Any:
     kind = part.answer_type
     if kind == "int":
         return parse.parse_int(text)
-    if kind == "number":
-        return parse.parse_number(text)
     if kind == "shape":
         return list(parse.parse_shape(text))
+    if kind == "number":
+        return parse.parse_number(text)
     if kind == "grid":
-        grid = parse.parse_grid_shaped(text, part.grid_shape) if part.grid_shape else parse.parse_grid(text)
-        return [[float(v) for v in row] for row in grid]
+        # Rows of floats, as the parsers read every cell.
+        return parse.parse_grid_shaped(text, part.grid_shape) if part.grid_shape else parse.parse_grid(text)
     if kind == "choice":
         return parse.parse_choice(text, list(part.choices))
     if kind == "choices":
@@ -253,7 +259,7 @@ def format_number(value: float) -> str:
     """Integers without a decimal point, others with up to 4 decimals."""
     value = float(value)
     if value.is_integer():
-        return str(int(value))
+        return "%d" % value  # noqa: UP031 - the integer's digits, as str(int(value))
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
@@ -265,9 +271,9 @@ def format_answer(part: Part, value: Any) -> str:
     if kind == "number":
         return format_number(value)
     if kind == "shape":
-        return "x".join(str(int(v)) for v in value)
+        return "x".join(map(str, map(int, value)))
     if kind == "grid":
-        return "\n".join(" ".join(format_number(v) for v in row) for row in value)
+        return "\n".join(" ".join(map(format_number, row)) for row in value)
     if kind in ("choice",):
         return str(value)
     if kind == "choices":
@@ -284,12 +290,36 @@ def format_answer(part: Part, value: Any) -> str:
 # ---------------------------------------------------------------- scoring one part
 
 def _same(part: Part, given: Any, correct: Any) -> bool:
-    if part.answer_type == "number":
+    kind = part.answer_type
+    if kind == "number":
         return part.tolerance.accepts(float(given), float(correct))
-    if part.answer_type == "grid":
+    if kind == "grid":
+        if type(given) is list and type(correct) is list:
+            return _same_grid(given, correct, part.tolerance)
         score, _ = parse.score_grid(given, np.asarray(correct, dtype=float), part.tolerance)
         return score == 1.0
+    if type(given) is type(correct) and given == correct:
+        return True  # equal as they are, so equal once canonical
     return _canonical(given) == _canonical(correct)
+
+
+def _same_grid(given: list[list[float]], correct: list[list[Any]], tol: Tolerance) -> bool:
+    """`score_grid(given, correct, tol)` is 1.0, for grids as lists: cell by cell in Python,
+    which on quiz-sized grids is faster than numpy's calls (the same float arithmetic)."""
+    if len(given) != len(correct):
+        return False
+    for given_row, correct_row in zip(given, correct, strict=True):
+        if type(given_row) is not list or type(correct_row) is not list:
+            score, _ = parse.score_grid(given, np.asarray(correct, dtype=float), tol)
+            return score == 1.0
+        if len(given_row) != len(correct_row):
+            return False
+        if given_row == correct_row:
+            continue  # equal cell by cell, so accepted cell by cell
+        for g, c in zip(given_row, correct_row, strict=True):
+            if not tol.accepts(float(g), float(c)):
+                return False
+    return True
 
 
 def _canonical(value: Any) -> Any:
@@ -349,21 +379,24 @@ def grade_parts(
     for part in problem.parts:
         text = texts.get(part.id)
         try:
-            if text is None or not str(text).strip():
+            if text is not None:
+                text = str(text)
+            if text is None or not text or text.isspace():  # nothing but whitespace
                 raise AnswerFormatError(f"No answer given: expected {part.hint}.")
-            given[part.id] = read_answer(part, str(text))
+            given[part.id] = read_answer(part, text)
         except AnswerFormatError as err:
             errors[part.id] = err.message
     models: list[WrongModel] | None = None
     results = []
+    answers = problem.answers
     for part in problem.parts:
-        if part.id in errors:
+        if errors and part.id in errors:
             results.append(PartResult(part.id, 0.0, part.points, False, errors[part.id],
                                       format_error=errors[part.id]))
             continue
-        value, correct = given[part.id], problem.answers[part.id]
+        value, correct = given[part.id], answers[part.id]
         if _same(part, value, correct):
-            results.append(PartResult(part.id, 1.0, part.points, True, "Correct.", given=value))
+            results.append(PartResult(part.id, 1.0, part.points, True, "Correct.", value))
             continue
         if allow_follow_through and follow_through and part.depends_on and all(d in given for d in part.depends_on):
             if any(not _same(problem.part(d), given[d], problem.answers[d]) for d in part.depends_on):
@@ -406,7 +439,7 @@ def grade_parts(
 
 # ---------------------------------------------------------------- the self-test
 
-def perturbed(part: Part, value: Any, rng: np.random.Generator) -> Any:
+def perturbed(part: Part, value: Any) -> Any:
     """A value for this part that is certainly wrong (for the self-test)."""
     kind = part.answer_type
     if kind == "int":
@@ -440,25 +473,39 @@ UNPARSEABLE = {
 }
 
 
+@cheap_init
 @dataclass(frozen=True)
 class SelfTest:
-    """Answers a kind makes for itself: correct, wrong part by part, and unparseable."""
+    """Answers a kind makes for itself: correct, wrong part by part, and unparseable
+    (`unreadable`: the unreadable text per answer type, UNPARSEABLE if None).
+
+    `wrong` and `unparseable` are made when first read: the check a variant passes before
+    a student sees it grades only `correct`.
+    """
 
     correct: dict[str, str]
-    wrong: dict[str, dict[str, str]]
-    unparseable: dict[str, dict[str, str]]
+    problem: Problem = field(repr=False, compare=False)
+    unreadable: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def wrong(self) -> dict[str, dict[str, str]]:
+        """Per part: the correct answers with that part's answer certainly wrong."""
+        answers = self.problem.answers
+        return {p.id: {**self.correct, p.id: format_answer(p, perturbed(p, answers[p.id]))}
+                for p in self.problem.parts}
+
+    @cached_property
+    def unparseable(self) -> dict[str, dict[str, str]]:
+        """Per part: the correct answers with that part's answer unreadable."""
+        texts = UNPARSEABLE if self.unreadable is None else self.unreadable
+        return {p.id: {**self.correct, p.id: texts[p.answer_type]} for p in self.problem.parts}
 
 
-def self_test_answers(problem: Problem) -> SelfTest:
-    """The correct answers as typed text, one wrong answer per part, one unreadable per part."""
+def self_test_answers(problem: Problem, unreadable: Mapping[str, str] | None = None) -> SelfTest:
+    """The correct answers as typed text, one wrong answer per part, one unreadable per part
+    (`unreadable` replaces the texts of UNPARSEABLE for some answer types)."""
     correct = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}
-    rng = np.random.default_rng(problem.seed)
-    wrong = {}
-    unreadable = {}
-    for p in problem.parts:
-        wrong[p.id] = {**correct, p.id: format_answer(p, perturbed(p, problem.answers[p.id], rng))}
-        unreadable[p.id] = {**correct, p.id: UNPARSEABLE[p.answer_type]}
-    return SelfTest(correct, wrong, unreadable)
+    return SelfTest(correct, problem, {**UNPARSEABLE, **unreadable} if unreadable else None)
 
 
 def with_parts(draft: Draft, **changes: Any) -> Draft:

@@ -19,6 +19,7 @@ from problems.kinds.base import (
     format_number,
     self_test_answers,
 )
+from problems.kinds.draws import Draws
 from problems.kinds.stacks import pick, text_block
 from problems.pooling import global_pool
 
@@ -52,75 +53,80 @@ def avg_id(index: int) -> str:
 
 # ---------------------------------------------------------------- generating
 
-def _rip_map(rng: np.random.Generator, side: int, difficulty: int) -> np.ndarray:
+def _rip_map(draws: Draws, side: int, difficulty: int) -> np.ndarray:
     """A quiet background with one strong cell."""
-    grid = rng.integers(0, 3 if difficulty == 1 else 4, size=(side, side))
-    spike = int(rng.integers(8, 10)) if difficulty == 1 else int(rng.integers(12, 21))
-    grid[int(rng.integers(side)), int(rng.integers(side))] = spike
+    grid = draws.integers(0, 3 if difficulty == 1 else 4, (side, side))
+    spike = draws.between(8, 10) if difficulty == 1 else draws.between(12, 21)
+    grid[draws.below(side), draws.below(side)] = spike
     return grid
 
 
-def _wrinkles_map(rng: np.random.Generator, side: int, difficulty: int) -> np.ndarray:
+def _wrinkles_map(draws: Draws, side: int, difficulty: int) -> np.ndarray:
     """Moderate values nearly everywhere, none of them strong."""
     top = 7 if difficulty == 1 else 8
-    grid = rng.integers(3, top, size=(side, side))
+    grid = draws.integers(3, top, (side, side))
     # A few calm cells, so the map is not a flat sheet of noise.
-    for _ in range(int(rng.integers(1, side))):
-        grid[int(rng.integers(side)), int(rng.integers(side))] = int(rng.integers(0, 3))
+    for _ in range(draws.between(1, side)):
+        grid[draws.below(side), draws.below(side)] = draws.between(0, 3)
     return grid
 
 
-def _quiet_map(rng: np.random.Generator, side: int) -> np.ndarray:
+def _quiet_map(draws: Draws, side: int) -> np.ndarray:
     """Low values everywhere: neither a rip nor wrinkles."""
-    return rng.integers(0, 3, size=(side, side))
+    return draws.integers(0, 3, (side, side))
 
 
-def _story_holds(maps: np.ndarray, roles: list[str]) -> bool:
-    """The point of the problem holds: the rip has the unique largest max, the wrinkles the
-    unique largest average (by a margin), and no map is flat."""
-    gmax = global_pool(maps, "max").output
-    gavg = global_pool(maps, "avg").output
-    rip, wrinkles = roles.index(RIP), roles.index(WRINKLES)
-    others = [c for c in range(len(roles)) if c != rip]
-    if any(len(np.unique(m)) < 2 for m in maps):
+def _max_story_holds(maps: np.ndarray, roles: list[str], gmax: list[float]) -> bool:
+    """The half of the story the global maxima tell: no map is flat, the rip has the
+    unique largest max (by a margin), and a single cell comes near its spike."""
+    rip = roles.index(RIP)
+    lows = maps.reshape(len(roles), -1).min(axis=1).tolist()
+    if any(low == high for low, high in zip(lows, gmax, strict=True)):
+        return False  # a flat map: one value everywhere
+    if any(gmax[rip] < gmax[c] + 3 for c in range(len(roles)) if c != rip):
         return False
-    if any(gmax[rip] < gmax[c] + 3 for c in others):
-        return False
-    if any(gavg[wrinkles] < gavg[c] + 1 for c in range(len(roles)) if c != wrinkles):
-        return False
-    # A rip with a single winning cell: no other cell comes near the spike.
     return int((maps[rip] >= gmax[rip] / 2).sum()) == 1
 
 
-def _draw(rng: np.random.Generator, difficulty: int) -> tuple[np.ndarray, list[str]]:
-    """Maps and their roles (shuffled) for which the story holds."""
+def _avg_story_holds(roles: list[str], gavg: list[float]) -> bool:
+    """The other half: the wrinkles have the unique largest average, by a margin."""
+    wrinkles = roles.index(WRINKLES)
+    return all(gavg[wrinkles] >= gavg[c] + 1 for c in range(len(roles)) if c != wrinkles)
+
+
+def _draw(draws: Draws, difficulty: int) -> tuple[np.ndarray, list[str], list[float], list[float]]:
+    """Maps (float64) and their roles (shuffled) for which the story holds, with their
+    global max and average pooled by `global_pool`."""
     if difficulty == 1:
-        side, count = int(pick(rng, (3, 4))), 2
+        side, count = pick(draws, (3, 4)), 2
     elif difficulty == 2:
-        side, count = int(pick(rng, (4, 5))), int(pick(rng, (2, 3)))
+        side, count = pick(draws, (4, 5)), pick(draws, (2, 3))
     else:
-        side, count = int(pick(rng, (5, 6))), 3
-    roles = [RIP, WRINKLES, QUIET][:count]
-    roles = [roles[i] for i in rng.permutation(count)]
+        side, count = pick(draws, (5, 6)), 3
+    roles = draws.shuffled([RIP, WRINKLES, QUIET][:count])
+    maps = np.empty((count, side, side))
     for _attempt in range(200):
-        maps = np.stack([
-            _rip_map(rng, side, difficulty) if role == RIP
-            else _wrinkles_map(rng, side, difficulty) if role == WRINKLES
-            else _quiet_map(rng, side)
-            for role in roles
-        ]).astype(np.float64)
-        if _story_holds(maps, roles):
-            return maps, roles
+        for c, role in enumerate(roles):
+            maps[c] = (_rip_map(draws, side, difficulty) if role == RIP
+                       else _wrinkles_map(draws, side, difficulty) if role == WRINKLES
+                       else _quiet_map(draws, side))
+        # The point of the problem must hold, read off the pooled values (the averages are
+        # pooled only for maps whose maxima tell their half).
+        gmax = global_pool(maps, "max").output.tolist()
+        if not _max_story_holds(maps, roles, gmax):
+            continue
+        gavg = global_pool(maps, "avg").output.tolist()
+        if _avg_story_holds(roles, gavg):
+            return maps, roles, gmax, gavg
     raise RuntimeError("no maps for which the story holds")  # pragma: no cover
 
 
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """Two or three small maps; per channel its global max and average, then which channel
     has the larger average and which pooling flags the rip."""
-    maps, roles = _draw(rng, difficulty)
-    gmax = global_pool(maps, "max").output
-    gavg = global_pool(maps, "avg").output
-    count, side = len(roles), maps.shape[1]
+    pooled_maps, roles, gmax, gavg = _draw(Draws(rng), difficulty)
+    maps = pooled_maps.astype(int).tolist()
+    count, side = len(roles), len(maps[0])
     channels = tuple(_channel(c) for c in range(count))
     parts: list[Part] = []
     answers: dict[str, Any] = {}
@@ -129,11 +135,11 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
                           tolerance=NUMBER_TOLERANCE))
         parts.append(Part(avg_id(c), f"Global average of {_channel(c)}", "number",
                           tolerance=NUMBER_TOLERANCE))
-        answers[max_id(c)] = float(gmax[c])
-        answers[avg_id(c)] = float(gavg[c])
+        answers[max_id(c)] = gmax[c]
+        answers[avg_id(c)] = gavg[c]
     parts.append(Part("larger_avg", f"Which channel has the {'larger' if count == 2 else 'largest'}"
                       " global average?", "choice", choices=channels))
-    answers["larger_avg"] = _channel(int(np.argmax(gavg)))
+    answers["larger_avg"] = _channel(gavg.index(max(gavg)))  # the first largest, as np.argmax
     rip, wrinkles = roles.index(RIP), roles.index(WRINKLES)
     parts.append(Part(
         "detector",
@@ -144,7 +150,7 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     # Which pooling ranks the rip above the wrinkles, read off the pooled values.
     answers["detector"] = MAX_POOL if gmax[rip] > gmax[wrinkles] else AVG_POOL
     if not gavg[rip] < gavg[wrinkles] or answers["detector"] != MAX_POOL:  # pragma: no cover
-        raise RuntimeError("the maps do not tell the story")  # _story_holds rules this out
+        raise RuntimeError("the maps do not tell the story")  # _draw's checks rule this out
     story = (
         f"A fabric-inspection network ends in {count} activation maps of {side}x{side}. "
         f"{_channel(rip).capitalize()} responds to a rip: one cell far stronger than the rest. "
@@ -155,10 +161,10 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     statement = (
         text_block(story + " Global max pooling keeps each map's largest value; global average "
                    "pooling its mean. Averages to 2 decimal places or as fractions."),
-        *({"type": "grid", "label": _channel(c).capitalize(), "values": maps[c].astype(int).tolist()}
+        *({"type": "grid", "label": _channel(c).capitalize(), "values": [row[:] for row in maps[c]]}
           for c in range(count)),
     )
-    params = {"maps": maps.astype(int).tolist(), "roles": roles}
+    params = {"maps": maps, "roles": roles}
     return Draft(f"Global pooling of {count} activation maps", statement, tuple(parts), answers,
                  params)
 
@@ -179,11 +185,7 @@ def wrong_models(problem: Problem) -> Iterable[WrongModel]:
 def self_test(problem: Problem) -> SelfTest:
     """The generic self-test, with an unreadable number whose message states the format
     (the generic "1/0" is refused as a division by zero, without saying what is expected)."""
-    test = self_test_answers(problem)
-    for part in problem.parts:
-        if part.answer_type == "number":
-            test.unparseable[part.id][part.id] = "about four"
-    return test
+    return self_test_answers(problem, unreadable={"number": "about four"})
 
 
 # ---------------------------------------------------------------- the worked solution

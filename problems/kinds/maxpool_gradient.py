@@ -11,7 +11,8 @@ import numpy as np
 
 from problems.answers import Tolerance
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel, format_number
-from problems.kinds.pooling_grid import window_cells
+from problems.kinds.draws import Draws
+from problems.kinds.pooling_grid import axes, window_cells, windows_of
 from problems.kinds.stacks import pick, text_block
 from problems.pooling import pool2d
 
@@ -46,9 +47,13 @@ def _pool_params(grid: Any, kernel: int, stride: int, padding: int) -> dict[str,
 
 def routed(params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The pooled maxima `(Ho, Wo)` and the winning input cell of each window `(Ho, Wo, 2)`."""
-    k, s, p = params["kernel"], params["stride"], params["padding"]
-    result = pool2d(np.asarray(params["input"], dtype=np.float64)[None], "max", (k, k), (s, s),
-                    (p, p))
+    return _routed(np.asarray(params["input"], dtype=np.float64),
+                   params["kernel"], params["stride"], params["padding"])
+
+
+def _routed(grid: np.ndarray, k: int, s: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """`routed` for a grid `(H, W)` as an array."""
+    result = pool2d(grid[None], "max", (k, k), (s, s), (p, p))
     if result.argmax is None:  # pragma: no cover - max pooling always has its winning cells
         raise RuntimeError("max pooling without argmax")
     return result.output[0], result.argmax[0]
@@ -59,6 +64,16 @@ def input_gradient(params: Mapping[str, Any]) -> np.ndarray:
     _, argmax = routed(params)
     grad = np.zeros(np.asarray(params["input"]).shape)
     np.add.at(grad, (argmax[..., 0], argmax[..., 1]), np.asarray(params["upstream"], float))
+    return grad
+
+
+def _scattered(side: int, argmax: np.ndarray, upstream: list[list[int]]) -> list[list[float]]:
+    """`input_gradient(...).tolist()` from the argmax already at hand: the same sums, added
+    in the same order, without numpy's per-call overhead on a grid this small."""
+    grad = [[0.0] * side for _ in range(side)]
+    for (r, c), amount in zip(argmax.reshape(-1, 2).tolist(),
+                              (a for row in upstream for a in row), strict=True):
+        grad[r][c] += amount
     return grad
 
 
@@ -73,40 +88,41 @@ def _wins(argmax: np.ndarray) -> dict[tuple[int, int], int]:
 def _tied_windows(params: Mapping[str, Any], maxima: np.ndarray) -> list[tuple[int, int]]:
     """The windows where two or more cells share the maximum."""
     grid = params["input"]
-    windows = window_cells(params)
+    windows = windows_of(*axes(params))
+    top = maxima.tolist()
     return [(i, j) for i, row in enumerate(windows) for j, cells in enumerate(row)
-            if sum(grid[r][c] == maxima[i, j] for r, c in cells) >= 2]
+            if sum(grid[r][c] == top[i][j] for r, c in cells) >= 2]
 
 
 # ---------------------------------------------------------------- generating
 
-def _plant_tie(rng: np.random.Generator, grid: np.ndarray, params: Mapping[str, Any]) -> None:
+def _plant_tie(draws: Draws, grid: list[list[int]], params: Mapping[str, Any]) -> None:
     """Copy one window's maximum onto another cell of that window (a deliberate tie)."""
-    windows = window_cells(params)
-    i, j = int(rng.integers(len(windows))), int(rng.integers(len(windows[0])))
+    windows = windows_of(*axes(params))
+    i, j = draws.below(len(windows)), draws.below(len(windows[0]))
     cells = windows[i][j]
-    top = max(int(grid[r, c]) for r, c in cells)
-    r, c = cells[int(rng.integers(len(cells)))]
-    if grid[r, c] == top:  # already a maximum: tie it with another cell
-        r, c = next(cell for cell in cells if cell != [r, c])
-    grid[r, c] = top
+    top = max(grid[r][c] for r, c in cells)
+    r, c = cells[draws.below(len(cells))]
+    if grid[r][c] == top:  # already a maximum: tie it with another cell
+        r, c = next(cell for cell in cells if cell != (r, c))
+    grid[r][c] = top
 
 
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A grid, a max pool and an upstream gradient; the cells that get a gradient and, from
     difficulty 2, the whole input gradient."""
-    side, kernel, stride, padding = pick(rng, _GEOMETRY[difficulty])
-    tie = bool(rng.random() < 0.5)
-    ones = difficulty == 1 or bool(rng.random() < 0.5)
+    draws = Draws(rng)
+    side, kernel, stride, padding = pick(draws, _GEOMETRY[difficulty])
+    tie = draws.random() < 0.5
+    ones = difficulty == 1 or draws.random() < 0.5
     overlapping = stride < kernel
     for _attempt in range(200):
-        grid = rng.integers(0, 10, size=(side, side))
-        params = _pool_params(grid.tolist(), kernel, stride, padding)
+        grid = draws.integers(0, 10, (side, side)).tolist()
+        params = _pool_params(grid, kernel, stride, padding)
         if tie:
-            _plant_tie(rng, grid, params)
-            params["input"] = grid.tolist()
-        maxima, argmax = routed(params)
-        if len(np.unique(grid)) < 2 or (tie and not _tied_windows(params, maxima)):
+            _plant_tie(draws, grid, params)
+        maxima, argmax = _routed(np.array(grid, dtype=np.float64), kernel, stride, padding)
+        if len({v for row in grid for v in row}) < 2 or (tie and not _tied_windows(params, maxima)):
             continue
         # Where windows overlap, make the point: some cell wins more than one window.
         if overlapping and max(_wins(argmax).values()) < 2:
@@ -115,17 +131,17 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     else:  # pragma: no cover - an author's mistake in the tables above
         raise RuntimeError(f"no acceptable grid for {side, kernel, stride, padding}")
     rows, cols = maxima.shape
-    upstream = (np.ones((rows, cols), int) if ones
-                else rng.integers(1, 4 if difficulty == 2 else 5, size=(rows, cols)))
-    params["upstream"] = upstream.tolist()
-    gradient = input_gradient(params)
-    nonzero = sorted([int(r), int(c)] for r, c in zip(*np.nonzero(gradient), strict=True))
+    upstream = ([[1] * cols for _ in range(rows)] if ones
+                else draws.integers(1, 4 if difficulty == 2 else 5, (rows, cols)).tolist())
+    params["upstream"] = upstream
+    gradient = _scattered(side, argmax, upstream)
+    nonzero = [[r, c] for r in range(side) for c in range(side) if gradient[r][c] != 0]
     parts = [Part(CELLS_ID, "The input cells that receive a nonzero gradient", "cells")]
     answers: dict[str, Any] = {CELLS_ID: nonzero}
     if difficulty >= 2:
         parts.append(Part(GRID_ID, "The gradient dL/dx of the input (one row per line)", "grid",
                           grid_shape=(side, side), tolerance=GRID_TOLERANCE))
-        answers[GRID_ID] = gradient.tolist()
+        answers[GRID_ID] = gradient
     statement: list[dict[str, Any]] = [
         text_block(_task_text(params, ones)),
         {"type": "grid", "label": "Input x", "values": params["input"]},

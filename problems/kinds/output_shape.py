@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
+from problems.kinds.draws import Draws
 from problems.kinds.stacks import (
     layer_label,
     random_stack,
     shape_text,
-    solve_stack,
     stack_block,
     text_block,
     try_solve,
@@ -31,17 +31,19 @@ def _part_id(index: int) -> str:
 
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A random stack; one shape part per layer, each building on the one before."""
-    stack = random_stack(rng, difficulty, n_layers=int(rng.integers(2, 4)) if difficulty == 1 else None)
-    solution = solve_stack(stack)
+    draws = Draws(rng)
+    stack, solution = random_stack(draws, difficulty,
+                                   n_layers=draws.between(2, 4) if difficulty == 1 else None)
     order = "(height, width, channels)" if stack["layout"] == "HWC" else "(channels, height, width)"
+    labels = [layer_label(layer) for layer in stack["layers"]]
     parts = tuple(
         Part(
             _part_id(i),
-            f"Output shape of layer {i} ({layer_label(layer)})",
+            f"Output shape of layer {i} ({label})",
             "shape",
             depends_on=(_part_id(i - 1),) if i else (),
         )
-        for i, layer in enumerate(stack["layers"])
+        for i, label in enumerate(labels)
     )
     statement = (
         text_block(
@@ -49,7 +51,7 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
             "no batch dimension. Give the output shape of every layer in the same layout."
         ),
         stack_block(stack, [("output_shape", "Output Shape")],
-                    {(i, "output_shape"): p.id for i, p in enumerate(parts)}),
+                    {(i, "output_shape"): p.id for i, p in enumerate(parts)}, labels=labels),
     )
     answers = {_part_id(i): list(layer.output_shape) for i, layer in enumerate(solution.layers)}
     return Draft("Output shapes of a layer stack", statement, parts, answers, {"stack": stack})

@@ -8,11 +8,14 @@ from typing import Any
 import numpy as np
 
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
+from problems.kinds.draws import Draws
 from problems.kinds.stacks import (
     LayerJSON,
     layer_label,
+    next_layer,
     pick,
     shape_text,
+    solve_parsed,
     solve_stack,
     stack_block,
     stack_json,
@@ -20,6 +23,7 @@ from problems.kinds.stacks import (
     try_solve,
 )
 from problems.solver import Solution
+from problems.spec import Layer
 
 NAME = "param_count"
 TITLE = "Parameter counts"
@@ -50,129 +54,127 @@ def _in_layout(hwc: Sequence[int], layout: str) -> list[int]:
 # ---------------------------------------------------------------- generation
 
 
-def _conv(rng: np.random.Generator, difficulty: int, channels: int, first: bool) -> LayerJSON:
+def _conv(draws: Draws, difficulty: int, channels: int, first: bool) -> LayerJSON:
     """A convolution: small and plain at difficulty 1; padding, stride and no bias from 2;
     groups (grouped or depthwise) and dilation at 3."""
     if difficulty == 1:
         return {
             "type": "conv2d",
-            "filters": int(pick(rng, (4, 8, 16))),
-            "kernel": int(pick(rng, (3, 3, 5))),
+            "filters": pick(draws, (4, 8, 16)),
+            "kernel": pick(draws, (3, 3, 5)),
         }
-    filters = int(pick(rng, (8, 16, 32, 64) if difficulty == 2 else (16, 32, 48, 64, 128)))
-    kernel = int(pick(rng, (1, 3, 3, 5)))
+    filters = pick(draws, (8, 16, 32, 64) if difficulty == 2 else (16, 32, 48, 64, 128))
+    kernel = pick(draws, (1, 3, 3, 5))
     layer: LayerJSON = {"type": "conv2d", "filters": filters, "kernel": kernel}
-    padding = pick(rng, ("none", "same", "valid", "int"))
+    padding = pick(draws, ("none", "same", "valid", "int"))
     if padding == "int" and kernel > 1:
         layer["padding"] = kernel // 2
     elif padding in ("same", "valid"):
         layer["padding"] = padding
-    if rng.random() < 0.25:
+    if draws.random() < 0.25:
         layer["stride"] = 2
     if difficulty >= 3:
-        if not first and rng.random() < 0.6:
-            if rng.random() < 0.5:
+        if not first and draws.random() < 0.6:
+            if draws.random() < 0.5:
                 # Depthwise: one group per input channel, a channel multiplier of 1 or 2.
                 layer["groups"] = channels
-                layer["filters"] = channels * int(pick(rng, (1, 2)))
+                layer["filters"] = channels * pick(draws, (1, 2))
             else:
                 groups = [g for g in (2, 4, 8) if channels % g == 0 and filters % g == 0]
                 if groups:
-                    layer["groups"] = int(pick(rng, groups))
-        if kernel > 1 and rng.random() < 0.2:
+                    layer["groups"] = pick(draws, groups)
+        if kernel > 1 and draws.random() < 0.2:
             layer["dilation"] = 2
-    if rng.random() < 0.25:
+    if draws.random() < 0.25:
         layer["bias"] = False
     return layer
 
 
-def _pool(rng: np.random.Generator, difficulty: int) -> LayerJSON:
+def _pool(draws: Draws, difficulty: int) -> LayerJSON:
     if difficulty == 1:
         return {"type": "maxpool2d", "kernel": 2}
     layer: LayerJSON = {
-        "type": pick(rng, ("maxpool2d", "maxpool2d", "avgpool2d")),
-        "kernel": int(pick(rng, (2, 3))),
+        "type": pick(draws, ("maxpool2d", "maxpool2d", "avgpool2d")),
+        "kernel": pick(draws, (2, 3)),
     }
-    if layer["kernel"] == 3 and rng.random() < 0.5:
+    if layer["kernel"] == 3 and draws.random() < 0.5:
         layer["stride"] = 2
-    if difficulty >= 3 and rng.random() < 0.3:
+    if difficulty >= 3 and draws.random() < 0.3:
         layer["ceil_mode"] = True
     return layer
 
 
-def _next_shape(layer: LayerJSON, hwc: Sequence[int], layout: str) -> list[int] | None:
-    """The (H, W, C) or (N,) output of one layer, or None where the solver refuses it."""
-    result = try_solve(stack_json(_in_layout(hwc, layout), [layer], layout))
-    return None if result is None else _hwc(result.layers[0].output_shape, layout)
-
-
-def random_param_stack(rng: np.random.Generator, difficulty: int) -> dict[str, Any]:
+def random_param_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], Solution]:
     """A stack of 2-3 (at difficulty 3, 2-4) convolutions with optional batch norm, ReLU
-    and pooling, then flatten or a global pool and one or two dense layers."""
+    and pooling, then flatten or a global pool and one or two dense layers; and its
+    solution."""
     layout = (
         "HWC"
         if difficulty == 1
-        else pick(rng, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
+        else pick(draws, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
     )
     if difficulty == 1:
-        side = int(pick(rng, (8, 10, 12, 14, 16)))
+        side = pick(draws, (8, 10, 12, 14, 16))
         hw = [side, side]
     else:
         sides = range(12, 33) if difficulty == 2 else range(16, 65)
-        hw = [int(pick(rng, sides)), int(pick(rng, sides))]
-    hwc: list[int] = [*hw, int(pick(rng, (1, 3) if difficulty < 3 else (3, 8, 16)))]
+        hw = [pick(draws, sides), pick(draws, sides)]
+    hwc: list[int] = [*hw, pick(draws, (1, 3) if difficulty < 3 else (3, 8, 16))]
     input_shape = _in_layout(hwc, layout)
-    n_convs = int(rng.integers(2, 4) if difficulty < 3 else rng.integers(2, 5))
+    n_convs = int(draws.between(2, 4) if difficulty < 3 else draws.between(2, 5))
     layers: list[LayerJSON] = []
+    parsed: list[Layer] = []  # each layer as the solver read it when it was tried
 
     def add(layer: LayerJSON) -> bool:
         nonlocal hwc
-        out = _next_shape(layer, hwc, layout)
-        if out is None or (len(out) == 3 and min(out[:2]) < 2):
+        tried = next_layer(layer, hwc)
+        if tried is None or (len(tried[1]) == 3 and min(tried[1][:2]) < 2):
             return False
         layers.append(layer)
-        hwc = out
+        parsed.append(tried[0])
+        hwc = list(tried[1])
         return True
 
     for k in range(n_convs):
         for _attempt in range(10):
-            if add(_conv(rng, difficulty, hwc[2], first=k == 0)):
+            if add(_conv(draws, difficulty, hwc[2], first=k == 0)):
                 break
         if difficulty >= 2 and layers[-1]["type"] == "conv2d":
-            if rng.random() < 0.45:
+            if draws.random() < 0.45:
                 add({"type": "batchnorm"})
-            if rng.random() < 0.35:
+            if draws.random() < 0.35:
                 add({"type": "relu"})
         # A pool only where the convolutions after it still fit comfortably.
-        if rng.random() < (0.4 if difficulty == 1 else 0.35) and min(hwc[:2]) >= 10 + 2 * (
+        if draws.random() < (0.4 if difficulty == 1 else 0.35) and min(hwc[:2]) >= 10 + 2 * (
             n_convs - 1 - k
         ):
-            add(_pool(rng, difficulty))
+            add(_pool(draws, difficulty))
     if difficulty == 1:
         # Keep the dense layer's weights a by-hand multiplication.
         if hwc[0] * hwc[1] * hwc[2] > 2500:
             add({"type": "maxpool2d", "kernel": 2})
         tail = "flatten"
     else:
-        tail = pick(rng, ("flatten", "flatten", *_GLOBAL_POOLS))
+        tail = pick(draws, ("flatten", "flatten", *_GLOBAL_POOLS))
         if difficulty == 2 and hwc[0] * hwc[1] * hwc[2] > 8192:
-            tail = pick(rng, _GLOBAL_POOLS)
+            tail = pick(draws, _GLOBAL_POOLS)
     add({"type": tail})
-    if difficulty >= 3 and rng.random() < 0.4:
-        add({"type": "dense", "units": int(pick(rng, (64, 128, 256)))})
-        if rng.random() < 0.5:
+    if difficulty >= 3 and draws.random() < 0.4:
+        add({"type": "dense", "units": pick(draws, (64, 128, 256))})
+        if draws.random() < 0.5:
             add({"type": "relu"})
     dense: LayerJSON = {
         "type": "dense",
-        "units": int(pick(rng, (10, 16) if difficulty == 1 else (10, 10, 16, 32, 100))),
+        "units": pick(draws, (10, 16) if difficulty == 1 else (10, 10, 16, 32, 100)),
     }
-    if difficulty >= 2 and rng.random() < 0.15:
+    if difficulty >= 2 and draws.random() < 0.15:
         dense["bias"] = False
     add(dense)
-    return stack_json(input_shape, layers, layout)
+    stack = stack_json(input_shape, layers, layout)
+    return stack, solve_parsed(stack, parsed)
 
 
-def _asked(rng: np.random.Generator, difficulty: int, layer: LayerJSON) -> bool:
+def _asked(draws: Draws, difficulty: int, layer: LayerJSON) -> bool:
     """Layers with weights always; from difficulty 2 some without, so that a student who
     gives pooling parameters can be told."""
     if layer["type"] in _WEIGHTED:
@@ -180,27 +182,37 @@ def _asked(rng: np.random.Generator, difficulty: int, layer: LayerJSON) -> bool:
     if difficulty == 1:
         return False
     chance = 0.7 if layer["type"] in (*_WINDOWED_POOLS, *_GLOBAL_POOLS) else 0.3
-    return bool(rng.random() < chance)
+    return bool(draws.random() < chance)
 
 
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A random stack; one Param # part per layer (layers without weights shown as 0 at
     difficulty 1), the total, and the trainable total when there is batch norm."""
-    stack = random_param_stack(rng, difficulty)
-    asked = [_asked(rng, difficulty, layer) for layer in stack["layers"]]
-    return draft_for(stack, asked, show_shapes=difficulty <= 2, ask_trainable=difficulty >= 2)
+    draws = Draws(rng)
+    stack, solution = random_param_stack(draws, difficulty)
+    asked = [_asked(draws, difficulty, layer) for layer in stack["layers"]]
+    return draft_for(stack, asked, show_shapes=difficulty <= 2, ask_trainable=difficulty >= 2,
+                     solution=solution)
 
 
 def draft_for(
-    stack: Mapping[str, Any], asked: Sequence[bool], *, show_shapes: bool, ask_trainable: bool
+    stack: Mapping[str, Any],
+    asked: Sequence[bool],
+    *,
+    show_shapes: bool,
+    ask_trainable: bool,
+    solution: Solution | None = None,
 ) -> Draft:
     """The problem for a given stack: a part for each asked layer (the others shown as 0),
-    the total, and the trainable total if `ask_trainable` and there is batch norm."""
-    solution = solve_stack(stack)
+    the total, and the trainable total if `ask_trainable` and there is batch norm.
+    `solution` is the stack's solution if the caller has it already."""
+    if solution is None:
+        solution = solve_stack(stack)
     layers = stack["layers"]
+    labels = [layer_label(layer) for layer in layers]
     parts: list[Part] = [
-        Part(_part_id(i), f"Param # of layer {i} ({layer_label(layer)})", "int")
-        for i, layer in enumerate(layers)
+        Part(_part_id(i), f"Param # of layer {i} ({label})", "int")
+        for i, label in enumerate(labels)
         if asked[i]
     ]
     parts.append(Part("total", "Total params", "int", depends_on=tuple(p.id for p in parts)))
@@ -244,6 +256,7 @@ def draft_for(
             {(i, "param_count"): _part_id(i) for i in range(len(layers)) if asked[i]},
             shown,
             footer,
+            labels,
         ),
     )
     return Draft(

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
+from problems.kinds.draws import Draws
 from problems.kinds.stacks import (
     LayerJSON,
     layer_label,
+    next_shape,
     pick,
     shape_text,
     solve_stack,
@@ -57,11 +59,11 @@ def _stack(config: Mapping[str, Any], option: str, with_next: bool) -> dict[str,
 # ---------------------------------------------------------------- generation
 
 
-def _draw(rng: np.random.Generator, difficulty: int) -> dict[str, Any]:
+def _draw(draws: Draws, difficulty: int) -> dict[str, Any]:
     """One candidate configuration (`generate` checks it with the solver)."""
     if difficulty == 1:
-        side = int(rng.integers(8, 19))
-        channels = int(pick(rng, (3, 4, 8, 16)))
+        side = draws.between(8, 19)
+        channels = pick(draws, (3, 4, 8, 16))
         return {
             "layout": "HWC",
             "input": [side, side, channels],
@@ -70,16 +72,16 @@ def _draw(rng: np.random.Generator, difficulty: int) -> dict[str, Any]:
             "conv": {
                 "type": "conv2d",
                 "filters": channels,
-                "kernel": int(pick(rng, (2, 3))),
+                "kernel": pick(draws, (2, 3)),
                 "stride": 2,
             },
         }
-    layout = pick(rng, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
+    layout = pick(draws, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
     sides = range(12, 33) if difficulty == 2 else range(16, 65)
-    channels = int(pick(rng, (8, 16, 32, 64) if difficulty == 2 else (16, 32, 64, 128)))
-    hwc = [int(pick(rng, sides)), int(pick(rng, sides)), channels]
+    channels = pick(draws, (8, 16, 32, 64) if difficulty == 2 else (16, 32, 64, 128))
+    hwc = [pick(draws, sides), pick(draws, sides), channels]
     pre: LayerJSON = {"type": "conv2d", "filters": channels, "kernel": 3}
-    padding = pick(rng, ("none", "same", "int"))
+    padding = pick(draws, ("none", "same", "int"))
     if padding == "same":
         pre["padding"] = "same"
     elif padding == "int":
@@ -87,25 +89,25 @@ def _draw(rng: np.random.Generator, difficulty: int) -> dict[str, Any]:
     conv: LayerJSON = {
         "type": "conv2d",
         "filters": channels,
-        "kernel": int(pick(rng, (2, 3, 3))),
+        "kernel": pick(draws, (2, 3, 3)),
         "stride": 2,
     }
-    conv_padding = pick(rng, ("none", "same", "int"))
+    conv_padding = pick(draws, ("none", "same", "int"))
     if conv_padding == "same":
         conv["padding"] = "same"
     elif conv_padding == "int" and conv["kernel"] == 3:
         conv["padding"] = 1
     pool: LayerJSON = {"type": "maxpool2d", "kernel": 2}
     if difficulty >= 3:
-        if rng.random() < 0.3:
+        if draws.random() < 0.3:
             pre["dilation"] = 2
-            pre["padding"] = pick(rng, ("same", 2))
-        variant = pick(rng, ("plain", "overlapping", "ceil"))
+            pre["padding"] = pick(draws, ("same", 2))
+        variant = pick(draws, ("plain", "overlapping", "ceil"))
         if variant == "overlapping":
             pool = {"type": "maxpool2d", "kernel": 3, "stride": 2, "padding": 1}
         elif variant == "ceil":
             pool["ceil_mode"] = True
-        if rng.random() < 0.25:
+        if draws.random() < 0.25:
             conv["bias"] = False
     return {
         "layout": layout,
@@ -117,13 +119,14 @@ def _draw(rng: np.random.Generator, difficulty: int) -> dict[str, Any]:
 
 
 def _fits(config: Mapping[str, Any]) -> bool:
-    """Both options solve and leave at least 2x2 outputs."""
+    """Both options solve and leave at least 2x2 outputs (layer by layer through the
+    solver's cached rules: the same answer as solving both stacks)."""
+    pre = next_shape(config["pre"], _hwc(config["input"], config["layout"]))
+    if pre is None:
+        return False
     for option, _letter in _OPTIONS:
-        solution = try_solve(_stack(config, option, with_next=False))
-        if (
-            solution is None
-            or min(_hwc(solution.layers[_OPTION].output_shape, config["layout"])[:2]) < 2
-        ):
+        out = next_shape(config[option], pre)
+        if out is None or min(out[:2]) < 2:
             return False
     return True
 
@@ -141,8 +144,9 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A preceding 3x3 convolution, then a max pool (A) or a stride-2 convolution (B): their
     shapes, parameters and receptive fields (from difficulty 2 also the receptive field of a
     further 3x3 convolution after each), and which one learns its downsampling."""
+    draws = Draws(rng)
     for _attempt in range(50):
-        config = _draw(rng, difficulty)
+        config = _draw(draws, difficulty)
         if _fits(config):
             break
     else:  # never seen in practice; keeps generate total
@@ -153,6 +157,7 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
 def draft_for(config: Mapping[str, Any], *, with_next: bool) -> Draft:
     """The problem for a given input, preceding convolution, pool and strided convolution."""
     pool_label, conv_label = layer_label(config["pool"]), layer_label(config["conv"])
+    pre_label = layer_label(config["pre"])
     parts = [
         Part("pool_shape", f"Output shape of option A ({pool_label})", "shape"),
         Part("conv_shape", f"Output shape of option B ({conv_label})", "shape"),
@@ -199,7 +204,7 @@ def draft_for(config: Mapping[str, Any], *, with_next: bool) -> Draft:
     statement = (
         text_block(
             f"The input is {shape_text(config['input'])} in {layout} layout {order}, no batch "
-            f"dimension. It goes through a {layer_label(config['pre'])}, then either option A, a "
+            f"dimension. It goes through a {pre_label}, then either option A, a "
             "max pool, or option B, a stride-2 convolution with as many filters as it has input "
             "channels. Receptive fields are measured in pixels of the input, on one side (all "
             "windows here are square)."
@@ -209,12 +214,14 @@ def draft_for(config: Mapping[str, Any], *, with_next: bool) -> Draft:
             _stack(config, "pool", False),
             [("output_shape", "Output Shape")],
             {(_OPTION, "output_shape"): "pool_shape"},
+            labels=(pre_label, pool_label),
         ),
         text_block("Option B:"),
         stack_block(
             _stack(config, "conv", False),
             [("output_shape", "Output Shape")],
             {(_OPTION, "output_shape"): "conv_shape"},
+            labels=(pre_label, conv_label),
         ),
     )
     answers = _answers(config, with_next)

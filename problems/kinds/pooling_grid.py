@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from problems.answers import Tolerance
 from problems.errors import SpecError
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel, format_number
+from problems.kinds.draws import Draws
 from problems.kinds.stacks import pick, text_block
 from problems.pooling import pool2d
 from problems.windows import AxisWindows, axis_windows
@@ -73,11 +75,11 @@ def _try_pooled(params: Mapping[str, Any], **changes: Any) -> list[list[float]] 
 
 def axes(params: Mapping[str, Any]) -> tuple[AxisWindows, AxisWindows]:
     """The windows along rows and columns (square input and settings: the same twice)."""
-    rows, cols = np.asarray(params["input"]).shape
+    grid = params["input"]
     return tuple(  # type: ignore[return-value]
         axis_windows(size, params["kernel"], params["stride"], params["padding"],
                      params["dilation"], params["ceil_mode"])
-        for size in (rows, cols)
+        for size in (len(grid), len(grid[0]))
     )
 
 
@@ -90,10 +92,16 @@ def axis_cells(windows: AxisWindows, index: int) -> list[int]:
 
 def window_cells(params: Mapping[str, Any]) -> list[list[list[list[int]]]]:
     """For each output cell, the real input cells `[r, c]` of its window (row-major)."""
-    rows, cols = axes(params)
+    return [[[list(cell) for cell in cells] for cells in row] for row in windows_of(*axes(params))]
+
+
+@lru_cache(maxsize=256)
+def windows_of(rows: AxisWindows, cols: AxisWindows) -> tuple[tuple[tuple[tuple[int, int], ...], ...], ...]:
+    """`window_cells` as tuples, for reading only (cached: variants share their settings)."""
     col_cells = [axis_cells(cols, j) for j in range(cols.out)]
-    return [[[[r, c] for r in axis_cells(rows, i) for c in col_cells[j]] for j in range(cols.out)]
-            for i in range(rows.out)]
+    return tuple(tuple(tuple((r, c) for r in axis_cells(rows, i) for c in col_cells[j])
+                       for j in range(cols.out))
+                 for i in range(rows.out))
 
 
 def cell_windows(problem: Problem, part_id: str) -> list[list[list[list[int]]]] | None:
@@ -103,63 +111,71 @@ def cell_windows(problem: Problem, part_id: str) -> list[list[list[list[int]]]] 
 
 # ---------------------------------------------------------------- generating
 
-def _settings(rng: np.random.Generator, difficulty: int) -> dict[str, Any]:
+def _settings(draws: Draws, difficulty: int) -> dict[str, Any]:
     """The pooling settings and input side for a difficulty (no grid yet)."""
     s: dict[str, Any] = {"dilation": 1, "ceil_mode": False, "count_include_pad": True}
+    padding: int | str
     if difficulty == 1:
-        s.update(side=4, op=pick(rng, ("max", "avg")), kernel=2, stride=2, padding=0)
+        s.update(side=4, op=pick(draws, ("max", "avg")), kernel=2, stride=2, padding=0)
         return s
     if difficulty == 2:
-        kernel, stride, padding = pick(rng, _GEOMETRY_2)
-        s.update(side=int(pick(rng, (5, 6))), op=pick(rng, ("max", "max", "avg", "avg", "min")),
+        kernel, stride, padding = pick(draws, _GEOMETRY_2)
+        s.update(side=pick(draws, (5, 6)), op=pick(draws, ("max", "max", "avg", "avg", "min")),
                  kernel=kernel, stride=stride, padding=padding)
     else:
-        feature = pick(rng, ("ceil", "same", "dilation"))
+        feature = pick(draws, ("ceil", "same", "dilation"))
         if feature == "ceil":
-            side, kernel, stride, padding = pick(rng, _CEIL_3)
-            s.update(op=pick(rng, ("max", "avg", "min")), ceil_mode=True)
+            side, kernel, stride, padding = pick(draws, _CEIL_3)
+            s.update(op=pick(draws, ("max", "avg", "min")), ceil_mode=True)
         elif feature == "same":
-            side, kernel, stride = pick(rng, _SAME_3)
+            side, kernel, stride = pick(draws, _SAME_3)
             padding = "same"
-            s.update(op=pick(rng, ("max", "avg", "min")))
+            s.update(op=pick(draws, ("max", "avg", "min")))
         else:
-            side, kernel, stride, padding = pick(rng, _DILATED_3)
+            side, kernel, stride, padding = pick(draws, _DILATED_3)
             s.update(op="max", dilation=2)
         s.update(side=side, kernel=kernel, stride=stride, padding=padding)
     if s["op"] == "avg" and isinstance(s["padding"], int) and s["padding"] > 0:
-        s["count_include_pad"] = bool(rng.random() < 0.5)
+        s["count_include_pad"] = draws.random() < 0.5
     return s
 
 
-def _nice_average_grid(rng: np.random.Generator, side: int) -> np.ndarray:
-    """Digits whose disjoint 2x2 window sums are multiples of 4 (whole averages)."""
-    grid = rng.integers(0, 10, size=(side, side))
-    for i in range(0, side, 2):
-        for j in range(0, side, 2):
-            r, c = i + int(rng.integers(2)), j + int(rng.integers(2))
-            rest = int(grid[i:i + 2, j:j + 2].sum() - grid[r, c])
-            fits = [v for v in range(10) if (rest + v) % 4 == 0]
-            grid[r, c] = fits[int(rng.integers(len(fits)))]
+def _digits(draws: Draws, side: int) -> list[list[int]]:
+    """A side x side grid of uniform digits 0-9."""
+    grid: list[list[int]] = draws.integers(0, 10, (side, side)).tolist()
     return grid
 
 
-def _acceptable(grid: np.ndarray, output: np.ndarray) -> bool:
+def _nice_average_grid(draws: Draws, side: int) -> list[list[int]]:
+    """Digits whose disjoint 2x2 window sums are multiples of 4 (whole averages)."""
+    grid = _digits(draws, side)
+    for i in range(0, side, 2):
+        for j in range(0, side, 2):
+            r, c = i + draws.below(2), j + draws.below(2)
+            rest = sum(sum(row[j:j + 2]) for row in grid[i:i + 2]) - grid[r][c]
+            fits = [v for v in range(10) if (rest + v) % 4 == 0]
+            grid[r][c] = fits[draws.below(len(fits))]
+    return grid
+
+
+def _acceptable(grid: list[list[int]], output: np.ndarray) -> bool:
     """Not degenerate: the input varies and the output has at least three distinct values
     (two for a tiny output), so no variant is answered by one repeated number."""
-    distinct = len(np.unique(output))
-    return len(np.unique(grid)) > 1 and distinct >= min(3, output.size)
+    distinct = len(set(output.ravel().tolist()))
+    return len({v for row in grid for v in row}) > 1 and distinct >= min(3, output.size)
 
 
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A random grid and pooling settings; one grid part answered cell by cell."""
-    settings = _settings(rng, difficulty)
+    draws = Draws(rng)
+    settings = _settings(draws, difficulty)
     side = settings.pop("side")
     for _attempt in range(200):
         if difficulty == 1 and settings["op"] == "avg":
-            grid = _nice_average_grid(rng, side)
+            grid = _nice_average_grid(draws, side)
         else:
-            grid = rng.integers(0, 10, size=(side, side))
-        params = {"input": grid.tolist(), **settings}
+            grid = _digits(draws, side)
+        params = {"input": grid, **settings}
         output = pooled(params)
         if _acceptable(grid, output):
             break

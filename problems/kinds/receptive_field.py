@@ -3,20 +3,23 @@ many stacked convolutions it takes for a unit to see a whole input."""
 
 from __future__ import annotations
 
-import copy
 import functools
-import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
+from problems.kinds.draws import Draws
 from problems.kinds.stacks import (
     LayerJSON,
+    copy_layer,
+    copy_stack,
     layer_label,
+    next_layer,
     pick,
     shape_in_layout,
+    solve_parsed,
     stack_block,
     stack_json,
     text_block,
@@ -24,6 +27,7 @@ from problems.kinds.stacks import (
     vary_layers,
 )
 from problems.solver import ReceptiveField, Solution
+from problems.spec import Layer, parse_layer
 from problems.windows import axis_windows
 
 NAME = "receptive_field"
@@ -42,76 +46,76 @@ _SETS_BY_DIFFICULTY: dict[int, tuple[tuple[str, ...], ...]] = {
 
 # ---------------------------------------------------------------- stacks
 
-def _conv(rng: np.random.Generator, difficulty: int) -> LayerJSON:
+def _conv(draws: Draws, difficulty: int) -> LayerJSON:
     layer: LayerJSON = {
         "type": "conv2d",
-        "filters": int(pick(rng, (4, 8, 16, 32) if difficulty == 1 else (8, 16, 32, 64))),
-        "kernel": int(pick(rng, (3, 5) if difficulty == 1 else (3, 3, 5, 7))),
+        "filters": pick(draws, (4, 8, 16, 32) if difficulty == 1 else (8, 16, 32, 64)),
+        "kernel": pick(draws, (3, 5) if difficulty == 1 else (3, 3, 5, 7)),
     }
     if difficulty >= 2:
-        stride = int(pick(rng, (1, 1, 2)))
+        stride = pick(draws, (1, 1, 2))
         if stride != 1:
             layer["stride"] = stride
-        padding = pick(rng, ("none", "int", "same"))
+        padding = pick(draws, ("none", "int", "same"))
         if padding == "int":
-            layer["padding"] = int(rng.integers(1, layer["kernel"] // 2 + 1))
+            layer["padding"] = draws.between(1, layer["kernel"] // 2 + 1)
         elif padding == "same":
             layer["padding"] = "same"
-    if difficulty >= 3 and rng.random() < 0.4:
-        layer["dilation"] = int(pick(rng, (2, 3)))
+    if difficulty >= 3 and draws.random() < 0.4:
+        layer["dilation"] = pick(draws, (2, 3))
     return layer
 
 
-def _pool(rng: np.random.Generator, difficulty: int) -> LayerJSON:
+def _pool(draws: Draws, difficulty: int) -> LayerJSON:
     if difficulty == 1:
         return {"type": "maxpool2d", "kernel": 2}
-    layer: LayerJSON = {"type": pick(rng, ("maxpool2d", "maxpool2d", "avgpool2d")),
-                        "kernel": int(pick(rng, (2, 3)))}
-    if layer["kernel"] == 3 and rng.random() < 0.5:
+    layer: LayerJSON = {"type": pick(draws, ("maxpool2d", "maxpool2d", "avgpool2d")),
+                        "kernel": pick(draws, (2, 3))}
+    if layer["kernel"] == 3 and draws.random() < 0.5:
         layer["stride"] = 2
-    padding = pick(rng, ("none", "none", "int", "same"))
+    padding = pick(draws, ("none", "none", "int", "same"))
     if padding == "int":
         layer["padding"] = 1
     elif padding == "same":
         layer["padding"] = "same"
     if difficulty >= 3:
-        if padding != "same" and rng.random() < 0.4:
+        if padding != "same" and draws.random() < 0.4:
             layer["ceil_mode"] = True
-        if layer["type"] == "maxpool2d" and padding == "none" and rng.random() < 0.25:
+        if layer["type"] == "maxpool2d" and padding == "none" and draws.random() < 0.25:
             layer["dilation"] = 2
     return layer
 
 
-def _random_stack(rng: np.random.Generator, difficulty: int) -> dict[str, Any] | None:
+def _random_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], Solution] | None:
     """A square stack of convolutions and pools (and, at difficulty 3, activations) whose
-    sides stay >= 3; None if the draw ran out of room."""
-    layout = "HWC" if difficulty == 1 else str(pick(rng, ("HWC", "CHW")))
-    side = int(pick(rng, {1: (16, 20, 24, 28, 32), 2: (17, 20, 24, 28, 31, 32),
-                          3: (28, 32, 33, 48, 56, 64)}[difficulty]))
-    channels = int(pick(rng, (1, 3)))
-    count = int(rng.integers(2, 4) if difficulty == 1 else rng.integers(3, 5) if difficulty == 2
-                else rng.integers(3, 6))
+    sides stay >= 3, and its solution; None if the draw ran out of room."""
+    layout = "HWC" if difficulty == 1 else pick(draws, ("HWC", "CHW"))
+    side = pick(draws, {1: (16, 20, 24, 28, 32), 2: (17, 20, 24, 28, 31, 32),
+                          3: (28, 32, 33, 48, 56, 64)}[difficulty])
+    channels = pick(draws, (1, 3))
+    count = (draws.between(2, 4) if difficulty == 1 else draws.between(3, 5) if difficulty == 2
+             else draws.between(3, 6))
     layers: list[LayerJSON] = []
+    parsed: list[Layer] = []  # each layer as the solver read it when it was tried
     current = side
     while sum(layer["type"] in _WINDOWED for layer in layers) < count:
         for _attempt in range(20):
-            want_pool = bool(layers) and layers[-1]["type"] == "conv2d" and rng.random() < 0.45
-            layer = _pool(rng, difficulty) if want_pool else _conv(rng, difficulty)
-            result = try_solve(stack_json(shape_in_layout([current, current, channels], layout),
-                                          [layer], layout))
-            if result is None:
-                continue
-            out = _side(result, 0)
-            if out < 3:
+            want_pool = bool(layers) and layers[-1]["type"] == "conv2d" and draws.random() < 0.45
+            layer = _pool(draws, difficulty) if want_pool else _conv(draws, difficulty)
+            tried = next_layer(layer, (current, current, channels))
+            if tried is None or tried[1][0] < 3:
                 continue
             layers.append(layer)
-            current = out
+            parsed.append(tried[0])
+            current = tried[1][0]
             break
         else:
             return None
-        if difficulty >= 3 and layer["type"] == "conv2d" and rng.random() < 0.25:
+        if difficulty >= 3 and layer["type"] == "conv2d" and draws.random() < 0.25:
             layers.append({"type": "relu"})
-    return stack_json(shape_in_layout([side, side, channels], layout), layers, layout)
+            parsed.append(parse_layer(layers[-1], "layer"))
+    stack = stack_json(shape_in_layout([side, side, channels], layout), layers, layout)
+    return stack, solve_parsed(stack, parsed)
 
 
 def _side(solution: Solution, index: int) -> int:
@@ -137,7 +141,7 @@ def _enlarged(stack: Mapping[str, Any]) -> dict[str, Any]:
     for layer in stack["layers"]:
         if layer["type"] in _WINDOWED:
             grow *= _stride(layer)
-    new = copy.deepcopy(dict(stack))
+    new = copy_stack(stack)
     axes = (0, 1) if stack["layout"] == "HWC" else (1, 2)
     for axis in axes:
         new["input"][axis] += grow
@@ -184,13 +188,16 @@ def _depth_layers(spec: Mapping[str, Any], convs: int, pool_as: str = "as_is"
 def _fields_by_depth(spec: Mapping[str, Any], target: int, pool_as: str = "as_is") -> list[int]:
     """The receptive-field size after 1, 2, ... convolutions, up to the first that reaches
     `target` (solved as stacks on an input large enough to hold them); [] if none does."""
-    return list(_depth_sizes(json.dumps(spec, sort_keys=True), target, pool_as))
+    pool = spec["pool"]
+    pool_key = None if pool is None else tuple(sorted(pool.items()))
+    return list(_depth_sizes(spec["kernel"], pool_key, spec["every"], target, pool_as))
 
 
 @functools.lru_cache(maxsize=1024)
-def _depth_sizes(spec_json: str, target: int, pool_as: str) -> tuple[int, ...]:
-    # Cached: grading recomputes the same few depth stacks for every submission.
-    spec = json.loads(spec_json)
+def _depth_sizes(kernel: int, pool_key: tuple[tuple[str, Any], ...] | None, every: int, target: int,
+                 pool_as: str) -> tuple[int, ...]:
+    # Cached: the same few depth networks recur across variants and submissions.
+    spec = {"kernel": kernel, "pool": None if pool_key is None else dict(pool_key), "every": every}
     convs = 4
     while convs <= 128:
         layers, positions = _depth_layers(spec, convs, pool_as)
@@ -221,14 +228,14 @@ def _solve_deep(layers: list[LayerJSON]) -> Solution | None:
     return None
 
 
-def _depth_spec(rng: np.random.Generator, difficulty: int) -> dict[str, Any]:
+def _depth_spec(draws: Draws, difficulty: int) -> dict[str, Any]:
     if difficulty == 1:
-        return {"kernel": 3, "pool": None, "every": 0, "target": int(rng.integers(7, 32))}
+        return {"kernel": 3, "pool": None, "every": 0, "target": draws.between(7, 32)}
     if difficulty == 2:
         return {"kernel": 3, "pool": {"type": "maxpool2d", "kernel": 2}, "every": 2,
-                "target": int(pick(rng, (16, 20, 24, 28, 32, 40, 48, 56, 64)))}
-    return {"kernel": 3, "pool": {"type": "maxpool2d", "kernel": int(pick(rng, (2, 3))), "stride": 2},
-            "every": int(pick(rng, (2, 3))), "target": int(pick(rng, (32, 48, 64, 96, 100, 128, 150)))}
+                "target": pick(draws, (16, 20, 24, 28, 32, 40, 48, 56, 64))}
+    return {"kernel": 3, "pool": {"type": "maxpool2d", "kernel": pick(draws, (2, 3)), "stride": 2},
+            "every": pick(draws, (2, 3)), "target": pick(draws, (32, 48, 64, 96, 100, 128, 150))}
 
 
 def _depth_text(spec: Mapping[str, Any]) -> str:
@@ -247,50 +254,53 @@ def _depth_text(spec: Mapping[str, Any]) -> str:
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A random square stack and a unit of one layer; by difficulty one or several of: its
     size and jump, the input rows and columns it sees, the depth to see a whole input."""
-    asked = _SETS_BY_DIFFICULTY[difficulty][int(rng.integers(len(_SETS_BY_DIFFICULTY[difficulty])))]
+    draws = Draws(rng)
+    asked = _SETS_BY_DIFFICULTY[difficulty][draws.below(len(_SETS_BY_DIFFICULTY[difficulty]))]
     for _attempt in range(100):
-        draft = _try_generate(rng, difficulty, asked)
+        draft = _try_generate(draws, difficulty, asked)
         if draft is not None:
             return draft
     raise RuntimeError(f"receptive_field: no valid variant at difficulty {difficulty}")
 
 
-def _try_generate(rng: np.random.Generator, difficulty: int, asked: tuple[str, ...]) -> Draft | None:
-    stack, index, unit, depth = None, None, None, None
+def _try_generate(draws: Draws, difficulty: int, asked: tuple[str, ...]) -> Draft | None:
+    stack, index, unit, depth, field = None, None, None, None, None
     if "a" in asked or "b" in asked:
-        stack = _random_stack(rng, difficulty)
-        if stack is None:
+        built = _random_stack(draws, difficulty)
+        if built is None:
             return None
-        solution = try_solve(stack)
-        assert solution is not None
+        stack, solution = built
         last = len(stack["layers"]) - 1
-        index = last if difficulty == 1 and rng.random() < 0.6 else int(rng.integers(1, last + 1))
+        index = last if difficulty == 1 and draws.random() < 0.6 else draws.between(1, last + 1)
         field = solution.layers[index].receptive_field
         assert field is not None
         if "b" in asked:
-            unit = _pick_unit(rng, difficulty, field, _side(solution, index), _input_side(stack))
+            unit = _pick_unit(draws, difficulty, field, _side(solution, index), _input_side(stack))
             if unit is None:
                 return None
     if "c" in asked:
-        depth = _depth_spec(rng, difficulty)
-    return draft_for(asked, stack, index, unit, unclipped=difficulty >= 3, depth=depth)
+        depth = _depth_spec(draws, difficulty)
+    return draft_for(asked, stack, index, unit, unclipped=difficulty >= 3, depth=depth, field=field)
 
 
 def draft_for(asked: tuple[str, ...], stack: Mapping[str, Any] | None = None, layer: int | None = None,
               unit: tuple[int, int] | None = None, *, unclipped: bool = False,
-              depth: Mapping[str, Any] | None = None) -> Draft | None:
+              depth: Mapping[str, Any] | None = None,
+              field: ReceptiveField | None = None) -> Draft | None:
     """The problem asking `asked` ("a": size and jump of `layer`, "b": the rows and columns
     `unit` of it sees, "c": the depth of the `depth` network), answers from the solver; None
-    if the depth network never reaches its target."""
+    if the depth network never reaches its target. `field` is the solver's receptive field
+    of `layer`, if the caller has it already."""
     parts: list[Part] = []
     answers: dict[str, Any] = {}
     params: dict[str, Any] = {"asked": list(asked)}
     statement: list[dict[str, Any]] = []
     if stack is not None and layer is not None:
-        field = _field(stack, layer)
+        if field is None:
+            field = _field(stack, layer)
         assert field is not None, "a stack the solver refuses"
         side = _input_side(stack)
-        params.update(stack=copy.deepcopy(dict(stack)), layer=layer)
+        params.update(stack=copy_stack(stack), layer=layer)
         cells: dict[tuple[int, str], str] = {}
         statement.append(text_block(
             f"The input is {side}x{side} pixels. The receptive field of a unit is the square of "
@@ -340,19 +350,19 @@ def draft_for(asked: tuple[str, ...], stack: Mapping[str, Any] | None = None, la
     return Draft("Receptive fields", tuple(statement), tuple(parts), answers, params)
 
 
-def _pick_unit(rng: np.random.Generator, difficulty: int, field: ReceptiveField, side: int,
+def _pick_unit(draws: Draws, difficulty: int, field: ReceptiveField, side: int,
                input_side: int) -> tuple[int, int] | None:
     """A unit (i, j): at difficulty 1-2 one whose field lies inside the image (by hand, no
     clipping question); at 3 any, often at an edge where the field reaches into the padding."""
     if difficulty >= 3:
         def one() -> int:
-            return int(pick(rng, (0, side - 1, int(rng.integers(side)))))
+            return pick(draws, (0, side - 1, draws.below(side)))
         return one(), one()
     inside = [i for i in range(side)
               if field.rows(i, 0)[0] >= 0 and field.rows(i, 0)[1] <= input_side - 1]
     if not inside:
         return None
-    return int(pick(rng, inside)), int(pick(rng, inside))
+    return pick(draws, inside), pick(draws, inside)
 
 
 # ---------------------------------------------------------------- grading helpers
@@ -426,14 +436,14 @@ def _stride_before_kernel(stack: Mapping[str, Any], index: int) -> tuple[dict[st
         stride = _stride(layer) if layer["type"] in _WINDOWED else 1
         if stride != 1:
             layers.append({"type": "conv2d", "filters": 4, "kernel": 1, "stride": stride})
-            layers.append({**copy.deepcopy(layer), "stride": 1})
+            layers.append({**copy_layer(layer), "stride": 1})
             if position <= index:
                 new_index += 1
         else:
-            layers.append(copy.deepcopy(layer))
+            layers.append(copy_layer(layer))
     if layers == list(stack["layers"]):
         return None, index
-    return {**copy.deepcopy(dict(stack)), "layers": layers}, new_index
+    return {**copy_stack(stack), "layers": layers}, new_index
 
 
 def _range_answers(problem: Problem, field: ReceptiveField | None) -> dict[str, Any]:

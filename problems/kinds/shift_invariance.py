@@ -4,12 +4,14 @@ student says which pooled cells change and which moves leave the pooled output a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from problems.errors import SpecError
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel, format_number
+from problems.kinds.draws import Draws
 from problems.kinds.stacks import pick, text_block
 from problems.pooling import PoolOp, pool2d
 from problems.windows import AxisWindows, axis_windows
@@ -89,9 +91,16 @@ def _outcome(grid: np.ndarray, feature: tuple[int, int], labels: list[str],
     which nothing differs (or [none]); and the pooled output before any move: pool2d on the
     grid and every moved grid at once, compared."""
     grids = np.stack([grid, *(moved(grid, feature, label) for label in labels)]).astype(float)
-    out = _pooled(grids, pool)
-    changed = {label: [[int(r), int(c)] for r, c in np.argwhere(out[0] != out[1 + n])]
-               for n, label in enumerate(labels)}
+    return _compared(_pooled(grids, pool), labels)
+
+
+def _compared(out: np.ndarray, labels: list[str]
+              ) -> tuple[dict[str, list[list[int]]], list[str], np.ndarray]:
+    """`_outcome` from the pooled outputs `(1 + moves, Ho, Wo)`: before, then after each move."""
+    changed: dict[str, list[list[int]]] = {label: [] for label in labels}
+    # Row-major within each move, as np.argwhere lists them.
+    for n, r, c in zip(*(a.tolist() for a in np.nonzero(out[1:] != out[0])), strict=True):
+        changed[labels[n]].append([r, c])
     same = sorted(label for label in labels if not changed[label])
     return changed, same or [NONE], out[0]
 
@@ -119,19 +128,23 @@ def _pool_text(pool: Mapping[str, Any]) -> str:
 
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A small activation map with one strong value, a max pooling, and moves of that value."""
+    draws = Draws(rng)
     for _attempt in range(200):
-        draft = _try_generate(rng, difficulty)
+        draft = _try_generate(draws, difficulty)
         if draft is not None:
             return draft
     raise RuntimeError(f"shift_invariance: no interesting variant at difficulty {difficulty}")
 
 
-def _try_generate(rng: np.random.Generator, difficulty: int) -> Draft | None:
-    config, sides = _CONFIGS[difficulty][int(rng.integers(len(_CONFIGS[difficulty])))]
+_PLACES = 8
+
+
+def _try_generate(draws: Draws, difficulty: int) -> Draft | None:
+    config, sides = pick(draws, _CONFIGS[difficulty])
     pool = dict(config)
-    side = int(pick(rng, sides))
-    value = 9 if difficulty < 3 else int(pick(rng, (7, 8, 9)))
-    directions = (str(pick(rng, ("right", "down"))),) if difficulty == 1 else ("right", "down")
+    side = pick(draws, sides)
+    value = 9 if difficulty < 3 else pick(draws, (7, 8, 9))
+    directions = (pick(draws, ("right", "down")),) if difficulty == 1 else ("right", "down")
     # Room for a move of 3 along each direction asked; the other axis is free.
     rows = side - 3 if "down" in directions else side
     cols = side - 3 if "right" in directions else side
@@ -139,39 +152,64 @@ def _try_generate(rng: np.random.Generator, difficulty: int) -> Draft | None:
     # Something must change and, where the pooling allows it, something must not. Eight
     # places are drawn and pooled in one call; if none keeps the output, this pooling
     # (overlapping windows) likely never does, and "none" is the lesson.
-    places = [(int(rng.integers(rows)), int(rng.integers(cols))) for _ in range(8)]
-    grids = rng.integers(0, 4, size=(len(places), side, side))
-    at_r, at_c = np.array(places).T
-    grids[np.arange(len(places)), at_r, at_c] = value
-    # moved[p, 0] is candidate p as drawn, moved[p, 1 + n] after move n (as _moved does it).
-    moved = np.repeat(grids[:, None], len(labels) + 1, axis=1).astype(float)
-    for n, label in enumerate(labels):
-        target_r, target_c = _target((0, 0), label)
-        moved[np.arange(len(places)), 1 + n, at_r, at_c] = 0
-        moved[np.arange(len(places)), 1 + n, at_r + target_r, at_c + target_c] = value
+    at_r = draws.integers(0, rows, (_PLACES,))
+    at_c = draws.integers(0, cols, (_PLACES,))
+    places = list(zip(at_r.tolist(), at_c.tolist(), strict=True))
+    grids = draws.integers(0, 4, (_PLACES, side, side))
+    grids[np.arange(_PLACES), at_r, at_c] = value
+    # moved[p, 0] is candidate p as drawn, moved[p, 1 + n] after move n (as _moved does it),
+    # every move of every candidate set in one indexing call each.
+    moves = len(labels)
+    which, after, step_r, step_c = _move_plan(tuple(labels))
+    moved = np.empty((_PLACES, moves + 1, side, side))
+    moved[:] = grids[:, None]
+    from_r, from_c = at_r.repeat(moves), at_c.repeat(moves)
+    moved[which, after, from_r, from_c] = 0
+    moved[which, after, from_r + step_r, from_c + step_c] = value
     try:
-        out = _pooled(moved.reshape(-1, side, side), pool).reshape(len(places), len(labels) + 1, -1)
+        pooled = _pooled(moved.reshape(-1, side, side), pool)
     except SpecError:
         return None
-    changing_by_place = [[label for n, label in enumerate(labels) if (outs[0] != outs[1 + n]).any()]
-                         for outs in out]
+    out = pooled.reshape(_PLACES, moves + 1, *pooled.shape[1:])
+    changes = (out[:, 1:] != out[:, :1]).any(axis=(2, 3)).tolist()
+    changing_by_place = [[label for label, changed in zip(labels, row, strict=True) if changed]
+                         for row in changes]
     place = next((n for n, changing in enumerate(changing_by_place)
                   if 0 < len(changing) < len(labels)), len(places) - 1)
     changing = changing_by_place[place]
     if not changing:
         return None
     grid, feature = grids[place], places[place]
-    asked = str(pick(rng, changing))
-    return draft_for(grid, feature, pool, labels, asked, with_pooled=difficulty == 1)
+    asked = pick(draws, changing)
+    return draft_for(grid, feature, pool, labels, asked, with_pooled=difficulty == 1,
+                     pooled=out[place])
+
+
+@lru_cache(maxsize=16)
+def _move_plan(labels: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """For every (candidate, move) pair, candidate by candidate: the candidate, its moved
+    copy (1 + the move's index) and the move's row and column step. Cached: read-only."""
+    moves = len(labels)
+    targets = np.array([_target((0, 0), label) for label in labels])
+    plan = (np.arange(_PLACES).repeat(moves), np.tile(np.arange(1, moves + 1), _PLACES),
+            np.tile(targets[:, 0], _PLACES), np.tile(targets[:, 1], _PLACES))
+    for array in plan:
+        array.setflags(write=False)
+    return plan
 
 
 def draft_for(grid: np.ndarray, feature: tuple[int, int], pool: Mapping[str, Any],
-              labels: list[str], asked: str, *, with_pooled: bool) -> Draft:
+              labels: list[str], asked: str, *, with_pooled: bool,
+              pooled: np.ndarray | None = None) -> Draft:
     """The problem for this map, strong cell, pooling and moves (`asked` is the move whose
-    changed cells are asked for), its answers from pool2d."""
+    changed cells are asked for), its answers from pool2d (`pooled`: the pooled map before
+    and after each move, if the caller has it already)."""
     grid = np.asarray(grid)
     value = int(grid[feature])
-    changes, same, before = _outcome(grid, feature, labels, pool)
+    if pooled is None:
+        changes, same, before = _outcome(grid, feature, labels, pool)
+    else:
+        changes, same, before = _compared(pooled, labels)
     height, width = before.shape
     side = grid.shape[0]
     distance, direction = _parse_label(asked)

@@ -7,22 +7,20 @@ takes. Every number a problem asks for comes from `problems.solver`.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from problems.errors import SpecError
-from problems.solver import Solution, solve
-from problems.spec import parse_stack
+from problems.kinds.draws import Draws
+from problems.solver import Solution, layer_output, solve
+from problems.spec import Layer, Stack, parse_layer, parse_stack
 
 LayerJSON = dict[str, Any]
 
 
-def pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:
-    """One of `options`, uniformly (numpy's generator only: reproducible by seed)."""
-    return options[int(rng.integers(len(options)))]
+# `pick(draws, options)`: one of `options`, uniformly (reproducible by seed). Draws' own
+# method, called without a wrapper: generators call it dozens of times per variant.
+pick = Draws.pick
 
 
 def stack_json(input_shape: Sequence[int], layers: Iterable[LayerJSON], layout: str = "HWC") -> dict[str, Any]:
@@ -43,6 +41,29 @@ def try_solve(stack: Mapping[str, Any]) -> Solution | None:
         return None
 
 
+def next_layer(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[Layer, tuple[int, ...]] | None:
+    """The parsed layer and its (H, W, C) or (N,) output on an (H, W, C) or (N,) input,
+    whatever the layout, from the solver; None where it refuses the layer. Both steps are
+    cached, so trying out a layer costs little more than a lookup."""
+    try:
+        parsed = parse_layer(layer, "layer")
+        return parsed, layer_output(parsed, tuple(hwc))
+    except SpecError:
+        return None
+
+
+def next_shape(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[int, ...] | None:
+    """`next_layer`'s output shape alone."""
+    tried = next_layer(layer, hwc)
+    return None if tried is None else tried[1]
+
+
+def solve_parsed(stack: Mapping[str, Any], layers: Sequence[Layer]) -> Solution:
+    """`solve_stack(stack)` for a valid stack whose layers the caller has parsed already,
+    in order: the same solution, without reading the JSON again."""
+    return solve(Stack(tuple(stack["input"]), tuple(layers), stack["layout"]))
+
+
 def _pair_text(value: Any) -> str:
     if isinstance(value, list):
         return f"{value[0]}x{value[1]}" if value[0] != value[1] else f"{value[0]}x{value[0]}"
@@ -55,9 +76,14 @@ def _pair_value(value: Any) -> str:
     return str(value)
 
 
+_WITH_SETTINGS = frozenset({"conv2d", "maxpool2d", "avgpool2d", "minpool2d", "dense"})
+
+
 def layer_label(layer: Mapping[str, Any]) -> str:
     """A readable one-line description of a layer with all its non-default settings."""
     kind = layer["type"]
+    if len(layer) == 1 and kind not in _WITH_SETTINGS:
+        return kind  # an activation, batch norm, flatten or global pool: nothing to add
     bits: list[str] = []
     if kind == "conv2d":
         bits.append(f"{layer['filters']} filters {_pair_text(layer['kernel'])}")
@@ -91,13 +117,17 @@ def stack_block(
     cells: Mapping[tuple[int, str], str],
     shown: Mapping[tuple[int, str], str] | None = None,
     footer: Sequence[tuple[str, str]] = (),
+    labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """A summary-table block: one row per layer, `columns` as (key, title); `cells` maps
     (layer index, column key) to the part answered in that cell, `shown` to given text;
-    `footer` rows as (label, part id), e.g. a total."""
+    `footer` rows as (label, part id), e.g. a total. `labels` are the layers' labels if
+    the caller has them already."""
+    if labels is None:
+        labels = [layer_label(layer) for layer in stack["layers"]]
     rows = []
     for index, layer in enumerate(stack["layers"]):
-        row: dict[str, Any] = {"index": index, "label": layer_label(layer), "layer": dict(layer), "cells": {}}
+        row: dict[str, Any] = {"index": index, "label": labels[index], "layer": dict(layer), "cells": {}}
         for key, _title in columns:
             if (index, key) in cells:
                 row["cells"][key] = {"part": cells[(index, key)]}
@@ -127,105 +157,123 @@ def shape_in_layout(hwc: Sequence[int], layout: str) -> list[int]:
 
 def shape_text(shape: Sequence[int]) -> str:
     """`26x26x32`."""
-    return "x".join(str(d) for d in shape)
+    return "x".join(map(str, shape))
 
 
 # ---------------------------------------------------------------- random stacks
 
-def _conv(rng: np.random.Generator, difficulty: int, channels: int) -> LayerJSON:
-    layer: LayerJSON = {"type": "conv2d", "filters": int(pick(rng, (8, 16, 32, 64) if difficulty > 1 else (4, 8, 16, 32)))}
-    layer["kernel"] = int(pick(rng, (3, 5) if difficulty == 1 else (1, 3, 3, 5, 7)))
+def _conv(draws: Draws, difficulty: int, channels: int) -> LayerJSON:
+    layer: LayerJSON = {"type": "conv2d", "filters": pick(draws, (8, 16, 32, 64) if difficulty > 1 else (4, 8, 16, 32))}
+    layer["kernel"] = pick(draws, (3, 5) if difficulty == 1 else (1, 3, 3, 5, 7))
     if difficulty >= 2:
-        stride = int(pick(rng, (1, 1, 2)))
+        stride = pick(draws, (1, 1, 2))
         if stride != 1:
             layer["stride"] = stride
-        padding = pick(rng, ("none", "int", "same", "valid"))
+        padding = pick(draws, ("none", "int", "same", "valid"))
         if padding == "int":
-            layer["padding"] = int(rng.integers(1, layer["kernel"] // 2 + 2))
+            layer["padding"] = draws.between(1, layer["kernel"] // 2 + 2)
         elif padding in ("same", "valid"):
             layer["padding"] = padding
     if difficulty >= 3:
-        if rng.random() < 0.35 and layer["kernel"] > 1:
-            layer["dilation"] = int(pick(rng, (2, 3)))
-        if rng.random() < 0.3:
-            groups = int(pick(rng, [g for g in (2, 4) if channels % g == 0] or [1]))
+        if draws.random() < 0.35 and layer["kernel"] > 1:
+            layer["dilation"] = pick(draws, (2, 3))
+        if draws.random() < 0.3:
+            groups = pick(draws, [g for g in (2, 4) if channels % g == 0] or [1])
             if groups > 1 and layer["filters"] % groups == 0:
                 layer["groups"] = groups
-        if rng.random() < 0.2 and isinstance(layer.get("padding"), int):
-            layer["kernel"] = [layer["kernel"], int(pick(rng, (1, 3)))]
+        if draws.random() < 0.2 and isinstance(layer.get("padding"), int):
+            layer["kernel"] = [layer["kernel"], pick(draws, (1, 3))]
             layer["padding"] = [layer["padding"], 0]
     return layer
 
 
-def _pool(rng: np.random.Generator, difficulty: int) -> LayerJSON:
-    kind = pick(rng, ("maxpool2d",) if difficulty == 1 else ("maxpool2d", "maxpool2d", "avgpool2d"))
-    layer: LayerJSON = {"type": kind, "kernel": int(pick(rng, (2,) if difficulty == 1 else (2, 3)))}
+def _pool(draws: Draws, difficulty: int) -> LayerJSON:
+    kind = pick(draws, ("maxpool2d",) if difficulty == 1 else ("maxpool2d", "maxpool2d", "avgpool2d"))
+    layer: LayerJSON = {"type": kind, "kernel": pick(draws, (2,) if difficulty == 1 else (2, 3))}
     if difficulty >= 2:
-        stride = int(pick(rng, (1, 2, 2)))
+        stride = pick(draws, (1, 2, 2))
         if stride != layer["kernel"]:
             layer["stride"] = stride
-        option = pick(rng, ("none", "int", "same"))
+        option = pick(draws, ("none", "int", "same"))
         if option == "int":
             layer["padding"] = 1 if layer["kernel"] >= 2 else 0
         elif option == "same":
             layer["padding"] = "same"
-    if difficulty >= 3 and not isinstance(layer.get("padding"), str) and rng.random() < 0.5:
+    if difficulty >= 3 and not isinstance(layer.get("padding"), str) and draws.random() < 0.5:
         layer["ceil_mode"] = True
-    if difficulty >= 3 and kind == "maxpool2d" and rng.random() < 0.25 and "padding" not in layer:
+    if difficulty >= 3 and kind == "maxpool2d" and draws.random() < 0.25 and "padding" not in layer:
         layer["dilation"] = 2
     return layer
 
 
 def random_stack(
-    rng: np.random.Generator,
+    draws: Draws,
     difficulty: int,
     *,
     n_layers: int | None = None,
     allow_tail: bool = False,
     min_side: int = 2,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Solution]:
     """A random valid stack of convolutions and pools (with activations, batch norm and a
-    dense tail when `allow_tail`) whose spatial sides stay >= `min_side`."""
-    layout = "HWC" if difficulty == 1 else pick(rng, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
-    side = int(pick(rng, (12, 14, 16, 20, 24, 28, 32) if difficulty == 1 else (15, 17, 28, 31, 32, 33, 56, 64)))
-    channels = int(pick(rng, (1, 3) if difficulty < 3 else (1, 3, 8, 16)))
-    count = n_layers if n_layers is not None else int(rng.integers(2, 4) if difficulty == 1 else rng.integers(3, 6))
-    hwc = [side, side, channels]
+    dense tail when `allow_tail`) whose spatial sides stay >= `min_side`, and its solution."""
+    layout = "HWC" if difficulty == 1 else pick(draws, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
+    side = pick(draws, (12, 14, 16, 20, 24, 28, 32) if difficulty == 1 else (15, 17, 28, 31, 32, 33, 56, 64))
+    channels = pick(draws, (1, 3) if difficulty < 3 else (1, 3, 8, 16))
+    count = n_layers if n_layers is not None else (draws.between(2, 4) if difficulty == 1 else draws.between(3, 6))
+    hwc: tuple[int, ...] = (side, side, channels)
     layers: list[LayerJSON] = []
+    parsed: list[Layer] = []  # each layer as the solver read it when it was tried
+
+    def append(layer: LayerJSON) -> None:
+        layers.append(layer)
+        parsed.append(parse_layer(layer, "layer"))
+
     while len(layers) < count:
         for _attempt in range(20):
-            want_pool = len(layers) > 0 and rng.random() < 0.4 and layers[-1]["type"] == "conv2d"
-            layer = _pool(rng, difficulty) if want_pool else _conv(rng, difficulty, hwc[2])
-            result = try_solve(stack_json(shape_in_layout(hwc, layout), [layer], layout))
-            if result is None:
-                continue
-            out = result.layers[0].output_shape
-            out_hwc = list(out) if layout == "HWC" else [out[1], out[2], out[0]]
-            if min(out_hwc[:2]) < min_side:
+            want_pool = len(layers) > 0 and draws.random() < 0.4 and layers[-1]["type"] == "conv2d"
+            layer = _pool(draws, difficulty) if want_pool else _conv(draws, difficulty, hwc[2])
+            tried = next_layer(layer, hwc)
+            if tried is None or min(tried[1][:2]) < min_side:
                 continue
             layers.append(layer)
-            hwc = out_hwc
+            parsed.append(tried[0])
+            hwc = tried[1]
             break
         else:
             break
-        if allow_tail and difficulty >= 2 and layers[-1]["type"] == "conv2d" and rng.random() < 0.3:
-            layers.append({"type": pick(rng, ("relu", "batchnorm"))})
+        if allow_tail and difficulty >= 2 and layers[-1]["type"] == "conv2d" and draws.random() < 0.3:
+            append({"type": pick(draws, ("relu", "batchnorm"))})
     if allow_tail:
-        tail = pick(rng, ("flatten", "global_avgpool2d", "global_maxpool2d") if difficulty >= 2 else ("flatten",))
-        layers.append({"type": tail})
-        layers.append({"type": "dense", "units": int(pick(rng, (10, 10, 16, 100)))})
-    return stack_json([side, side, channels] if layout == "HWC" else [channels, side, side], layers, layout)
+        tail = pick(draws, ("flatten", "global_avgpool2d", "global_maxpool2d") if difficulty >= 2 else ("flatten",))
+        append({"type": tail})
+        append({"type": "dense", "units": pick(draws, (10, 10, 16, 100))})
+    stack = stack_json([side, side, channels] if layout == "HWC" else [channels, side, side], layers, layout)
+    return stack, solve_parsed(stack, parsed)
+
+
+def copy_layer(layer: Mapping[str, Any]) -> LayerJSON:
+    """A deep copy of a valid layer, whose values are scalars or lists of scalars."""
+    return {key: list(value) if isinstance(value, list) else value for key, value in layer.items()}
+
+
+def copy_stack(stack: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of a valid stack, whose values are scalars or lists of scalars (what
+    copy.deepcopy gives, at a fraction of its cost)."""
+    new = dict(stack)
+    new["input"] = list(stack["input"])
+    new["layers"] = [copy_layer(layer) for layer in stack["layers"]]
+    return new
 
 
 def vary_layers(stack: Mapping[str, Any], change: Any, only: int | None = None) -> dict[str, Any] | None:
     """A copy of `stack` with `change(layer) -> layer | None` applied to every layer (or to
     layer `only`); None if nothing changed."""
-    new = copy.deepcopy(dict(stack))
+    new = copy_stack(stack)
     changed = False
     for index, layer in enumerate(new["layers"]):
         if only is not None and index != only:
             continue
-        result = change(copy.deepcopy(layer))
+        result = change(copy_layer(layer))
         if result is not None and result != layer:
             new["layers"][index] = result
             changed = True

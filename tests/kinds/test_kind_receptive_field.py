@@ -20,7 +20,7 @@ from problems.windows import axis_windows
 
 NAME = receptive_field.NAME
 ROOT = Path(__file__).resolve().parents[2]
-SEEDS = range(150)
+SEEDS = range(400)
 CLAIMED = {
     "rf_without_jump", "rf_stride_as_growth", "stride_forgotten", "dilation_ignored",
     "padding_forgotten", "same_as_valid", "rf_off_by_one",
@@ -178,7 +178,15 @@ def test_ranges_match_a_brute_force_walk_back_to_the_input(difficulty: int) -> N
         for key, unit in (("rows", problem.params["unit"][0]), ("cols", problem.params["unit"][1])):
             seen = _seen_rows(stack, problem.params["layer"], unit)
             low, high = problem.answers[key]
-            assert (min(seen), max(seen)) == (max(low, 0), min(high, side - 1)), (seed, key)
+            # The spec's range is the field clipped to the image; padding in a later layer
+            # can hide some of its pixels from the unit, never add any.
+            assert max(low, 0) <= min(seen) and max(seen) <= min(high, side - 1), (seed, key)
+            later_padding = any(
+                layer.get("padding", 0) not in (0, [0, 0], "valid")
+                for layer in stack["layers"][1 : problem.params["layer"] + 1]
+            )
+            if not later_padding:
+                assert (min(seen), max(seen)) == (max(low, 0), min(high, side - 1)), (seed, key)
             if "size" in problem.answers and 0 <= low and high < side:
                 assert len(seen) == problem.answers["size"] == high - low + 1
         checked += 1
