@@ -34,6 +34,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(instructor.bp)
+    from grader import api  # the JSON API (CSRF-exempt: bearer keys, no cookies) and its key page
+
+    api.init_app(app)
+    from grader import lti  # LTI 1.3 tool (/lti, CSRF-exempt: state+nonce+signature), /teach/lti
+
+    lti.init_app(app)
     cli.init_app(app)
 
     _security_headers(app)

@@ -197,6 +197,7 @@ def init_app(app: Flask) -> None:
         click.echo(problem_set.public_id)
 
     _register_instructor_commands(app)
+    importlib.import_module("grader.api.commands").register(app)  # create/revoke-api-key
 
 
 def _register_instructor_commands(app: Flask) -> None:

@@ -39,7 +39,8 @@ class Config:
         self.LOGIN_RATE_LIMIT: str = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
         self.SESSION_COOKIE_SECURE: bool = _bool("SESSION_COOKIE_SECURE", False)
         self.SESSION_COOKIE_HTTPONLY: bool = True
-        self.SESSION_COOKIE_SAMESITE: str = "Lax"
+        # "None" (with SESSION_COOKIE_SECURE) lets the pages work inside an LMS iframe.
+        self.SESSION_COOKIE_SAMESITE: str = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
         self.MAX_CONTENT_LENGTH: int = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
         self.WTF_CSRF_TIME_LIMIT: int | None = None  # tied to the session instead
         self.ARGON2_TIME_COST: int = int(os.environ.get("ARGON2_TIME_COST", 2))

@@ -210,3 +210,7 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+from grader.api import models as _api_models  # noqa: E402,F401  (the API's tables, for Alembic)
+from grader.lti import models as _lti_models  # noqa: E402,F401  (the LTI tables, for Alembic)

@@ -55,6 +55,12 @@ cat <<EOT
 
 EOT
 
+# The LTI grade-passback worker retries scores an LMS did not take at once (it idles when
+# no LMS is registered). It shares this script's process group, so Ctrl-C stops it too.
+if [ "${LTI_OUTBOX_WORKER:-1}" != "0" ]; then
+  "${flask[@]}" lti-outbox --interval 10 &
+fi
+
 exec .venv/bin/gunicorn wsgi:app \
   --workers "${WORKERS:-2}" --threads "${THREADS:-4}" \
   --bind "${host}:${port}" \

@@ -604,6 +604,9 @@ def submit(
                 created_at=now,
             )
         )
+        from grader.services import passback  # LTI grade passback (outbox row, this transaction)
+
+        passback.enqueue(s, user, item, inserted)  # a no-op for users without an LTI link
         s.execute(delete(Draft).where(Draft.item_id == item.id, Draft.user_id == user.id))
         s.flush()
         submission = s.scalars(

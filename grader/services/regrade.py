@@ -239,4 +239,9 @@ def apply(
                 ),
             )
         )
+    if new_grades:
+        # Scores already sent to an LMS gradebook change too: queue them (a no-op without LTI).
+        from grader.services import passback
+
+        passback.resend_all(problem_set.course_id)
     return report

@@ -1,0 +1,294 @@
+"""Registering platforms: validation with field paths, deployments, lookups by owner, and the
+URLs of the tool an administrator pastes into the LMS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import ip_address
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader import db
+from grader.lti.models import LtiContext, LtiDeployment, LtiPlatform, LtiResourceLink
+from grader.models import Course, Enrollment, User, utcnow
+from problems.errors import SpecError
+
+MAX_DEPLOYMENTS = 200
+
+
+@dataclass(frozen=True)
+class ToolUrls:
+    """What the LMS administrator pastes in (all under BASE_URL)."""
+
+    login: str
+    launch: str
+    jwks: str
+    deep_linking: str
+    canvas_config: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "login": self.login,
+            "launch": self.launch,
+            "jwks": self.jwks,
+            "deep_linking": self.deep_linking,
+            "canvas_config": self.canvas_config,
+        }
+
+
+def base_url() -> str:
+    return str(current_app.config["BASE_URL"]).rstrip("/")
+
+
+def tool_urls() -> ToolUrls:
+    """Login initiation, launch (redirect), JWKS and deep-linking URLs of this tool."""
+    base = base_url()
+    return ToolUrls(
+        login=f"{base}/lti/login",
+        launch=f"{base}/lti/launch",
+        jwks=f"{base}/lti/jwks",
+        deep_linking=f"{base}/lti/launch",
+        canvas_config=f"{base}/lti/canvas.json",
+    )
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(value: Any, path: str) -> str:
+    """An absolute https URL (http only on loopback hosts or with LTI_ALLOW_HTTP)."""
+    text = str(value or "").strip()
+    if not text:
+        raise SpecError(path, "is required")
+    if len(text) > 2000:
+        raise SpecError(path, "is longer than 2000 characters")
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise SpecError(path, f"{text!r} is not an absolute http(s) URL")
+    if any(ch.isspace() for ch in text):
+        raise SpecError(path, "must not contain spaces")
+    if parts.scheme == "http" and not (
+        _loopback(parts.hostname) or current_app.config.get("LTI_ALLOW_HTTP")
+    ):
+        raise SpecError(path, "must use https (http is only accepted for localhost)")
+    return text
+
+
+def _text(value: Any, path: str, limit: int = 255, required: bool = True) -> str:
+    text = str(value or "").strip()
+    if required and not text:
+        raise SpecError(path, "is required")
+    if len(text) > limit:
+        raise SpecError(path, f"is longer than {limit} characters")
+    if any(ord(ch) < 32 for ch in text):
+        raise SpecError(path, "must be on one line")
+    return text
+
+
+def parse_deployments(value: Any, path: str = "deployment_ids") -> list[str]:
+    """Deployment ids from a list or a text with one per line (or comma-separated)."""
+    if isinstance(value, str):
+        raw = [part for line in value.splitlines() for part in line.split(",")]
+    elif isinstance(value, Iterable):
+        raw = [str(v) for v in value]
+    else:
+        raise SpecError(path, "must be a list of deployment ids")
+    ids: list[str] = []
+    for index, item in enumerate(raw):
+        text = item.strip()
+        if not text:
+            continue
+        if len(text) > 255:
+            raise SpecError(f"{path}[{index}]", "is longer than 255 characters")
+        if text not in ids:
+            ids.append(text)
+    if len(ids) > MAX_DEPLOYMENTS:
+        raise SpecError(path, f"at most {MAX_DEPLOYMENTS} deployment ids")
+    return ids
+
+
+@dataclass
+class PlatformFields:
+    """A validated registration."""
+
+    name: str
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    token_url: str
+    key_set_url: str
+    token_audience: str | None
+    deployment_ids: list[str]
+
+
+def validate(data: dict[str, Any]) -> PlatformFields:
+    """Check a registration; raises SpecError naming the first bad field."""
+    # Compared exactly with the `iss` of the platform's id_tokens (usually its https URL).
+    issuer = _text(data.get("issuer"), "issuer")
+    fields = PlatformFields(
+        name=_text(data.get("name"), "name", required=False) or issuer,
+        issuer=issuer,
+        client_id=_text(data.get("client_id"), "client_id"),
+        auth_login_url=check_url(data.get("auth_login_url"), "auth_login_url"),
+        token_url=check_url(data.get("token_url"), "token_url"),
+        key_set_url=check_url(data.get("key_set_url"), "key_set_url"),
+        token_audience=_text(data.get("token_audience"), "token_audience", 2000,
+                             required=False) or None,
+        deployment_ids=parse_deployments(data.get("deployment_ids") or []),
+    )
+    if not fields.deployment_ids:
+        raise SpecError("deployment_ids", "at least one deployment id is required")
+    return fields
+
+
+# ---------------------------------------------------------------- writes
+
+
+def _check_course(s: Session, owner: User | None, course: Course | None) -> None:
+    if course is None or owner is None:
+        return
+    role = s.scalar(select(Enrollment.role).where(
+        Enrollment.course_id == course.id, Enrollment.user_id == owner.id))
+    if role != "instructor":
+        raise SpecError("course", "must be a course you teach")
+
+
+def _unique(s: Session, issuer: str, client_id: str, exclude: int | None = None) -> None:
+    query = select(LtiPlatform.id).where(LtiPlatform.issuer == issuer,
+                                         LtiPlatform.client_id == client_id)
+    found = s.scalar(query)
+    if found is not None and found != exclude:
+        raise SpecError("client_id", "this issuer and client id are already registered")
+
+
+def _set_deployments(s: Session, platform: LtiPlatform, ids: list[str]) -> None:
+    keep = set(ids)
+    for dep in list(platform.deployments):
+        if dep.deployment_id not in keep:
+            platform.deployments.remove(dep)
+    have = {d.deployment_id for d in platform.deployments}
+    for dep_id in ids:
+        if dep_id not in have:
+            platform.deployments.append(LtiDeployment(deployment_id=dep_id))
+    s.flush()
+
+
+def register(data: dict[str, Any], owner: User | None = None,
+             course: Course | None = None) -> LtiPlatform:
+    """A new platform registration; SpecError for a bad field or a duplicate."""
+    fields = validate(data)
+    with db.transaction() as s:
+        _unique(s, fields.issuer, fields.client_id)
+        _check_course(s, owner, course)
+        platform = LtiPlatform(
+            name=fields.name, issuer=fields.issuer, client_id=fields.client_id,
+            auth_login_url=fields.auth_login_url, token_url=fields.token_url,
+            key_set_url=fields.key_set_url, token_audience=fields.token_audience,
+            owner_id=owner.id if owner else None, course_id=course.id if course else None,
+        )
+        s.add(platform)
+        s.flush()
+        _set_deployments(s, platform, fields.deployment_ids)
+    return platform
+
+
+def update(platform: LtiPlatform, data: dict[str, Any], course: Course | None = None,
+           actor: User | None = None) -> LtiPlatform:
+    """Change a registration (deployments replaced by the given list)."""
+    fields = validate(data)
+    with db.transaction() as s:
+        platform = s.merge(platform)
+        _unique(s, fields.issuer, fields.client_id, exclude=platform.id)
+        _check_course(s, actor, course)
+        platform.name = fields.name
+        platform.issuer = fields.issuer
+        platform.client_id = fields.client_id
+        platform.auth_login_url = fields.auth_login_url
+        platform.token_url = fields.token_url
+        platform.key_set_url = fields.key_set_url
+        platform.token_audience = fields.token_audience
+        platform.course_id = course.id if course else None
+        platform.updated_at = utcnow()
+        _set_deployments(s, platform, fields.deployment_ids)
+    return platform
+
+
+def add_deployments(platform: LtiPlatform, ids: list[str]) -> LtiPlatform:
+    """Add deployment ids to a registration (those it has stay)."""
+    with db.transaction() as s:
+        platform = s.merge(platform)
+        _set_deployments(s, platform, platform.deployment_ids + [i for i in ids
+                                                                 if i not in platform.deployment_ids])
+    return platform
+
+
+def remove(platform: LtiPlatform) -> None:
+    """Delete a registration and its LMS mappings (our courses, users and grades stay)."""
+    with db.transaction() as s:
+        s.delete(s.merge(platform))
+
+
+# ---------------------------------------------------------------- reads
+
+
+def find(issuer: str, client_id: str | None = None) -> list[LtiPlatform]:
+    """Registrations with this issuer (and client id, when given)."""
+    query = select(LtiPlatform).where(LtiPlatform.issuer == issuer)
+    if client_id:
+        query = query.where(LtiPlatform.client_id == client_id)
+    return list(db.session().scalars(query.order_by(LtiPlatform.id)))
+
+
+def owned_by(user: User) -> list[LtiPlatform]:
+    return list(db.session().scalars(
+        select(LtiPlatform).where(LtiPlatform.owner_id == user.id).order_by(LtiPlatform.name)))
+
+
+def owned_platform(user: User, public_id: str) -> LtiPlatform:
+    """A platform `user` registered; anything else is a logged 404."""
+    from grader.auth.access import deny
+
+    platform = db.session().scalar(select(LtiPlatform).where(
+        LtiPlatform.public_id == public_id, LtiPlatform.owner_id == user.id))
+    if platform is None:
+        deny(f"LTI platform {public_id[:40]!r}", user=user)
+    return platform
+
+
+def usage(platform: LtiPlatform) -> dict[str, int]:
+    """How many LMS courses and resource links this registration has mapped."""
+    s = db.session()
+    contexts = s.scalar(select(func.count()).select_from(LtiContext)
+                        .where(LtiContext.platform_id == platform.id)) or 0
+    links = s.scalar(select(func.count()).select_from(LtiResourceLink)
+                     .where(LtiResourceLink.platform_id == platform.id)) or 0
+    return {"contexts": int(contexts), "links": int(links)}
+
+
+def describe(platform: LtiPlatform) -> dict[str, Any]:
+    """A registration as JSON (for the CLI)."""
+    return {
+        "id": platform.public_id,
+        "name": platform.name,
+        "issuer": platform.issuer,
+        "client_id": platform.client_id,
+        "auth_login_url": platform.auth_login_url,
+        "token_url": platform.token_url,
+        "key_set_url": platform.key_set_url,
+        "token_audience": platform.token_audience,
+        "deployment_ids": platform.deployment_ids,
+    }

@@ -1,0 +1,264 @@
+"""/lti: what an LMS and the browsers it sends call. Thin: the checks live in
+grader.lti.launch, the accounts in grader.lti.accounts, deep linking in
+grader.lti.deep_linking.
+
+These routes take no CSRF token: login is a redirect, the launch is protected by state
+(cookie + single-use row), nonce and the platform's signature, and the deep-linking forms by
+their 256-bit single-purpose token.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from grader import db
+from grader.auth.access import record_audit
+from grader.auth.routes import start_session
+from grader.lti import accounts, bp, deep_linking, keys, registry
+from grader.lti.deep_linking import DeepLinkError
+from grader.lti.launch import (
+    DEEP_LINKING,
+    STATE_COOKIE,
+    Launch,
+    LaunchError,
+    start_login,
+    validate,
+)
+from grader.models import ProblemSet, User
+
+log = logging.getLogger("grader.lti")
+
+AGS_SCOPES = [
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+]
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    if request.endpoint != "lti.jwks" and request.endpoint != "lti.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _refuse(err: LaunchError, action: str = "lti_launch_rejected") -> Any:
+    """A 4xx (or 502/503) with the specific reason, logged and audited; no session."""
+    detail = f"{err.reason} ({err.path}): {err.message} [ip {request.remote_addr}]"
+    log.warning("%s: %s", action, detail)
+    record_audit(action, detail, user_id=None)
+    if _wants_json():
+        body = {"error": {"path": err.path, "message": err.message, "reason": err.reason,
+                          "status": err.status}}
+        return jsonify(body), err.status
+    return render_template("lti/refused.html", error=err), err.status
+
+
+# ---------------------------------------------------------------- keys and configuration
+
+
+@bp.get("/jwks")
+def jwks() -> Any:
+    """Our public keys (the current signing key and the retired ones still published)."""
+    with db.transaction() as s:
+        document = keys.jwks(s)
+    response = jsonify(document)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/canvas.json")
+def canvas_config() -> Any:
+    """A Canvas developer-key JSON configuration (paste the URL or the JSON in Canvas)."""
+    urls = registry.tool_urls()
+    title = current_app.config["LTI_TOOL_TITLE"]
+    domain = urlsplit(urls.launch).hostname or ""
+    placement = {"message_type": "LtiDeepLinkingRequest", "target_link_uri": urls.deep_linking,
+                 "text": title, "selection_height": 600, "selection_width": 800}
+    return jsonify({
+        "title": title,
+        "description": "Randomized, auto-graded problem sets on CNN arithmetic: shapes, "
+                       "parameters, receptive fields and pooling. Grades return to the LMS.",
+        "oidc_initiation_url": urls.login,
+        "target_link_uri": urls.launch,
+        "public_jwk_url": urls.jwks,
+        "scopes": AGS_SCOPES,
+        "extensions": [{
+            "platform": "canvas.instructure.com",
+            "domain": domain,
+            "privacy_level": "public",
+            "settings": {
+                "text": title,
+                "placements": [
+                    {**placement, "placement": "assignment_selection"},
+                    {**placement, "placement": "link_selection"},
+                ],
+            },
+        }],
+        "custom_fields": {},
+    })
+
+
+# ---------------------------------------------------------------- login and launch
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """OIDC third-party login initiation: state and nonce, then off to the platform."""
+    params = request.values.to_dict()
+    if not params.get("lti_deployment_id") and params.get("deployment_id"):
+        params["lti_deployment_id"] = params["deployment_id"]
+    try:
+        started = start_login(params)
+    except LaunchError as err:
+        return _refuse(err, "lti_login_rejected")
+    response = redirect(started.url, code=302)
+    # SameSite=None: the launch is a cross-site POST from the platform.
+    response.set_cookie(
+        STATE_COOKIE + started.state, started.state,
+        max_age=int(current_app.config["LTI_STATE_TTL"]), path="/lti/",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True,
+        samesite="None",
+    )
+    return response
+
+
+def _landing(launch: Launch, made: accounts.Provisioned) -> str:
+    """Where a resource-link launch goes: the set's student or instructor page (or the
+    page to pick a set for a new link). LaunchError when a student cannot go anywhere."""
+    problem_set = made.problem_set
+    if made.role == "instructor":
+        if problem_set is None:
+            assert made.link is not None
+            return url_for("lti_admin.link", link_id=made.link.public_id)
+        return url_for("instructor.edit_set", set_id=problem_set.public_id)
+    if made.user.is_instructor:
+        raise LaunchError(409, "instructor_account", "id_token.roles",
+                          "Your CNN Quiz account is an instructor account; open this link "
+                          "with an instructor role in the LMS.")
+    if problem_set is None:
+        raise LaunchError(409, "link_not_set_up", "id_token.resource_link.id",
+                          "This link has no problem set yet: your instructor has to open it "
+                          "once and choose one.")
+    if not problem_set.published:
+        raise LaunchError(409, "set_not_published", "id_token.custom.set_id",
+                          f"The problem set {problem_set.title!r} is not published yet.")
+    return url_for("student.problem_set", set_id=problem_set.public_id)
+
+
+def _forget_state(response: Response, launch_state: str) -> None:
+    response.delete_cookie(STATE_COOKIE + launch_state, path="/lti/",
+                           secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+                           httponly=True, samesite="None")
+
+
+@bp.post("/launch")
+def launch() -> Any:
+    """The platform's form POST (id_token, state): every check, then accounts, then a
+    fresh session and the landing page (or the deep-linking picker)."""
+    try:
+        valid = validate(request.form, request.cookies)
+        if (valid.message_type == DEEP_LINKING
+                and accounts.course_role(valid.roles) != "instructor"):
+            raise LaunchError(403, "deep_linking_not_allowed", "id_token.roles",
+                              "Only instructors can add CNN Quiz problem sets to a course.")
+        made = accounts.provision(valid)
+        target = _landing(valid, made) if valid.message_type != DEEP_LINKING else ""
+    except LaunchError as err:
+        return _refuse(err)
+    start_session(made.user)
+    record_audit("lti_launch", f"{valid.message_type} platform {valid.platform.public_id} "
+                               f"course {made.course.public_id} as {made.role}", made.user.id)
+    response: Any
+    if valid.message_type == DEEP_LINKING:
+        token = deep_linking.begin(valid, made.user.id, made.course)
+        response = make_response(_picker(token, made.course.id, made.user))
+    else:
+        response = redirect(target, code=303)
+    _forget_state(response, valid.state)
+    return response
+
+
+# ---------------------------------------------------------------- deep linking
+
+
+def _picker(token: str, course_id: int, user: User, error: str = "", status: int = 200) -> Any:
+    row = deep_linking.find(token)
+    sets = deep_linking.choices(row)
+    return render_template("lti/deep_link.html", token=token, course=row.course, sets=sets,
+                           user=user, error=error), status
+
+
+def _picker_error(err: DeepLinkError) -> Any:
+    status = 410 if err.reason in ("deep_link_used", "deep_link_expired") else 400
+    return _refuse(LaunchError(status, err.reason, "token", err.message), "lti_deep_link_refused")
+
+
+@bp.post("/deep-link")
+def deep_link() -> Any:
+    """The picker's form: without `set_id` it shows the list again (refresh); with one, it
+    answers the platform with a signed LtiDeepLinkingResponse, auto-posted."""
+    token = request.form.get("token", "")
+    try:
+        row = deep_linking.find(token)
+    except DeepLinkError as err:
+        return _picker_error(err)
+    set_id = request.form.get("set_id", "").strip()
+    if not set_id:
+        return _picker(token, row.course_id, row.user)
+    problem_set = db.session().scalar(select(ProblemSet).where(
+        ProblemSet.public_id == set_id, ProblemSet.course_id == row.course_id))
+    if problem_set is None:
+        return _picker(token, row.course_id, row.user,
+                       error="Choose one of the problem sets listed.", status=422)
+    try:
+        answer = deep_linking.respond(row, problem_set)
+    except DeepLinkError as err:
+        return _picker_error(err)
+    record_audit("lti_deep_link", f"set {problem_set.public_id} to platform "
+                                  f"{row.platform.public_id}", row.user_id)
+    response = make_response(render_template("lti/deep_link_post.html", answer=answer,
+                                             problem_set=problem_set))
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(answer.return_url))
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"frame-ancestors {current_app.config['FRAME_ANCESTORS']}; base-uri 'self'; "
+        f"form-action 'self' {origin}"
+    )
+    return response
+
+
+@bp.post("/continue")
+def continue_in_window() -> Any:
+    """From the deep-linking picker (which may sit in an LMS frame without our cookie): sign
+    the same instructor in, in a window of their own, and open an instructor page."""
+    token = request.form.get("token", "")
+    try:
+        row = deep_linking.find(token)
+    except DeepLinkError as err:
+        return _picker_error(err)
+    start_session(row.user)
+    target = request.form.get("next", "")
+    parts = urlsplit(target)
+    if not (target.startswith("/teach/") and not parts.scheme and not parts.netloc
+            and "\\" not in target and "//" not in target):
+        target = url_for("instructor.course", course_id=row.course.public_id)
+    return redirect(target, code=303)

@@ -1,0 +1,173 @@
+"""Course API keys: create (the key is shown once), list, revoke, and authenticate a bearer.
+
+A key is `cnnq_<public-id>_<secret>`: the public id (16 hex digits) finds the row, the
+secret (`secrets.token_urlsafe(32)`, 256 bits) is checked against its stored SHA-256 with
+`hmac.compare_digest`. A 256-bit random secret needs no slow KDF (ASVS 6.5.2). Revocation
+is read on every request, so it takes effect at the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from grader import db
+from grader.api import connection
+from grader.api.models import ApiKey
+from grader.models import AuditLog, Course, User, utcnow
+from problems.errors import SpecError
+
+PREFIX = "cnnq_"
+MAX_NAME = 100
+# last_used_at is written at most this often per key (a write per request would cost the
+# busiest keys a database write each).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_KEY = re.compile(r"^cnnq_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just created: `token` is the full key, shown once and never stored."""
+
+    key: ApiKey
+    token: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated API key: which key and which course it reaches."""
+
+    key_id: int
+    public_id: str
+    course_id: int
+    name: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """(public id, secret) of a well-formed key, else None."""
+    match = _KEY.match(token)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def create_key(course: Course, name: str, created_by: User | None = None) -> NewKey:
+    """A new key for `course`. Raises SpecError("name", ...) for an empty or long name."""
+    name = " ".join(name.split())
+    if not name:
+        raise SpecError("name", "is required: say what the key is for (e.g. 'Moodle sync')")
+    if len(name) > MAX_NAME:
+        raise SpecError("name", f"is longer than {MAX_NAME} characters")
+    public_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    with db.transaction() as s:
+        key = ApiKey(
+            public_id=public_id,
+            course_id=course.id,
+            name=name,
+            secret_hash=_hash(secret),
+            created_by=created_by.id if created_by else None,
+        )
+        s.add(key)
+        s.flush()
+        s.add(AuditLog(
+            user_id=created_by.id if created_by else None,
+            action="api_key_created",
+            detail=f"key {public_id} ({name}) for course {course.public_id}",
+        ))
+    return NewKey(key, f"{PREFIX}{public_id}_{secret}")
+
+
+def keys_of(course: Course) -> list[ApiKey]:
+    """The course's keys, active first, newest first."""
+    keys = db.session().scalars(
+        select(ApiKey).where(ApiKey.course_id == course.id).order_by(ApiKey.id.desc())
+    )
+    return sorted(keys, key=lambda k: k.revoked_at is not None)
+
+
+def key_of(course: Course, public_id: str) -> ApiKey | None:
+    """One of the course's keys by public id (None if it is another course's or unknown)."""
+    return db.session().scalar(
+        select(ApiKey).where(ApiKey.course_id == course.id, ApiKey.public_id == public_id)
+    )
+
+
+def find_key(ref: str) -> ApiKey | None:
+    """A key by public id or by the full key text (admin and CLI use only: not scoped)."""
+    parsed = parse_token(ref.strip())
+    public_id = parsed[0] if parsed else ref.strip().removeprefix(PREFIX).split("_", 1)[0]
+    return db.session().scalar(select(ApiKey).where(ApiKey.public_id == public_id))
+
+
+def revoke(key: ApiKey, by: User | None = None) -> bool:
+    """Revoke `key` (from its next request on); False if it was already revoked."""
+    now = utcnow()
+    with db.transaction() as s:
+        done = s.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
+        if done:
+            s.add(AuditLog(
+                user_id=by.id if by else None,
+                action="api_key_revoked",
+                detail=f"key {key.public_id} ({key.name})",
+            ))
+    if done:  # the caller's object shows it too (without another UPDATE)
+        set_committed_value(key, "revoked_at", now)
+    return bool(done)
+
+
+class AuthError(Exception):
+    """A bearer token that does not authenticate; `message` says why (never echoes it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_BY_PUBLIC_ID = select(
+    ApiKey.id, ApiKey.course_id, ApiKey.name, ApiKey.secret_hash, ApiKey.revoked_at,
+    ApiKey.last_used_at,
+).where(ApiKey.public_id == bindparam("public_id"))
+_MARK_USED = (
+    update(ApiKey).where(ApiKey.id == bindparam("key_id")).values(last_used_at=bindparam("now"))
+)
+
+
+def authenticate(token: str, now: datetime | None = None) -> Caller:
+    """The caller behind a bearer token. Raises AuthError (malformed, unknown, wrong secret,
+    revoked). Marks the key used, at most once per LAST_USED_RESOLUTION.
+
+    Runs on every API request: one prebuilt Core statement (grader/api/connection.py)."""
+    parsed = parse_token(token)
+    if parsed is None:
+        raise AuthError("the API key is malformed: expected cnnq_<id>_<secret>")
+    public_id, secret = parsed
+    with connection.read() as conn:
+        row = conn.execute(_BY_PUBLIC_ID, {"public_id": public_id}).first()
+    # Compare even for an unknown id, so timing does not tell which ids exist.
+    stored = row.secret_hash if row is not None else "0" * 64
+    if not hmac.compare_digest(_hash(secret), stored) or row is None:
+        raise AuthError("the API key is not valid")
+    if row.revoked_at is not None:
+        raise AuthError("the API key was revoked")
+    now = now or utcnow()
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=now.tzinfo)
+    if last is None or now - last >= LAST_USED_RESOLUTION:
+        with connection.write() as conn:
+            conn.execute(_MARK_USED, {"key_id": row.id, "now": now})
+    return Caller(row.id, public_id, row.course_id, row.name)
