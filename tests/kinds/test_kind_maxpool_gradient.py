@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -57,21 +55,6 @@ def test_registered_in_the_catalogue() -> None:
     assert kinds.get(NAME) is maxpool_gradient
 
 
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
-def test_self_test_grades_correct_full_wrong_lower_and_unreadable_invalid(difficulty: int) -> None:
-    for seed in SEEDS:
-        problem = _problem(difficulty, seed)
-        test = kinds.self_test(problem)
-        right = kinds.grade(problem, test.correct)
-        assert right.valid and right.fraction == 1.0, (seed, right.to_json())
-        for part_id, answers in test.wrong.items():
-            wrong = kinds.grade(problem, answers)
-            assert wrong.valid and wrong.fraction < 1.0, (seed, part_id)
-        for part_id, answers in test.unparseable.items():
-            unreadable = kinds.grade(problem, answers)
-            assert not unreadable.valid, (seed, part_id)
-            message = next(p for p in unreadable.parts if p.id == part_id).format_error
-            assert message and "xpected" in message, message
 
 
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
@@ -105,23 +88,8 @@ def test_gradient_matches_a_brute_force_twin_and_variants_are_sound(difficulty: 
     assert ties >= len(SEEDS) // 3  # ties are planted in about half of the variants
 
 
-@pytest.mark.parametrize("difficulty", [2, 3])
-def test_thousand_seeds_give_distinct_variants(difficulty: int) -> None:
-    prints = {_problem(difficulty, seed).fingerprint() for seed in range(1000)}
-    assert len(prints) >= 950
 
 
-def test_same_seed_same_problem_in_a_fresh_process() -> None:
-    cases = [(d, s) for d in (1, 2, 3) for s in (0, 13, 2**45 + 9)]
-    code = (
-        "import json\nfrom problems import kinds\n"
-        f"cases = {cases!r}\n"
-        f"print(json.dumps([[kinds.generate({NAME!r}, d, s).fingerprint(), "
-        f"kinds.generate({NAME!r}, d, s).answers] for d, s in cases]))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    here = [[_problem(d, s).fingerprint(), dict(_problem(d, s).answers)] for d, s in cases]
-    assert json.loads(out.stdout) == json.loads(json.dumps(here))
 
 
 # A 4x4 grid with a tie in the top-left window and a cell (1, 2) that wins four of the nine

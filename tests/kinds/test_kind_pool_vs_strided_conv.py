@@ -4,8 +4,6 @@ stride-2 convolution, and which of them learns its downsampling."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -107,20 +105,6 @@ def test_the_choice_takes_a_letter_or_the_label():
     assert not part(kinds.grade(problem, {**correct, "learns": "a"}), "learns").correct
 
 
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
-def test_self_test_grades_full_each_wrong_part_lower_and_unreadable_invalid(difficulty):
-    for seed in range(120):
-        problem = kinds.generate(KIND, difficulty, seed)
-        test = kinds.self_test(problem)
-        full = kinds.grade(problem, test.correct)
-        assert full.valid and full.fraction == 1.0, (difficulty, seed)
-        for part_id, answers in test.wrong.items():
-            result = kinds.grade(problem, answers)
-            assert result.valid and result.earned < full.earned, (difficulty, seed, part_id)
-        for part_id, answers in test.unparseable.items():
-            result = kinds.grade(problem, answers)
-            bad = part(result, part_id)
-            assert not result.valid and bad.format_error and "xpected" in bad.format_error
 
 
 def test_parts_by_difficulty_and_the_filters_match_the_input_channels():
@@ -169,10 +153,6 @@ def test_wrong_models_only_give_values_that_differ_from_the_answers():
                     assert value != problem.answers[part_id]
 
 
-@pytest.mark.parametrize("difficulty", [2, 3])
-def test_at_least_95_percent_of_1000_seeds_are_distinct(difficulty):
-    prints = {kinds.generate(KIND, difficulty, seed).fingerprint() for seed in range(1000)}
-    assert len(prints) >= 950
 
 
 def test_worked_solution_substitutes_the_numbers():
@@ -185,23 +165,3 @@ def test_worked_solution_substitutes_the_numbers():
     json.dumps([s.to_json() for s in steps])
 
 
-def test_same_seed_gives_the_same_problem_in_a_fresh_process():
-    triples = [(d, s) for d in (1, 2, 3) for s in (0, 5, 2**40 + 3)]
-    code = (
-        "import json; from problems import kinds; "
-        f"print(json.dumps([[kinds.generate({KIND!r}, d, s).fingerprint(), "
-        f"kinds.generate({KIND!r}, d, s).answers] for d, s in {triples!r}]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin"},
-        check=True,
-    ).stdout
-    here = [
-        [kinds.generate(KIND, d, s).fingerprint(), kinds.generate(KIND, d, s).answers]
-        for d, s in triples
-    ]
-    assert json.loads(out) == json.loads(json.dumps(here))

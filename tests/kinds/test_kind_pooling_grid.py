@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -47,21 +45,6 @@ def test_spec_example_pools_to_the_spec_answer() -> None:
     assert pooling_grid.pooled(params).tolist() == [[8, 4], [3, 6]]
 
 
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
-def test_self_test_grades_correct_full_wrong_lower_and_unreadable_invalid(difficulty: int) -> None:
-    for seed in SEEDS:
-        problem = _problem(difficulty, seed)
-        test = kinds.self_test(problem)
-        right = kinds.grade(problem, test.correct)
-        assert right.valid and right.fraction == 1.0, (seed, right.to_json())
-        for part_id, answers in test.wrong.items():
-            wrong = kinds.grade(problem, answers)
-            assert wrong.valid and wrong.fraction < 1.0, (seed, part_id)
-        for part_id, answers in test.unparseable.items():
-            unreadable = kinds.grade(problem, answers)
-            assert not unreadable.valid, (seed, part_id)
-            result = next(p for p in unreadable.parts if p.id == part_id)
-            assert result.format_error and "xpected" in result.format_error
 
 
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
@@ -103,23 +86,8 @@ def test_difficulty_3_covers_ceil_same_and_dilation() -> None:
     assert min(seen.values()) > 30, seen
 
 
-@pytest.mark.parametrize("difficulty", [2, 3])
-def test_thousand_seeds_give_distinct_variants(difficulty: int) -> None:
-    prints = {_problem(difficulty, seed).fingerprint() for seed in range(1000)}
-    assert len(prints) >= 950
 
 
-def test_same_seed_same_problem_in_a_fresh_process() -> None:
-    cases = [(d, s) for d in (1, 2, 3) for s in (0, 7, 2**40 + 3)]
-    code = (
-        "import json, sys\nfrom problems import kinds\n"
-        f"cases = {cases!r}\n"
-        f"print(json.dumps([[kinds.generate({NAME!r}, d, s).fingerprint(), "
-        f"kinds.generate({NAME!r}, d, s).answers] for d, s in cases]))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    here = [[_problem(d, s).fingerprint(), dict(_problem(d, s).answers)] for d, s in cases]
-    assert json.loads(out.stdout) == json.loads(json.dumps(here))
 
 
 def _named(problem: Problem, value: list) -> str | None:

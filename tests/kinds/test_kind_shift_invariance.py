@@ -4,8 +4,6 @@ misconceptions, windows, worked solutions and reproducibility."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -60,21 +58,6 @@ def test_registered_in_the_catalogue() -> None:
     assert NAME in [entry["name"] for entry in kinds.catalogue()]
 
 
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
-def test_self_test_grades_correct_full_wrong_lower_and_unreadable_invalid(difficulty: int) -> None:
-    for seed in SEEDS:
-        problem = _problem(difficulty, seed)
-        test = kinds.self_test(problem)
-        right = kinds.grade(problem, test.correct)
-        assert right.valid and right.fraction == 1.0, (seed, right.to_json())
-        for part_id, answers in test.wrong.items():
-            wrong = kinds.grade(problem, answers)
-            assert wrong.valid and wrong.earned < right.earned, (seed, part_id)
-        for part_id, answers in test.unparseable.items():
-            unreadable = kinds.grade(problem, answers)
-            assert not unreadable.valid, (seed, part_id)
-            result = next(p for p in unreadable.parts if p.id == part_id)
-            assert result.format_error and "xpected" in result.format_error
 
 
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
@@ -241,21 +224,8 @@ def test_worked_solution_shows_windows_and_moves(difficulty: int) -> None:
         assert steps[-1].text.rstrip(".") == ", ".join(problem.answers["invariant"])
 
 
-@pytest.mark.parametrize("difficulty", [2, 3])
-def test_at_least_95_percent_of_1000_seeds_are_distinct(difficulty: int) -> None:
-    prints = {_problem(difficulty, seed).fingerprint() for seed in range(1000)}
-    assert len(prints) >= 950
 
 
-def test_same_seed_gives_the_same_problem_in_a_fresh_process() -> None:
-    code = ("import json; from problems import kinds; print(json.dumps([[kinds.generate("
-            f"'{NAME}', d, s).fingerprint(), kinds.generate('{NAME}', d, s).answers] "
-            "for d in (1, 2, 3) for s in (0, 1, 99, 2**62)]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         check=True).stdout
-    here = [[_problem(d, s).fingerprint(), _problem(d, s).answers]
-            for d in (1, 2, 3) for s in (0, 1, 99, 2**62)]
-    assert json.loads(out) == json.loads(json.dumps(here))
 
 
 def test_generation_takes_well_under_a_millisecond() -> None:
