@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, Protocol
 
@@ -506,8 +506,3 @@ def self_test_answers(problem: Problem, unreadable: Mapping[str, str] | None = N
     (`unreadable` replaces the texts of UNPARSEABLE for some answer types)."""
     correct = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}
     return SelfTest(correct, problem, {**UNPARSEABLE, **unreadable} if unreadable else None)
-
-
-def with_parts(draft: Draft, **changes: Any) -> Draft:
-    """A copy of a draft with some fields replaced."""
-    return replace(draft, **changes)
