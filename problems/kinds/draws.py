@@ -10,7 +10,7 @@ way the numbers are fixed by the seed, on any machine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -107,3 +107,19 @@ class Draws:
         grid = (self.rng.random(shape) * (high - low)).astype(np.int64)
         grid += low
         return grid
+
+
+def draw_until(
+    draws: Draws,
+    draw: Callable[[Draws], dict[str, Any]],
+    fits: Callable[[dict[str, Any]], bool],
+    fallback: Mapping[str, Any],
+    tries: int = 50,
+) -> dict[str, Any]:
+    """The first draw that `fits`, or a copy of `fallback` after `tries` misses (which
+    keeps `generate` total)."""
+    for _attempt in range(tries):
+        candidate = draw(draws)
+        if fits(candidate):
+            return candidate
+    return dict(fallback)

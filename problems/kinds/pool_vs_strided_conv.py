@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
-from problems.kinds.draws import Draws
+from problems.kinds.draws import Draws, draw_until
 from problems.kinds.stacks import (
     LayerJSON,
     layer_label,
@@ -144,13 +144,7 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A preceding 3x3 convolution, then a max pool (A) or a stride-2 convolution (B): their
     shapes, parameters and receptive fields (from difficulty 2 also the receptive field of a
     further 3x3 convolution after each), and which one learns its downsampling."""
-    draws = Draws(rng)
-    for _attempt in range(50):
-        config = _draw(draws, difficulty)
-        if _fits(config):
-            break
-    else:  # never seen in practice; keeps generate total
-        config = dict(_FALLBACK)
+    config = draw_until(Draws(rng), lambda d: _draw(d, difficulty), _fits, _FALLBACK)
     return draft_for(config, with_next=difficulty >= 2)
 
 

@@ -18,7 +18,7 @@ from problems.kinds.base import (
     format_number,
     self_test_answers,
 )
-from problems.kinds.draws import Draws
+from problems.kinds.draws import Draws, draw_until
 from problems.kinds.stacks import (
     LayerJSON,
     layer_label,
@@ -149,13 +149,7 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """Two convolutions with and without a pool between them; the pool's activations, the
     MACs of the second convolution both ways and their ratio (from difficulty 2 also the
     first convolution's MACs and the whole stack's ratio)."""
-    draws = Draws(rng)
-    for _attempt in range(50):
-        params = _draw(draws, difficulty)
-        if _fits(params):
-            break
-    else:  # never seen in practice; keeps generate total
-        params = dict(_FALLBACK)
+    params = draw_until(Draws(rng), lambda d: _draw(d, difficulty), _fits, _FALLBACK)
     return draft_for(params, with_totals=difficulty >= 2)
 
 
