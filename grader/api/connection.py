@@ -5,8 +5,10 @@ and SQLite pragmas as grader.db's): an ORM session costs several times more per 
 and building a statement anew costs more than running it, which is most of a small
 request's time. Two more savings, both safe for what these paths do:
 
-- reads run in autocommit (one statement, one snapshot, no BEGIN/COMMIT round); the paths
-  never read-then-write in one transaction, so nothing relies on a shared snapshot;
+- statements run in autocommit (`autocommit()`: each one its own transaction, no
+  BEGIN/COMMIT round): a read sees one snapshot, a single INSERT is atomic and durable when
+  it returns; the paths never read-then-write in one transaction, so nothing relies on a
+  shared snapshot;
 - a write transaction on SQLite begins with `BEGIN IMMEDIATE` sent straight to the driver
   (grader.db's recipe, minus SQLAlchemy's statement machinery for the BEGIN itself).
 
@@ -72,8 +74,9 @@ def _connection() -> Connection:
 
 
 @contextmanager
-def read() -> Iterator[Connection]:
-    """Run reads: autocommit, each statement on the latest committed data."""
+def autocommit() -> Iterator[Connection]:
+    """Run statements each in its own transaction: a read sees the latest committed data,
+    a write is committed when the statement returns."""
     conn = _connection()
     postgres = conn.dialect.name == "postgresql"
     if postgres:

@@ -1,31 +1,41 @@
 """Problems made through the API and their grades.
 
 A problem is `(kind, difficulty, seed)` stored under a random id; its answers never leave
-the server before grading. Grading is pure and happens first; the grade is then recorded
-by ONE statement, `INSERT ... ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
-RETURNING id`: the unique index decides which of several concurrent retries records, the
-others read the winner's stored response and replay it byte for byte. The grading path
-runs prebuilt Core statements (grader/api/connection.py): it is the API's hot path.
+the server before grading. A problem row never changes, so each process keeps the rows it
+has read (`_Problems`). Grading is pure and happens first; the grade is then recorded by
+ONE statement in its own transaction:
+
+    INSERT INTO api_grades (...) SELECT ... FROM api_keys JOIN api_problems
+    WHERE the key is not revoked and the problem is the key's course's
+    ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING id
+
+so a known problem is graded and recorded with one round trip to the database, and the
+key's revocation is checked atomically with the recording. The unique index decides which
+of several concurrent retries records; when nothing is inserted, the slow path finds out
+why (a retry: the winner's stored response is replayed byte for byte; a revoked key: 401;
+a problem gone: 404). The grading path runs prebuilt Core statements
+(grader/api/connection.py): it is the API's hot path.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import bindparam, select
 
 from grader import db
 from grader.api import connection
-from grader.api.auth import not_found
+from grader.api.auth import not_found, unauthorized
 from grader.api.common import iso
 from grader.api.errors import ApiError, dumps, join_path
-from grader.api.models import ApiGrade, ApiProblem
+from grader.api.models import ApiGrade, ApiKey, ApiProblem
 from grader.api.schemas import GradeRequest, ProblemRequest
 from grader.models import new_public_id, utcnow
-from grader.services.api_keys import Caller
+from grader.services.api_keys import AuthError, Caller, check_not_revoked
 from problems import kinds
 from problems.kinds import MAX_SEED
 from problems.kinds.base import GradeResult, Problem
@@ -128,27 +138,68 @@ _PRIOR = select(ApiGrade.request_hash, ApiGrade.response).where(
     ApiGrade.api_key_id == bindparam("key_id"),
     ApiGrade.idempotency_key == bindparam("idempotency_key"),
 )
-# The problem and, in the same statement, what this key already recorded under the
-# Idempotency-Key (a retry's case): one round trip for the common path.
-_PROBLEM_AND_PRIOR = select(
-    ApiProblem.id, ApiProblem.kind, ApiProblem.difficulty, ApiProblem.seed, ApiProblem.student,
-    _PRIOR.with_only_columns(ApiGrade.request_hash).scalar_subquery().label("prior_hash"),
-    _PRIOR.with_only_columns(ApiGrade.response).scalar_subquery().label("prior_response"),
-).where(ApiProblem.public_id == bindparam("problem_id"),
-        ApiProblem.course_id == bindparam("course_id"))
+_PROBLEM = select(
+    ApiProblem.id, ApiProblem.course_id, ApiProblem.kind, ApiProblem.difficulty,
+    ApiProblem.seed, ApiProblem.student,
+).where(ApiProblem.public_id == bindparam("problem_id"))
+_GRADE_COLUMNS = ("public_id", "idempotency_key", "request_hash", "student", "answers",
+                  "result", "score", "max_score", "response", "created_at")
 _INSERTS: dict[str, Any] = {}
+_MAX_PROBLEMS = 50_000  # problem rows remembered per process (then forgotten all at once)
+
+
+@dataclass(frozen=True)
+class _ProblemRow:
+    id: int
+    course_id: int
+    kind: str
+    difficulty: int
+    seed: int
+    student: str | None
+
+
+def _problems() -> dict[str, _ProblemRow]:
+    """This app's (so this database's) problem rows read so far, by public id."""
+    return current_app.extensions.setdefault("api_problem_rows", {})
+
+
+def _problem_row(problem_id: str, course_id: int) -> _ProblemRow:
+    """The problem `problem_id` of the course; 404 for another course's or none."""
+    rows = _problems()
+    row = rows.get(problem_id)
+    if row is None:
+        with connection.autocommit() as conn:
+            found = conn.execute(_PROBLEM, {"problem_id": problem_id}).first()
+        if found is not None:
+            row = _ProblemRow(*found)
+            if len(rows) >= _MAX_PROBLEMS:
+                rows.clear()
+            rows[problem_id] = row
+    if row is None or row.course_id != course_id:
+        raise not_found("problem_id", "problem with this id", f"problem {problem_id[:40]!r}")
+    return row
 
 
 def _insert_grade(dialect: str) -> Any:
-    """`INSERT INTO api_grades ... ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
-    RETURNING id`, built once per dialect."""
+    """The recording statement of the module's docstring, built once per dialect."""
     if dialect not in _INSERTS:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
+        table = ApiGrade.__table__
+        values = select(
+            *(bindparam(name, type_=table.c[name].type) for name in _GRADE_COLUMNS),
+            ApiKey.id, ApiProblem.id,
+        ).select_from(
+            ApiKey.__table__.join(ApiProblem.__table__, ApiProblem.course_id == ApiKey.course_id)
+        ).where(
+            ApiKey.id == bindparam("key_id"), ApiKey.revoked_at.is_(None),
+            ApiProblem.id == bindparam("problem_row_id"),
+        )
         _INSERTS[dialect] = (
             insert(ApiGrade)
+            .from_select([*_GRADE_COLUMNS, "api_key_id", "problem_id"], values)
             .on_conflict_do_nothing(index_elements=["api_key_id", "idempotency_key"])
             .returning(ApiGrade.id)
         )
@@ -158,26 +209,20 @@ def _insert_grade(dialect: str) -> Any:
 def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_key: str,
           request_hash: str) -> Recorded:
     """Grade and record an answer set once per (key, Idempotency-Key); a retry with the
-    same request replays the first response, another request under the key is a 422."""
-    prior_args = {"key_id": caller.key_id, "idempotency_key": idempotency_key}
-    with connection.read() as conn:
-        row = conn.execute(_PROBLEM_AND_PRIOR, {
-            **prior_args, "problem_id": problem_id, "course_id": caller.course_id}).first()
-    if row is None:
-        raise not_found("problem_id", "problem with this id", f"problem {problem_id[:40]!r}")
-    if row.prior_hash is not None:
-        if row.prior_hash != request_hash:
-            raise _idempotency_conflict()
-        return Recorded(row.prior_response, 201, replayed=True)
-    student = request.student if request.student is not None else row.student
-    if row.student is not None and student != row.student:
-        raise ApiError(422, "student", "this problem was made for another student")
+    same request replays the first response, another request under the key is a 422.
 
+    `caller`'s revocation need not have been checked: recording checks it."""
+    row = _problem_row(problem_id, caller.course_id)
+    student = request.student if request.student is not None else row.student
     problem = variant(row.kind, row.difficulty, row.seed)
-    texts = answer_texts(problem, request.answers)
-    result = kinds.grade(problem, texts)
-    if not result.valid:
-        raise format_errors(result)
+    try:
+        if row.student is not None and student != row.student:
+            raise ApiError(422, "student", "this problem was made for another student")
+        result = kinds.grade(problem, answer_texts(problem, request.answers))
+        if not result.valid:
+            raise format_errors(result)
+    except ApiError as err:
+        raise _refusal(caller, idempotency_key, err) from None
     now = utcnow()
     grade_id = new_public_id()
     result_json = result.to_json()
@@ -188,19 +233,43 @@ def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_ke
         **result_json,
         "recorded_at": iso(now),
     })
-    with connection.write() as conn:
+    with connection.autocommit() as conn:
         inserted = conn.execute(_insert_grade(conn.dialect.name), {
-            "public_id": grade_id, "api_key_id": caller.key_id,
+            "public_id": grade_id, "key_id": caller.key_id, "problem_row_id": row.id,
             "idempotency_key": idempotency_key, "request_hash": request_hash,
-            "problem_id": row.id, "student": student, "answers": request.answers,
-            "result": result_json, "score": result_json["score"],
-            "max_score": result_json["max_score"], "response": text, "created_at": now,
+            "student": student, "answers": request.answers, "result": result_json,
+            "score": result_json["score"], "max_score": result_json["max_score"],
+            "response": text, "created_at": now,
         }).scalar_one_or_none()
-    if inserted is None:  # a concurrent retry recorded first: its response stands
-        with connection.read() as conn:
-            seen = conn.execute(_PRIOR, prior_args).one()
     if inserted is not None:
         return Recorded(text, 201)
+    return _not_recorded(caller, problem_id, idempotency_key, request_hash)
+
+
+def _refusal(caller: Caller, idempotency_key: str, err: ApiError) -> ApiError:
+    """`err` for a request that cannot be graded, unless its Idempotency-Key already
+    recorded another request (this one was never recorded): then that is the 422."""
+    with connection.autocommit() as conn:
+        seen = conn.execute(
+            _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key}).first()
+    return _idempotency_conflict() if seen is not None else err
+
+
+def _not_recorded(caller: Caller, problem_id: str, idempotency_key: str,
+                  request_hash: str) -> Recorded:
+    """Why the INSERT recorded nothing: the key was revoked (401), the key already
+    recorded this Idempotency-Key (a replay, or 422 for another request), or the problem
+    is gone (404)."""
+    try:
+        check_not_revoked(replace(caller, revocation_checked=False))
+    except AuthError as err:
+        raise unauthorized(err) from None
+    with connection.autocommit() as conn:
+        seen = conn.execute(
+            _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key}).first()
+    if seen is None:
+        _problems().pop(problem_id, None)
+        raise not_found("problem_id", "problem with this id", f"problem {problem_id[:40]!r}")
     if seen.request_hash != request_hash:
         raise _idempotency_conflict()
     return Recorded(seen.response, 201, replayed=True)

@@ -14,14 +14,12 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from flask_limiter.errors import RateLimitExceeded
 from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException
 
 from grader import db
 from grader.api import schemas as m
-from grader.api.auth import caller_or_none, rate_limit_key, rate_limit_value, require_caller
-from grader.api.auth import retry_after as retry_after_seconds
+from grader.api.auth import caller_or_none, check_rate_limit, require_caller
 from grader.api.common import course_set, course_student, set_item
 from grader.api.docs import render_docs
 from grader.api.errors import ApiError, canonical, json_response, parse, read_json
@@ -55,22 +53,16 @@ PARAMS = {
 
 # One budget per API key (API_RATE_LIMIT) or, without a key, per client address
 # (API_ANON_RATE_LIMIT), shared by every route of the blueprint and checked once, before
-# the view. Routes declared with rate_limited=False are exempt.
-limiter.shared_limit(rate_limit_value, scope="api", key_func=rate_limit_key,
-                     exempt_when=lambda: not current_operation().rate_limited)(bp)
+# the view (grader.api.auth.check_rate_limit, on Flask-Limiter's storage). Routes declared
+# with rate_limited=False are exempt. The app-wide limiter leaves the API alone.
+bp.before_request(check_rate_limit)
+limiter.request_filter(lambda: request.blueprint == bp.name)
 
 
 def api(method: str, path: str, **details: Any) -> Any:
     """Declare a documented, rate-limited (unless `rate_limited=False`) API route."""
     details.setdefault("params", {k: v for k, v in PARAMS.items() if "{" + k + "}" in path})
-    register = operation(bp, method, path, **details)
-
-    def decorator(view: Any) -> Any:
-        if not details.get("rate_limited", True):
-            view = limiter.exempt(view)
-        return register(view)
-
-    return decorator
+    return operation(bp, method, path, **details)
 
 
 # ---------------------------------------------------------------- edges
@@ -79,16 +71,6 @@ def api(method: str, path: str, **details: Any) -> Any:
 @bp.errorhandler(ApiError)
 def _api_error(err: ApiError) -> Response:
     return err.response()
-
-
-@bp.errorhandler(RateLimitExceeded)
-def _rate_limited(err: RateLimitExceeded) -> Response:
-    current = limiter.current_limit
-    wait = retry_after_seconds(current.reset_at if current else None)
-    return ApiError(
-        429, "", f"rate limit reached ({err.description}): retry in {wait} s",
-        headers={"Retry-After": wait},
-    ).response()
 
 
 @bp.errorhandler(HTTPException)
@@ -240,7 +222,7 @@ def problems_get(problem_id: str) -> Response:
      "cannot be read are a 422 listing them under `format_errors`: nothing is recorded "
      "and the key stays unused.")
 def problems_grade(problem_id: str) -> Response:
-    caller = require_caller()
+    caller = require_caller(revocation_checked_by_caller=True)  # grade() records only if unrevoked
     key = idempotency_key()
     value, body = read_body()
     assert isinstance(body, m.GradeRequest)

@@ -2,8 +2,13 @@
 
 A key is `cnnq_<public-id>_<secret>`: the public id (16 hex digits) finds the row, the
 secret (`secrets.token_urlsafe(32)`, 256 bits) is checked against its stored SHA-256 with
-`hmac.compare_digest`. A 256-bit random secret needs no slow KDF (ASVS 6.5.2). Revocation
-is read on every request, so it takes effect at the next one.
+`hmac.compare_digest`. A 256-bit random secret needs no slow KDF (ASVS 6.5.2).
+
+A key's id, course, name and secret hash never change, so each process keeps them once read
+(`_Seen`) and checks a bearer's secret without the database. Revocation does change: it is
+read from the database on every request (`check_not_revoked`), or, on the grading path,
+checked by the grading INSERT itself, atomically with recording (grader/api/grading.py). So
+a revocation takes effect at the key's next request, in every process.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -48,6 +54,9 @@ class Caller:
     public_id: str
     course_id: int
     name: str
+    # False while the key's revocation has not been read in this request (see the module's
+    # docstring): `check_not_revoked` reads it.
+    revocation_checked: bool = True
 
 
 def _hash(secret: str) -> str:
@@ -141,33 +150,108 @@ _BY_PUBLIC_ID = select(
     ApiKey.id, ApiKey.course_id, ApiKey.name, ApiKey.secret_hash, ApiKey.revoked_at,
     ApiKey.last_used_at,
 ).where(ApiKey.public_id == bindparam("public_id"))
+_REVOKED_AT = select(ApiKey.revoked_at).where(ApiKey.id == bindparam("key_id"))
 _MARK_USED = (
     update(ApiKey).where(ApiKey.id == bindparam("key_id")).values(last_used_at=bindparam("now"))
 )
+_UNKNOWN_HASH = "0" * 64
+_MAX_FACTS = 10_000  # keys remembered per process (then forgotten all at once)
+REVOKED = "the API key was revoked"
 
 
-def authenticate(token: str, now: datetime | None = None) -> Caller:
+@dataclass(frozen=True)
+class _Facts:
+    """What never changes about a key (cached per process, by public id)."""
+
+    key_id: int
+    course_id: int
+    name: str
+    secret_hash: str
+
+
+class _Seen:
+    """Per app (so per database): keys' facts by public id, and when this process last
+    wrote each key's last_used_at."""
+
+    def __init__(self) -> None:
+        self.facts: dict[str, _Facts] = {}
+        self.marked: dict[int, datetime] = {}
+
+
+def _seen() -> _Seen:
+    seen = current_app.extensions.get("api_keys_seen")
+    if seen is None:
+        seen = current_app.extensions["api_keys_seen"] = _Seen()
+    return seen
+
+
+def authenticate(token: str, now: datetime | None = None, *,
+                 check_revoked: bool = True) -> Caller:
     """The caller behind a bearer token. Raises AuthError (malformed, unknown, wrong secret,
-    revoked). Marks the key used, at most once per LAST_USED_RESOLUTION.
+    revoked). Marks the key used, at most once per LAST_USED_RESOLUTION and process.
 
-    Runs on every API request: one prebuilt Core statement (grader/api/connection.py)."""
+    Runs on every API request. A key seen before in this process costs no database read,
+    except the revocation check; with `check_revoked=False` the caller's
+    `revocation_checked` may be False, and whoever acts on it must check (see
+    `check_not_revoked`)."""
     parsed = parse_token(token)
     if parsed is None:
         raise AuthError("the API key is malformed: expected cnnq_<id>_<secret>")
     public_id, secret = parsed
-    with connection.read() as conn:
-        row = conn.execute(_BY_PUBLIC_ID, {"public_id": public_id}).first()
+    seen = _seen()
+    facts = seen.facts.get(public_id)
+    revoked_at: datetime | None = None
+    fetched = facts is None
+    if facts is None:
+        with connection.autocommit() as conn:
+            row = conn.execute(_BY_PUBLIC_ID, {"public_id": public_id}).first()
+        if row is not None:
+            facts = _Facts(row.id, row.course_id, row.name, row.secret_hash)
+            revoked_at = row.revoked_at
+            if row.last_used_at is not None:
+                seen.marked.setdefault(row.id, _aware(row.last_used_at))
     # Compare even for an unknown id, so timing does not tell which ids exist.
-    stored = row.secret_hash if row is not None else "0" * 64
-    if not hmac.compare_digest(_hash(secret), stored) or row is None:
+    stored = facts.secret_hash if facts is not None else _UNKNOWN_HASH
+    if not hmac.compare_digest(_hash(secret), stored) or facts is None:
+        raise AuthError("the API key is not valid")
+    if fetched:
+        if len(seen.facts) >= _MAX_FACTS:
+            seen.facts.clear()
+        seen.facts[public_id] = facts  # only a key whose secret matched
+    caller = Caller(facts.key_id, public_id, facts.course_id, facts.name,
+                    revocation_checked=fetched)
+    if revoked_at is not None:
+        raise AuthError(REVOKED)
+    if check_revoked and not fetched:
+        caller = check_not_revoked(caller)
+    _mark_used(seen, facts.key_id, now or utcnow())
+    return caller
+
+
+def check_not_revoked(caller: Caller) -> Caller:
+    """`caller`, its revocation read from the database now. Raises AuthError if revoked
+    (or if the key no longer exists)."""
+    if caller.revocation_checked:
+        return caller
+    with connection.autocommit() as conn:
+        row = conn.execute(_REVOKED_AT, {"key_id": caller.key_id}).first()
+    if row is None:
+        _seen().facts.pop(caller.public_id, None)
         raise AuthError("the API key is not valid")
     if row.revoked_at is not None:
-        raise AuthError("the API key was revoked")
-    now = now or utcnow()
-    last = row.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=now.tzinfo)
-    if last is None or now - last >= LAST_USED_RESOLUTION:
+        raise AuthError(REVOKED)
+    return replace(caller, revocation_checked=True)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def _mark_used(seen: _Seen, key_id: int, now: datetime) -> None:
+    last = seen.marked.get(key_id)
+    if last is None or now - _aware(last) >= LAST_USED_RESOLUTION:
         with connection.write() as conn:
-            conn.execute(_MARK_USED, {"key_id": row.id, "now": now})
-    return Caller(row.id, public_id, row.course_id, row.name)
+            conn.execute(_MARK_USED, {"key_id": key_id, "now": now})
+        if len(seen.marked) >= _MAX_FACTS:
+            seen.marked.clear()
+        seen.marked[key_id] = now

@@ -365,6 +365,46 @@ def test_a_revoked_key_is_refused_from_its_next_request(app, client, api_key):
     assert solve.status_code == 401
 
 
+def test_a_key_revoked_between_two_grades_records_nothing_more(app, client, api_key):
+    # The key and the problem are known to the process after the first grade; the second
+    # grade is refused by the recording statement itself, even for a retry of the first.
+    problem = make_problem(client, api_key)
+    url = f"/problems/{problem['id']}/grade"
+    answers = {"answers": right_answers(stored_problem(app, problem["id"]))}
+    assert post(client, url, answers, api_key, "before").status_code == 201
+    with app.app_context(), db.transaction() as s:  # as another process would: in the table
+        s.execute(ApiKey.__table__.update().values(revoked_at=datetime.now(UTC)))
+    for idempotency_key in ("after", "before"):
+        refused = post(client, url, answers, api_key, idempotency_key)
+        assert refused.status_code == 401, refused.get_data(as_text=True)
+        assert error_of(refused) == {"path": "Authorization",
+                                     "message": "the API key was revoked"}
+    assert count(app, ApiGrade) == 1
+
+
+def test_a_known_problem_is_still_another_courses_for_another_key(app, client, api_key,
+                                                                  other_key):
+    problem = make_problem(client, api_key)
+    url = f"/problems/{problem['id']}/grade"
+    answers = {"answers": right_answers(stored_problem(app, problem["id"]))}
+    assert post(client, url, answers, api_key, "mine").status_code == 201
+    stranger = post(client, url, answers, other_key, "theirs")
+    assert stranger.status_code == 404 and error_of(stranger)["path"] == "problem_id"
+    assert count(app, ApiGrade) == 1
+
+
+def test_an_unreadable_retry_under_a_used_key_is_the_key_conflict(app, client, api_key):
+    problem = make_problem(client, api_key, student="alice")
+    truth = stored_problem(app, problem["id"])
+    url = f"/problems/{problem['id']}/grade"
+    assert post(client, url, {"answers": right_answers(truth)}, api_key, "k").status_code == 201
+    for body in ({"answers": unreadable_answers(truth)},
+                 {"answers": right_answers(truth), "student": "bob"}):
+        other = post(client, url, body, api_key, "k")
+        assert other.status_code == 422 and error_of(other)["path"] == "Idempotency-Key"
+    assert count(app, ApiGrade) == 1
+
+
 def test_a_session_cookie_is_not_an_api_credential(app, client, instructor, course, api_key):
     assert login(client, "teacher@example.edu").status_code == 302
     refused = post(client, "/problems", {"kind": "output_shape", "difficulty": 1})
@@ -399,6 +439,18 @@ def test_the_key_limit_answers_429_with_retry_after(app, client, api_key, course
     app.config["API_ANON_RATE_LIMIT"] = "1 per minute"
     for path in ("/ping", "/ping", "/openapi.json", "/openapi.json", "/docs", "/docs"):
         assert get(client, path).status_code == 200  # never limited
+
+
+def test_a_rate_limit_storage_that_fails_lets_requests_through(app, client, api_key,
+                                                              monkeypatch, caplog):
+    from grader.extensions import limiter
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(limiter.limiter, "hit", down)
+    assert get(client, "/sets", api_key).status_code == 200
+    assert "rate limit storage failed" in caplog.text
 
 
 def test_anonymous_solving_has_its_own_per_address_limit(app, client, api_key):
