@@ -56,12 +56,24 @@ cat <<EOT
 EOT
 
 # The LTI grade-passback worker retries scores an LMS did not take at once (it idles when
-# no LMS is registered). It shares this script's process group, so Ctrl-C stops it too.
+# no LMS is registered). It stops with the server, however the server stops: Ctrl-C, a
+# SIGTERM to this script, or one to gunicorn alone.
+outbox=""
 if [ "${LTI_OUTBOX_WORKER:-1}" != "0" ]; then
   "${flask[@]}" lti-outbox --interval 10 &
+  outbox=$!
 fi
 
-exec .venv/bin/gunicorn wsgi:app \
+.venv/bin/gunicorn wsgi:app \
   --workers "${WORKERS:-2}" --threads "${THREADS:-4}" \
   --bind "${host}:${port}" \
-  --access-logfile - --graceful-timeout 20
+  --access-logfile - --graceful-timeout 20 &
+server=$!
+trap 'kill -TERM "$server" ${outbox:+"$outbox"} 2>/dev/null || true' INT TERM
+trap 'kill -TERM ${outbox:+"$outbox"} 2>/dev/null || true' EXIT
+status=0
+wait "$server" || status=$?
+while kill -0 "$server" 2>/dev/null; do  # a signal ended the wait: let gunicorn finish
+  wait "$server" || status=$?
+done
+exit "$status"

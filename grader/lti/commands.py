@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
+import threading
 from typing import Any, NoReturn
 
 import click
@@ -137,10 +137,10 @@ def register(app: Flask) -> None:
         """Send queued grades to the LMS platforms (retries with backoff)."""
         from grader.services import passback
 
-        stopping = {"now": False}
+        stopping = threading.Event()  # set by SIGTERM: ends the wait between passes at once
 
         def _stop(_signum: int, _frame: Any) -> None:
-            stopping["now"] = True
+            stopping.set()
 
         if not once:
             signal.signal(signal.SIGTERM, _stop)
@@ -164,11 +164,8 @@ def register(app: Flask) -> None:
                 click.echo(report.summary())
             for message in report.errors:
                 click.echo(f"  {message}", err=True)
-            if stopping["now"]:
-                return
             try:
-                time.sleep(interval)
+                if stopping.wait(interval):
+                    return
             except KeyboardInterrupt:
-                return
-            if stopping["now"]:
                 return
