@@ -11,9 +11,10 @@ a bounded load generator (wrk, with a Lua script for the POST bodies, else a sma
 client) keeps --connections connections busy for --duration seconds per case:
 
   hello    GET  /api/v1/ping: routing and the app's middleware, no auth, no database
-  grading  POST /api/v1/problems/{id}/grade: auth (key lookup), rate limit, strict JSON +
-           pydantic, pure grading, then the durable INSERT ... ON CONFLICT (one per request:
-           each request has its own Idempotency-Key); half the answer sets right, half wrong
+  grading  POST /api/v1/problems/{id}/grade: auth (the key's secret), rate limit, strict
+           JSON + pydantic, pure grading, then the durable INSERT ... ON CONFLICT that also
+           checks the key's revocation (one per request: each request has its own
+           Idempotency-Key); half the answer sets right, half wrong
 
 Targets: grading throughput at least 50% of hello's, and grading p99 under 50 ms at 64
 connections. Every grading response must be a 201 and every one must be in the database.
@@ -368,8 +369,10 @@ def run_engine(name: str, url: str, folder: Path, args: argparse.Namespace) -> d
 
 
 PROFILE_PARTS = (  # label, (file suffix, function name) whose cumulative time it is
-    ("rate limit (Flask-Limiter, storage)", ("flask_limiter/_extension.py", "_check_request_limit")),
-    ("  of which the key lookup (auth)", ("grader/services/api_keys.py", "authenticate")),
+    ("rate limit (the API's, on Flask-Limiter's storage)", ("grader/api/auth.py", "check_rate_limit")),
+    ("  of which the key check (auth)", ("grader/services/api_keys.py", "authenticate")),
+    ("  of which the count in the storage", ("limits/strategies.py", "hit")),
+    ("app-wide Flask-Limiter hook (skips the API)", ("flask_limiter/_extension.py", "_check_request_limit")),
     ("body: strict JSON + pydantic", ("grader/api/routes.py", "read_body")),
     ("grading service (reads, grade, insert)", ("grader/api/grading.py", "grade")),
     ("  of which grading proper (pure)", ("problems/kinds/__init__.py", "grade")),

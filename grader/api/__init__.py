@@ -18,7 +18,7 @@ DEFAULT_ANON_RATE_LIMIT = "60 per minute"
 def init_app(app: Flask) -> None:
     """Register both blueprints, exempt the API (bearer keys, no cookies) from CSRF, and
     set the API's configuration defaults (from the environment when set)."""
-    from grader.api import connection
+    from grader.api import connection, limits
     from grader.api.routes import bp
     from grader.api.ui import bp as keys_bp
     from grader.extensions import csrf
@@ -31,3 +31,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(keys_bp)
     connection.init_app(app)
+    limits.init_app(app)

@@ -9,18 +9,11 @@ authority).
 from __future__ import annotations
 
 import logging
-import math
-import time
-from functools import lru_cache
 
-from flask import current_app, g, request
-from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse_many
+from flask import g, request
 
 from grader import db
 from grader.api.errors import ApiError
-from grader.api.openapi import current_operation
-from grader.extensions import limiter
 from grader.models import AuditLog
 from grader.services import api_keys
 from grader.services.api_keys import Caller
@@ -118,54 +111,3 @@ def not_found(path: str, label: str, detail: str) -> ApiError:
     except Exception:  # pragma: no cover - the database is down; the log line exists
         log.exception("could not write audit row")
     return ApiError(404, path, f"no {label} in the API key's course")
-
-
-# ---------------------------------------------------------------- rate limits
-
-
-def check_rate_limit() -> None:
-    """The API's rate limit, checked before every view of the blueprint: one budget per API
-    key (API_RATE_LIMIT) or, without a key, per client address (API_ANON_RATE_LIMIT),
-    shared by every route except those declared `rate_limited=False`; a 429 with
-    Retry-After beyond it.
-
-    The count is Flask-Limiter's: its configured strategy and storage (`limiter.limiter`;
-    Redis when REDIS_URL is set, so every worker shares it), called here directly rather
-    than through a decorated shared limit, whose per-request resolution cost more than the
-    count itself on the grading path. A storage that fails lets the request through
-    (logged): grading must not stop because Redis did."""
-    if not limiter.enabled or not current_operation().rate_limited:
-        return
-    try:
-        caller = identified_caller()  # a revoked key still spends its own budget
-    except ApiError:
-        caller = None
-    if caller is not None:
-        setting, who = "API_RATE_LIMIT", f"key:{caller.key_id}"
-    else:
-        setting, who = "API_ANON_RATE_LIMIT", f"ip:{get_remote_address()}"
-    strategy = limiter.limiter
-    for limit in _limits(str(current_app.config[setting])):
-        try:
-            allowed = strategy.hit(limit, "api", who)
-            reset_at = None if allowed else strategy.get_window_stats(limit, "api", who).reset_time
-        except Exception:  # noqa: BLE001 - the storage is down: count nothing, serve
-            log.exception("rate limit storage failed; request %s let through", request.path)
-            return
-        if not allowed:
-            wait = retry_after(reset_at)
-            raise ApiError(429, "", f"rate limit reached ({limit}): retry in {wait} s",
-                           headers={"Retry-After": wait})
-
-
-@lru_cache(maxsize=64)
-def _limits(text: str) -> tuple[RateLimitItem, ...]:
-    """A rate-limit setting ("600 per minute", or several separated by ";") parsed."""
-    return tuple(parse_many(text))
-
-
-def retry_after(reset_at: float | None) -> str:
-    """Seconds until the window resets (at least 1)."""
-    if reset_at is None:
-        return "60"
-    return str(max(1, math.ceil(reset_at - time.time())))

@@ -19,11 +19,12 @@ from werkzeug.exceptions import HTTPException
 
 from grader import db
 from grader.api import schemas as m
-from grader.api.auth import caller_or_none, check_rate_limit, require_caller
+from grader.api.auth import caller_or_none, require_caller
 from grader.api.common import course_set, course_student, set_item
 from grader.api.docs import render_docs
 from grader.api.errors import ApiError, canonical, json_response, parse, read_json
 from grader.api.grading import Recorded, create_problem, get_problem, grade
+from grader.api.limits import check_rate_limit
 from grader.api.openapi import PREFIX, current_operation, document, operation
 from grader.api.records import (
     course_sets_json,
@@ -53,7 +54,7 @@ PARAMS = {
 
 # One budget per API key (API_RATE_LIMIT) or, without a key, per client address
 # (API_ANON_RATE_LIMIT), shared by every route of the blueprint and checked once, before
-# the view (grader.api.auth.check_rate_limit, on Flask-Limiter's storage). Routes declared
+# the view (grader.api.limits, on Flask-Limiter's storage). Routes declared
 # with rate_limited=False are exempt. The app-wide limiter leaves the API alone.
 bp.before_request(check_rate_limit)
 limiter.request_filter(lambda: request.blueprint == bp.name)

@@ -4,6 +4,7 @@ and grades, solve and pool, auth, errors, rate limits, the course routes and sub
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -448,9 +449,27 @@ def test_a_rate_limit_storage_that_fails_lets_requests_through(app, client, api_
     def down(*_args, **_kwargs):
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(limiter.limiter, "hit", down)
+    monkeypatch.setattr(limiter.storage, "incr", down)
     assert get(client, "/sets", api_key).status_code == 200
     assert "rate limit storage failed" in caplog.text
+
+
+def test_leased_budgets_never_admit_more_than_the_limit(app):
+    from limits import parse
+
+    from grader.api.limits import Leases, lease_size
+
+    limit = parse("1000 per minute")
+    assert lease_size(limit) == 10 and lease_size(parse("60 per minute")) == 1
+    workers = [Leases(), Leases(), Leases()]  # three processes sharing one storage
+    with app.app_context():
+        admitted = [w.admit(limit, "key:lease-test") is None
+                    for _ in range(400) for w in workers]
+        refused_at = workers[0].admit(limit, "key:lease-test")
+    # Every admitted request was counted first; unused leases may refuse a few early.
+    assert 1000 - 3 * (10 - 1) <= sum(admitted) <= 1000
+    assert admitted[:990] == [True] * 990
+    assert refused_at is not None and refused_at > time.time()
 
 
 def test_anonymous_solving_has_its_own_per_address_limit(app, client, api_key):
