@@ -59,6 +59,12 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx responses and socket errors
+    server_cpu: float = 0.0  # CPU seconds the gunicorn processes used meanwhile
+    services_cpu: float = 0.0  # and Redis and PostgreSQL
+
+    def cpu_us(self, seconds: float) -> float:
+        """`seconds` of CPU per request, in microseconds."""
+        return 1e6 * seconds / self.requests if self.requests else 0.0
 
     @property
     def rps(self) -> float:
@@ -187,7 +193,7 @@ def gunicorn(url: str, folder: Path, args: argparse.Namespace) -> Iterator[int]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start; see {log.name}")
             time.sleep(0.2)
-        yield port
+        yield port, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -316,7 +322,28 @@ def combine(rounds: list[Result]) -> Result:
 
     return Result(sum(r.requests for r in rounds), sum(r.seconds for r in rounds),
                   median([r.p50_ms for r in rounds]), median([r.p99_ms for r in rounds]),
-                  sum(r.errors for r in rounds))
+                  sum(r.errors for r in rounds), sum(r.server_cpu for r in rounds),
+                  sum(r.services_cpu for r in rounds))
+
+
+# ---------------------------------------------------------------- CPU used
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes `pids` (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone, or not Linux
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids(*command: str) -> list[int]:
+    found = subprocess.run(["pgrep", *command], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
 
 
 def run_engine(name: str, url: str, folder: Path, args: argparse.Namespace) -> dict[str, object]:
@@ -325,12 +352,22 @@ def run_engine(name: str, url: str, folder: Path, args: argparse.Namespace) -> d
     table = "{" + ",".join(
         "{" + _lua_string(p) + "," + _lua_string(b) + "}" for p, b in grade_requests) + "}"
     rounds = max(1, round(args.duration / args.slice))
-    with gunicorn(url, folder, args) as port:
+    with gunicorn(url, folder, args) as (port, master):
+        server = [master, *pids("-P", str(master))]  # the master and its workers
         base = f"http://127.0.0.1:{port}"
         cases: dict[str, list[Result]] = {"hello": [], "grading": []}
         graded = 0  # grading requests answered, warm-up included
 
         def measure(case: str, seconds: float, run: str) -> Result:
+            services = pids("-x", "redis-server") + (pids("-f", "^postgres: ")
+                                                     if name == "postgresql" else [])
+            before = cpu_seconds(server), cpu_seconds(services)
+            result = load(case, seconds, run)
+            result.server_cpu = cpu_seconds(server) - before[0]
+            result.services_cpu = cpu_seconds(services) - before[1]
+            return result
+
+        def load(case: str, seconds: float, run: str) -> Result:
             if use_wrk:
                 if case == "hello":
                     return wrk(f"{base}/api/v1/ping", args.connections, seconds, None)
@@ -514,10 +551,15 @@ def show(report: dict[str, object], args: argparse.Namespace) -> bool:
     ok_errors = grading.errors == 0 and hello.errors == 0 and ok_rows
     print(f"\n[{report['engine']}] client: {report['client']}; {report['rounds']} rounds per case, "
           "taking turns (p50, p99: the median round's)")
-    print(f"  {'case':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
+    print(f"  {'case':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}"
+          f" {'CPU/req: gunicorn':>18} {'Redis+DB':>9}")
     for label, r in (("hello", hello), ("grading", grading)):
         print(f"  {label:<8} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.requests:>9} "
-              f"{r.errors:>7}")
+              f"{r.errors:>7} {r.cpu_us(r.server_cpu):>15.0f} us {r.cpu_us(r.services_cpu):>6.0f} us")
+    cpu_ratio = (hello.cpu_us(hello.server_cpu + hello.services_cpu)
+                 / max(1e-9, grading.cpu_us(grading.server_cpu + grading.services_cpu)))
+    print(f"  CPU per request, hello/grading (what the ratio would be with the CPU to "
+          f"ourselves): {cpu_ratio:.2f}")
     print(f"  grading/hello throughput: {ratio:.2f} (target >= {RATIO_TARGET:.2f}) "
           f"{'PASS' if ok_ratio else 'FAIL'}")
     print(f"  grading p99: {grading.p99_ms:.1f} ms (target < {P99_TARGET_MS:.0f} ms at "

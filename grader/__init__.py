@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
@@ -55,15 +56,21 @@ def _security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response: Any) -> Any:
         response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-            f"img-src 'self' data:; font-src 'self'; frame-ancestors {app.config['FRAME_ANCESTORS']}; "
-            "base-uri 'self'; form-action 'self'",
+            "Content-Security-Policy", _content_security_policy(app.config["FRAME_ANCESTORS"])
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
+
+
+@lru_cache(maxsize=8)
+def _content_security_policy(frame_ancestors: str) -> str:
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+        f"img-src 'self' data:; font-src 'self'; frame-ancestors {frame_ancestors}; "
+        "base-uri 'self'; form-action 'self'"
+    )
 
 
 def _wants_json() -> bool:
