@@ -1,16 +1,18 @@
-"""Core connections for the API's hot paths: the key lookup on every request and grading.
+"""Core connections for the API's hot paths: the key check and grading.
 
 These run prebuilt Core statements on a connection of the API's own engine (same database
 and SQLite pragmas as grader.db's): an ORM session costs several times more per statement,
 and building a statement anew costs more than running it, which is most of a small
 request's time. Two more savings, both safe for what these paths do:
 
-- statements run in autocommit (`autocommit()`: each one its own transaction, no
-  BEGIN/COMMIT round): a read sees one snapshot, a single INSERT is atomic and durable when
-  it returns; the paths never read-then-write in one transaction, so nothing relies on a
-  shared snapshot;
-- a write transaction on SQLite begins with `BEGIN IMMEDIATE` sent straight to the driver
-  (grader.db's recipe, minus SQLAlchemy's statement machinery for the BEGIN itself).
+- every statement runs in autocommit (`first()`: its own transaction, no BEGIN/COMMIT
+  round trips): a read sees one snapshot, a single INSERT or UPDATE is atomic and durable
+  when it returns; the paths never read-then-write in one transaction, so nothing relies on
+  a shared snapshot;
+- no ping before a pooled connection is used (it would cost a round trip per request): a
+  statement that finds its connection dead (the database restarted) runs once more on a
+  fresh one, which is safe for these statements (reads, the grading INSERT ... ON CONFLICT
+  DO NOTHING, setting a time).
 
 The engine has its own small pool, and a request takes its API connection before any ORM
 session connection, so the two pools are always taken in the same order (no deadlock
@@ -19,22 +21,20 @@ however many threads wait). Everything else uses the ORM session as the rest of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, create_engine, event
-
-WRITE = "api_write"
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
+from sqlalchemy.exc import DBAPIError
 
 
 def make_api_engine(url: str) -> Engine:
-    """The API's engine for `url` (SQLite or PostgreSQL)."""
+    """The API's engine for `url` (SQLite or PostgreSQL), in autocommit."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=6)
+        return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=6)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                            pool_size=5, max_overflow=10)
 
@@ -46,11 +46,6 @@ def make_api_engine(url: str) -> Engine:
                        "synchronous=NORMAL"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(WRITE):
-            connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
     return engine
 
@@ -73,36 +68,23 @@ def _connection() -> Connection:
     return conn
 
 
-@contextmanager
-def autocommit() -> Iterator[Connection]:
-    """Run statements each in its own transaction: a read sees the latest committed data,
-    a write is committed when the statement returns."""
-    conn = _connection()
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    else:
-        conn.commit()  # no transaction was opened on the server: this ends the bookkeeping
-    finally:
-        if postgres:
-            conn.execution_options(isolation_level="READ COMMITTED")
+def dialect_name() -> str:
+    """"sqlite" or "postgresql"."""
+    return str(current_app.extensions["api_engine"].dialect.name)
 
 
-@contextmanager
-def write() -> Iterator[Connection]:
-    """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
-    conn = _connection()
-    conn.execution_options(**{WRITE: True})
-    try:
-        with conn.begin():
-            yield conn
-    finally:
-        conn.execution_options(**{WRITE: False})
+def first(statement: Executable, params: Mapping[str, Any]) -> Row[Any] | None:
+    """Run one statement in its own transaction; its first row (None if it returns none)."""
+    for attempt in (1, 2):
+        conn = _connection()
+        try:
+            result = conn.execute(statement, params)
+            return result.first() if result.returns_rows else None
+        except DBAPIError as err:
+            if attempt == 2 or not err.connection_invalidated:
+                raise
+            close_connection()  # the pool has dropped the dead connection: take another
+    raise AssertionError("unreachable")
 
 
 def close_connection(_exc: BaseException | None = None) -> None:

@@ -168,8 +168,7 @@ def _problem_row(problem_id: str, course_id: int) -> _ProblemRow:
     rows = _problems()
     row = rows.get(problem_id)
     if row is None:
-        with connection.autocommit() as conn:
-            found = conn.execute(_PROBLEM, {"problem_id": problem_id}).first()
+        found = connection.first(_PROBLEM, {"problem_id": problem_id})
         if found is not None:
             row = _ProblemRow(*found)
             if len(rows) >= _MAX_PROBLEMS:
@@ -233,14 +232,13 @@ def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_ke
         **result_json,
         "recorded_at": iso(now),
     })
-    with connection.autocommit() as conn:
-        inserted = conn.execute(_insert_grade(conn.dialect.name), {
-            "public_id": grade_id, "key_id": caller.key_id, "problem_row_id": row.id,
-            "idempotency_key": idempotency_key, "request_hash": request_hash,
-            "student": student, "answers": request.answers, "result": result_json,
-            "score": result_json["score"], "max_score": result_json["max_score"],
-            "response": text, "created_at": now,
-        }).scalar_one_or_none()
+    inserted = connection.first(_insert_grade(connection.dialect_name()), {
+        "public_id": grade_id, "key_id": caller.key_id, "problem_row_id": row.id,
+        "idempotency_key": idempotency_key, "request_hash": request_hash,
+        "student": student, "answers": request.answers, "result": result_json,
+        "score": result_json["score"], "max_score": result_json["max_score"],
+        "response": text, "created_at": now,
+    })
     if inserted is not None:
         return Recorded(text, 201)
     return _not_recorded(caller, problem_id, idempotency_key, request_hash)
@@ -249,9 +247,8 @@ def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_ke
 def _refusal(caller: Caller, idempotency_key: str, err: ApiError) -> ApiError:
     """`err` for a request that cannot be graded, unless its Idempotency-Key already
     recorded another request (this one was never recorded): then that is the 422."""
-    with connection.autocommit() as conn:
-        seen = conn.execute(
-            _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key}).first()
+    seen = connection.first(
+        _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key})
     return _idempotency_conflict() if seen is not None else err
 
 
@@ -264,9 +261,8 @@ def _not_recorded(caller: Caller, problem_id: str, idempotency_key: str,
         check_not_revoked(replace(caller, revocation_checked=False))
     except AuthError as err:
         raise unauthorized(err) from None
-    with connection.autocommit() as conn:
-        seen = conn.execute(
-            _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key}).first()
+    seen = connection.first(
+        _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key})
     if seen is None:
         _problems().pop(problem_id, None)
         raise not_found("problem_id", "problem with this id", f"problem {problem_id[:40]!r}")

@@ -203,8 +203,7 @@ def authenticate(token: str, now: datetime | None = None, *,
     revoked_at: datetime | None = None
     fetched = facts is None
     if facts is None:
-        with connection.autocommit() as conn:
-            row = conn.execute(_BY_PUBLIC_ID, {"public_id": public_id}).first()
+        row = connection.first(_BY_PUBLIC_ID, {"public_id": public_id})
         if row is not None:
             facts = _Facts(row.id, row.course_id, row.name, row.secret_hash)
             revoked_at = row.revoked_at
@@ -233,8 +232,7 @@ def check_not_revoked(caller: Caller) -> Caller:
     (or if the key no longer exists)."""
     if caller.revocation_checked:
         return caller
-    with connection.autocommit() as conn:
-        row = conn.execute(_REVOKED_AT, {"key_id": caller.key_id}).first()
+    row = connection.first(_REVOKED_AT, {"key_id": caller.key_id})
     if row is None:
         _seen().facts.pop(caller.public_id, None)
         raise AuthError("the API key is not valid")
@@ -250,8 +248,7 @@ def _aware(moment: datetime) -> datetime:
 def _mark_used(seen: _Seen, key_id: int, now: datetime) -> None:
     last = seen.marked.get(key_id)
     if last is None or now - _aware(last) >= LAST_USED_RESOLUTION:
-        with connection.write() as conn:
-            conn.execute(_MARK_USED, {"key_id": key_id, "now": now})
+        connection.first(_MARK_USED, {"key_id": key_id, "now": now})
         if len(seen.marked) >= _MAX_FACTS:
             seen.marked.clear()
         seen.marked[key_id] = now

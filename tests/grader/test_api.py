@@ -383,6 +383,27 @@ def test_a_key_revoked_between_two_grades_records_nothing_more(app, client, api_
     assert count(app, ApiGrade) == 1
 
 
+def test_grading_survives_the_database_dropping_its_connections(app, client, api_key):
+    # No ping before each use: a dead pooled connection is found by the statement itself,
+    # which then runs once more on a fresh one (PostgreSQL restarts; SQLite has no server).
+    if app.extensions["api_engine"].dialect.name != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL")
+    from sqlalchemy import text
+
+    problem = make_problem(client, api_key)
+    url = f"/problems/{problem['id']}/grade"
+    answers = {"answers": right_answers(stored_problem(app, problem["id"]))}
+    assert post(client, url, answers, api_key, "first").status_code == 201
+    with app.app_context():
+        db.session().execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        db.session().rollback()
+    again = post(client, url, answers, api_key, "second")
+    assert again.status_code == 201, again.get_data(as_text=True)
+    assert count(app, ApiGrade) == 2
+
+
 def test_a_known_problem_is_still_another_courses_for_another_key(app, client, api_key,
                                                                   other_key):
     problem = make_problem(client, api_key)
