@@ -80,10 +80,12 @@ def _wants_json() -> bool:
 def _error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:
+        # The exception's own headers (a 405's Allow), not its HTML Content-Type.
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
         if _wants_json():
             body = {"error": {"path": "", "message": err.description or err.name, "status": err.code}}
-            return jsonify(body), err.code
-        return render_template("error.html", error=err), err.code
+            return jsonify(body), err.code, headers
+        return render_template("error.html", error=err), err.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Any:

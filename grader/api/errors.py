@@ -8,6 +8,7 @@ itself (`Idempotency-Key`, `Authorization`), the body as a whole is the empty pa
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -15,7 +16,8 @@ from typing import Any, TypeVar
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
-from problems.contract import load_json
+from grader.api.schemas import NO_NUL
+from problems.contract import MAX_BODY_BYTES, load_json
 from problems.errors import SpecError
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,9 +59,13 @@ def dumps(value: Any) -> str:
 def json_response(
     value: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A JSON response; `value` may already be serialized text (stored responses are)."""
+    """A JSON response; `value` may already be serialized text (stored responses are).
+
+    A lone UTF-16 surrogate (a refused `"\\ud800"` echoed in an error message) cannot be
+    encoded as UTF-8: it is written as its JSON escape instead (it can only be in a string)."""
     text = value if isinstance(value, str) else dumps(value)
-    response = Response(text, status=status, mimetype="application/json")
+    body = text.encode("utf-8", "backslashreplace")
+    response = Response(body, status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     for name, header in (headers or {}).items():
         response.headers[name] = header
@@ -83,11 +89,16 @@ def join_path(parts: Iterable[str | int]) -> str:
 
 
 def _describe(value: Any) -> str:
-    text = dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(
-        value
-    ).__name__
-    if isinstance(value, (dict, list)):
+    """A short text of a refused value. Never raises: a float literal too large for a double
+    (`1e400`) reaches the models as infinity, which `dumps` refuses."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "a number out of range"
+    elif isinstance(value, (str, int, float, bool, type(None))):
+        text = dumps(value)
+    elif isinstance(value, (dict, list)):
         text = "an object" if isinstance(value, dict) else "an array"
+    else:
+        text = type(value).__name__
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -103,6 +114,8 @@ def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         return "is not a field of this request"
     if kind == "model_type":
         return f"expected a JSON object, got {_describe(error.get('input'))}"
+    if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == NO_NUL:
+        return "must not contain a NUL character (\\u0000)"
     message = str(error["msg"])
     message = message[0].lower() + message[1:] if message else kind
     if "input" in error and kind not in ("string_too_long", "too_long"):
@@ -132,7 +145,8 @@ def validation_error(err: ValidationError, model: type[BaseModel]) -> ApiError:
 
 def read_json() -> Any:
     """The request body as strict JSON: 415 for another Content-Type, 413 if too large,
-    400 naming the line and column if it does not parse."""
+    400 naming the line and column if it does not parse, or the place of a NaN or of a key
+    given twice (see `load_strict`)."""
     mimetype = request.mimetype
     if mimetype not in JSON_TYPES and not (
         mimetype.startswith("application/") and mimetype.endswith("+json")
@@ -147,10 +161,113 @@ def read_json() -> Any:
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "", "the body is empty: send a JSON object")
+    return load_strict(raw)
+
+
+class _Refused:
+    """Stands, in a parsed body, where strict JSON refuses something: a NaN or Infinity
+    literal, or an object that gives a key twice (`key`). Found after parsing, with its path."""
+
+    __slots__ = ("key", "literal")
+
+    def __init__(self, literal: str | None = None, key: str | None = None) -> None:
+        self.literal = literal
+        self.key = key
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object that gave `refused.key` twice (the last value is kept, as json does)."""
+
+    refused: _Refused
+
+
+def load_strict(raw: bytes | str) -> Any:
+    """The body as strict JSON (problems.contract.load_json), where in addition an object
+    may not give a key twice (`{"answers": {}, "answers": {...}}` is ambiguous: some readers
+    keep the first, Python the last), and a NaN or Infinity literal is refused naming its
+    place. 400 naming the place, or the line and column of a syntax error."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "", f"the body is too large (at most {MAX_BODY_BYTES:,} bytes)")
+    found: list[_Refused] = []
+
+    def constant(literal: str) -> _Refused:
+        refused = _Refused(literal=literal)
+        found.append(refused)
+        return refused
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) == len(items):
+            return obj
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                break
+            seen.add(key)
+        marked = _Duplicated(obj)
+        marked.refused = _Refused(key=key)
+        found.append(marked.refused)
+        return marked
+
     try:
-        return load_json(raw)
-    except SpecError as err:
-        raise ApiError(400, err.path, err.message) from None
+        value = json.loads(raw, parse_constant=constant, object_pairs_hook=pairs)
+    except Exception:  # not JSON: load_json says why (line and column, depth, UTF-8...)
+        try:
+            return load_json(raw)
+        except SpecError as err:
+            raise ApiError(400, err.path, err.message) from None
+    strings = _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode(
+        "utf-8", "surrogatepass")) is not None
+    if found or strings:
+        refusal = _refusal(value, strings)
+        if refusal is not None:
+            raise refusal
+    return value
+
+
+# A UTF-16 surrogate written as an escape, or as raw bytes (json.loads decodes bytes with
+# "surrogatepass"). A pair is one character; a lone one is no text at all: no UTF-8 encodes
+# it, so neither the database nor a response could hold it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _refusal(value: Any, strings: bool) -> ApiError | None:
+    """The 400 for the first refused place of `value` in document order (and, with
+    `strings`, the first text holding a lone surrogate); None if there is none. Iterative:
+    the body may nest as deep as the parser allows."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if strings and isinstance(node, str) and _lone_surrogate(node):
+            return ApiError(400, join_path(path), "not valid JSON text: a lone UTF-16 "
+                            "surrogate (\\ud800 to \\udfff) is not a character")
+        if strings and isinstance(node, dict):
+            for key in node:
+                if _lone_surrogate(key):
+                    return ApiError(400, join_path((*path, key)), "not valid JSON text: a "
+                                    "key holds a lone UTF-16 surrogate (\\ud800 to \\udfff)")
+        if isinstance(node, _Refused):
+            assert node.literal is not None
+            return ApiError(400, join_path(path), f"{node.literal} is not a number in JSON: "
+                            "use finite numbers only")
+        if isinstance(node, _Duplicated):
+            key = node.refused.key
+            assert key is not None
+            return ApiError(400, join_path((*path, key)), f"{json.dumps(key, ensure_ascii=False)} "
+                            "is given twice in one object: give each key once")
+        if isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def parse(model: type[M], value: Any) -> M:

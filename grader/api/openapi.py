@@ -60,8 +60,9 @@ BY_ENDPOINT: dict[str, Operation] = {}
 
 STATUS_TEXT = {
     200: "OK", 201: "Recorded (a replay carries `Idempotent-Replayed: true`)",
-    400: "Malformed request: the body is not JSON (line and column named), or a required "
-         "header is missing",
+    400: "Malformed request: the body is not strict JSON (a syntax error's line and column, "
+         "or the place of a NaN or of a key given twice, is named), or a required header is "
+         "missing or malformed",
     401: "No API key, or one that is malformed, unknown or revoked",
     404: "Not found in the API key's course",
     409: "The course's rules refuse the submission (not open, past due, no attempts left...)",
@@ -132,8 +133,11 @@ def _operation_doc(op: Operation) -> dict[str, Any]:
     if op.idempotency_key:
         parameters.append({
             "name": "Idempotency-Key", "in": "header", "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            "description": "Your unique id for this request (a UUID is fine). A retry with "
+            # What routes.idempotency_key() accepts: printable ASCII, not only spaces.
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                       "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"},
+            "description": "Your unique id for this request (a UUID is fine): 1 to 255 "
+            "printable ASCII characters. A retry with "
             "the same key and body returns the first response unchanged, with "
             "`Idempotent-Replayed: true`; the same key with another body is refused (422).",
         })
@@ -195,8 +199,10 @@ def document() -> dict[str, Any]:
                 "Make randomized CNN-arithmetic problems, grade answers, record course "
                 "submissions and read the gradebook. Authenticate with a course API key "
                 "(`Authorization: Bearer cnnq_...`); `solve`, `pool`, `kinds` also answer "
-                "without one, at a lower per-address rate limit. Errors are "
-                '`{"error": {"path", "message"}}` naming the field.'
+                "without one, at a lower per-address rate limit. Bodies are strict JSON: "
+                "an integer is written as one (`2`, not `2.0`, though JSON Schema counts both "
+                "as integers), NaN and Infinity are refused, and an object gives each key "
+                'once. Errors are `{"error": {"path", "message"}}` naming the field.'
             ),
         },
         "servers": [{"url": PREFIX}],

@@ -9,6 +9,7 @@ refusal is `{"error": {"path", "message"}}` with a 4xx status.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -63,7 +64,28 @@ limiter.request_filter(lambda: request.blueprint == bp.name)
 def api(method: str, path: str, **details: Any) -> Any:
     """Declare a documented, rate-limited (unless `rate_limited=False`) API route."""
     details.setdefault("params", {k: v for k, v in PARAMS.items() if "{" + k + "}" in path})
-    return operation(bp, method, path, **details)
+    register = operation(bp, method, path, **details)
+    if "{" not in path:
+        return register
+    return lambda view: register(_plain_url_parts(view))
+
+
+def _plain_url_parts(view: Any) -> Any:
+    """A URL part holding a NUL (`%00`) names nothing (no id or email does, and PostgreSQL's
+    text cannot even hold one to compare): 404 naming the part, after the key is checked
+    as the view would."""
+
+    @functools.wraps(view)
+    def checked(**parts: str) -> Any:
+        for name, value in parts.items():
+            if "\x00" in value:
+                if current_operation().auth == "key":
+                    require_caller()
+                raise ApiError(404, name, "no such id in the API key's course: it holds a "
+                               "NUL character (%00)")
+        return view(**parts)
+
+    return checked
 
 
 # ---------------------------------------------------------------- edges
@@ -81,7 +103,9 @@ def _http_error(err: HTTPException) -> Response:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         message = f"the body is too large (at most {limit:,} bytes)" if limit else "the body is too large"
         return ApiError(413, "", message).response()
-    return ApiError(status, "", err.description or err.name).response()
+    # The exception's own headers (a 405's `Allow`), not its HTML Content-Type.
+    headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
+    return ApiError(status, "", err.description or err.name, headers=headers).response()
 
 
 def read_body() -> tuple[Any, BaseModel]:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from problems.answers import MAX_ANSWER_CHARS
 from problems.kinds import KINDS, MAX_SEED
-from problems.spec import ACTIVATIONS
+from problems.spec import ACTIVATIONS, MAX_GRID_CELLS, MAX_LAYERS, MAX_SIZE
 
 MAX_PARTS = 64
 KindName = Literal[tuple(KINDS)]  # type: ignore[valid-type]
@@ -25,6 +25,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# Text that is stored or looked up may not hold NUL: PostgreSQL's text refuses it.
+NO_NUL = r"^[^\x00]*$"
 PartId = Annotated[str, Field(min_length=1, max_length=64)]
 AnswerText = Annotated[str, Field(max_length=MAX_ANSWER_CHARS)]
 Answers = Annotated[
@@ -41,6 +43,7 @@ ExternalStudent = Annotated[
     Field(
         min_length=1,
         max_length=255,
+        pattern=NO_NUL,
         description="Your identifier of the student (an LMS user id, an email...): stored "
         "with the record, never interpreted.",
     ),
@@ -83,7 +86,7 @@ class SubmissionRequest(Strict):
 
     student: Annotated[
         str,
-        Field(min_length=3, max_length=255,
+        Field(min_length=3, max_length=255, pattern=NO_NUL,
               description="The email of a student enrolled in the key's course."),
     ]
     answers: Answers
@@ -359,11 +362,24 @@ class PingOut(BaseModel):
 
 # ---------------------------------------------------------------- the spec's bodies (docs)
 
-PositiveInt = Annotated[int, Field(ge=1)]
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """For a field that may be omitted but not sent as null: no `"default": null` shown."""
+    schema.pop("default", None)
+
+
+def _omittable(description: str | None = None) -> Any:
+    """An optional field whose absence means the spec's default (which may depend on other
+    fields), and which may not be null: problems.spec refuses `"stride": null`."""
+    return Field(None, description=description, json_schema_extra=_no_default)
+
+
+PositiveInt = Annotated[int, Field(ge=1, le=MAX_SIZE)]
 Pair = PositiveInt | Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+PaddingInt = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 Padding = (
-    Annotated[int, Field(ge=0)]
-    | Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)]
+    PaddingInt
+    | Annotated[list[PaddingInt], Field(min_length=2, max_length=2)]
     | Literal["valid", "same"]
 )
 
@@ -382,7 +398,7 @@ class Conv2DLayer(Strict):
 class MaxPoolLayer(Strict):
     type: Literal["maxpool2d", "minpool2d"]
     kernel: Pair
-    stride: Pair | None = Field(None, description="Defaults to the kernel.")
+    stride: Pair = _omittable("Defaults to the kernel.")
     padding: Padding = "valid"
     dilation: Pair = 1
     ceil_mode: bool = False
@@ -391,7 +407,7 @@ class MaxPoolLayer(Strict):
 class AvgPoolLayer(Strict):
     type: Literal["avgpool2d"]
     kernel: Pair
-    stride: Pair | None = Field(None, description="Defaults to the kernel.")
+    stride: Pair = _omittable("Defaults to the kernel.")
     padding: Padding = "valid"
     ceil_mode: bool = False
     count_include_pad: bool = True
@@ -418,48 +434,60 @@ Layer = Annotated[
 
 
 class LayerStack(Strict):
-    """A layer stack (shared/spec/layer-stack.md section 1)."""
+    """A layer stack (shared/spec/layer-stack.md section 1). Sizes are JSON integers (`3.0`
+    is refused); a stack that cannot be computed is refused naming the layer."""
 
     layout: Literal["HWC", "CHW"] = "HWC"
     input: (
         Annotated[list[PositiveInt], Field(min_length=3, max_length=3)]
         | Annotated[list[PositiveInt], Field(min_length=1, max_length=1)]
     ) = Field(description="[H, W, C] (HWC), [C, H, W] (CHW), or a 1-D [N].")
-    layers: list[Layer] = []
+    layers: Annotated[list[Layer], Field(max_length=MAX_LAYERS)] = []
 
 
-Grid = list[list[float]] | list[list[list[float]]]
-GRID_DOC = "A 2-D [H][W] or 3-D [C][H][W] grid of finite numbers."
+Row = Annotated[list[float], Field(min_length=1)]
+Channel = Annotated[list[Row], Field(min_length=1)]
+Grid = Channel | Annotated[list[Channel], Field(min_length=1)]
+GRID_DOC = ("A 2-D [H][W] or 3-D [C][H][W] grid of finite numbers, every row as long as the "
+            f"first, at most {MAX_GRID_CELLS:,} cells.")
 
 
 class MaxMinPoolBody(Strict):
-    """Max or min pooling of a grid."""
+    """Max or min pooling of a grid by windows."""
 
     input: Grid = Field(description=GRID_DOC)
     op: Literal["max", "min"]
-    kernel: Pair | None = Field(None, description="Required unless `global`.")
-    stride: Pair | None = Field(None, description="Defaults to the kernel.")
+    kernel: Pair
+    stride: Pair = _omittable("Defaults to the kernel.")
     padding: Padding = "valid"
-    dilation: Pair | None = None
-    ceil_mode: bool | None = None
-    global_: bool = Field(False, alias="global", description="Pool each channel whole.")
+    dilation: Pair = 1
+    ceil_mode: bool = _omittable("With integer padding only; false when omitted.")
+    global_: Literal[False] = Field(False, alias="global")
 
 
 class AvgPoolBody(Strict):
-    """Average pooling of a grid."""
+    """Average pooling of a grid by windows."""
 
     input: Grid = Field(description=GRID_DOC)
     op: Literal["avg"]
-    kernel: Pair | None = Field(None, description="Required unless `global`.")
-    stride: Pair | None = Field(None, description="Defaults to the kernel.")
+    kernel: Pair
+    stride: Pair = _omittable("Defaults to the kernel.")
     padding: Padding = "valid"
-    ceil_mode: bool | None = None
-    count_include_pad: bool | None = None
-    global_: bool = Field(False, alias="global", description="Pool each channel whole.")
+    ceil_mode: bool = _omittable("With integer padding only; false when omitted.")
+    count_include_pad: bool = True
+    global_: Literal[False] = Field(False, alias="global")
 
 
-class PoolBody(RootModel[Annotated[MaxMinPoolBody | AvgPoolBody, Field(discriminator="op")]]):
-    """A grid to pool (shared/spec/layer-stack.md section 2)."""
+class GlobalPoolBody(Strict):
+    """Pooling of each channel of a grid whole (no other fields)."""
+
+    input: Grid = Field(description=GRID_DOC)
+    op: Literal["max", "avg", "min"]
+    global_: Literal[True] = Field(alias="global", description="Pool each channel whole.")
+
+
+class PoolBody(RootModel[MaxMinPoolBody | AvgPoolBody | GlobalPoolBody]):
+    """A grid to pool (shared/spec/layer-stack.md section 2): by windows, or globally."""
 
 
 class ReceptiveField(BaseModel):

@@ -281,7 +281,7 @@ def test_pool_answers_the_spec_example(client, api_key):
      422, "layers[0].count_include_pad", ""),
     ("/pool", {"input": [[1, 2], [3, 4]], "op": "max", "kernel": 3}, 422, "kernel", ""),
     ("/solve", '{"input": [4, 4, 1],\n "layers": [}', 400, "", "line 2, column"),
-    ("/solve", '{"input": [NaN, 4, 1]}', 400, "", "NaN"),
+    ("/solve", '{"input": [NaN, 4, 1]}', 400, "input[0]", "NaN"),
     ("/solve", "[" * 100_000 + "]" * 100_000, 400, "", "nested too deeply"),
     ("/solve", "", 400, "", "empty"),
     ("/solve", b"{\"input\": \"\xff\"}", 400, "", "UTF-8"),
