@@ -8,9 +8,11 @@ the string, and bounds its work so a hostile answer cannot take long.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 
@@ -90,6 +92,11 @@ def _build_translation() -> dict[int, str | None]:
 
 
 _TRANSLATION = _build_translation()
+# The ASCII characters the translation changes (whitespace other than " \t\n", "\r"
+# included): an ASCII answer without any of them only needs stripping.
+_ASCII_TRANSLATED_RE = re.compile(
+    "[" + re.escape("".join(chr(c) for c in sorted(_TRANSLATION) if c < 128)) + "]"
+)
 
 
 def _clean(text: str, *, empty_ok: bool = False) -> str:
@@ -98,7 +105,7 @@ def _clean(text: str, *, empty_ok: bool = False) -> str:
         raise TypeError(f"an answer is a str, not {type(text).__name__}")
     if len(text) > MAX_ANSWER_CHARS:
         raise AnswerFormatError(f"Answer too long (over {MAX_ANSWER_CHARS:,} characters).")
-    if text.isascii() and text.isprintable():
+    if text.isascii() and (text.isprintable() or not _ASCII_TRANSLATED_RE.search(text)):
         cleaned = text.strip()  # no character the translation changes (all are unprintable)
     else:
         cleaned = text.replace("\r\n", "\n").translate(_TRANSLATION).strip()
@@ -138,6 +145,8 @@ _COMMA_GROUPED_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+", re.ASCII)
 _PLAIN_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 # A row of such decimals separated by spaces: the characters float() reads the same way.
 _PLAIN_ROW_RE = re.compile(r"[0-9.+\- ]+", re.ASCII)
+# Such rows on lines of their own.
+_PLAIN_LINES_RE = re.compile(r"[0-9.+\- \n]+", re.ASCII)
 
 
 def _decimal_value(text: str) -> Fraction | None:
@@ -342,7 +351,12 @@ def _row_texts(text: str) -> tuple[list[str], bool]:
 
 def _grid_rows(text: str) -> tuple[list[list[float]], bool]:
     """The rows of numbers as typed (possibly ragged), and whether they came as a flat list."""
-    row_texts, flat = _row_texts(_clean(text))
+    cleaned = _clean(text)
+    if _PLAIN_LINES_RE.fullmatch(cleaned):
+        plain = _plain_lines(cleaned)
+        if plain is not None:
+            return plain, False
+    row_texts, flat = _row_texts(cleaned)
     rows: list[list[float]] = []
     cells = 0
     for r, row_text in enumerate(row_texts, start=1):
@@ -361,6 +375,31 @@ def _grid_rows(text: str) -> tuple[list[list[float]], bool]:
     if not rows:
         raise AnswerFormatError("No answer given.")
     return rows, flat
+
+
+def _plain_lines(text: str) -> list[list[float]] | None:
+    """The rows of a grid of plain decimals, cells separated by spaces and rows by lines
+    (`_PLAIN_LINES_RE`, how answers are mostly typed): what `_row_texts` and `_plain_row`
+    make of it, in one pass. None where they would not read it so (a cell float() refuses
+    or a long one, no row, too many cells): the general reading then says why."""
+    negative = "-" in text  # else no cell can be -0, which is read as 0
+    rows: list[list[float]] = []
+    cells = 0
+    for line in text.split("\n"):
+        items = line.split()
+        if not items:
+            continue
+        if len(line) > _MAX_NUMBER_CHARS and max(map(len, items)) > _MAX_NUMBER_CHARS:
+            return None
+        try:
+            row = [float(cell) or 0.0 for cell in items] if negative else list(map(float, items))
+        except ValueError:
+            return None
+        cells += len(row)
+        if cells > MAX_GRID_CELLS:
+            return None
+        rows.append(row)
+    return rows or None
 
 
 def _plain_row(row_text: str) -> list[float] | None:
@@ -442,6 +481,7 @@ def parse_grid_shaped(text: str, shape: tuple[int, int]) -> list[list[float]]:
 _EMPTY_WORDS = frozenset({"none", "empty", "-", "[]", "{}", "()", "\u2205"})
 _LETTER_RE = re.compile(r"\(([a-z])\)|([a-z])[).:]?", re.ASCII)
 _LETTER_LABEL_RE = re.compile(r"(?:\(([a-z])\)|([a-z])[).:])\s+(.+)", re.ASCII)
+_CHOICE_SPLIT_RE = re.compile(r"[,;\n]")
 
 
 def _key(text: str) -> str:
@@ -464,12 +504,21 @@ def _letters_allowed(choices: Sequence[str]) -> bool:
     )
 
 
-def _resolve_choice(text: str, choices: Sequence[str], table: dict[str, str]) -> str | None:
-    """The choice `text` names, by label or by letter; None if it names none."""
+@lru_cache(maxsize=1024)
+def _lookup(choices: tuple[str, ...]) -> tuple[Mapping[str, str], bool]:
+    """`_choice_table` (read-only) and `_letters_allowed` of some choices. Pure, so cached:
+    a part's choices are looked up again at every grading."""
+    return MappingProxyType(_choice_table(choices)), _letters_allowed(choices)
+
+
+def _resolve_choice(
+    text: str, choices: Sequence[str], table: Mapping[str, str], letters: bool
+) -> str | None:
+    """The choice `text` names, by label or by letter (if `letters`); None if it names none."""
     key = _key(text)
     if key in table:
         return table[key]
-    if not _letters_allowed(choices):
+    if not letters:
         return None
     letter = _LETTER_RE.fullmatch(key)
     if letter:
@@ -492,9 +541,9 @@ def _choices_hint(choices: Sequence[str]) -> str:
 
 def parse_choice(text: str, choices: Sequence[str]) -> str:
     """One of `choices`, by its label (any case) or its letter (`a`, `(b)`, `c)`), as the label."""
-    table = _choice_table(choices)
+    table, letters = _lookup(tuple(choices))
     cleaned = _clean(text)
-    choice = _resolve_choice(cleaned, choices, table)
+    choice = _resolve_choice(cleaned, choices, table, letters)
     if choice is None:
         raise AnswerFormatError(
             f"{_q(cleaned)} is not one of the choices. {_choices_hint(choices)}"
@@ -506,9 +555,9 @@ def parse_choices(
     text: str, choices: Sequence[str], *, allow_empty: bool = False
 ) -> frozenset[str]:
     """Several of `choices`, separated by commas, semicolons or spaces; `none` if allow_empty."""
-    table = _choice_table(choices)
+    table, letters = _lookup(tuple(choices))
     cleaned = _clean(text, empty_ok=True)
-    whole = _resolve_choice(cleaned, choices, table) if cleaned else None
+    whole = _resolve_choice(cleaned, choices, table, letters) if cleaned else None
     if whole is not None:
         return frozenset({whole})
     if not cleaned or _key(cleaned) in _EMPTY_WORDS:
@@ -516,15 +565,15 @@ def parse_choices(
             return frozenset()
         raise AnswerFormatError(f"Choose at least one. {_choices_hint(choices)}")
     picked: set[str] = set()
-    for piece in re.split(r"[,;\n]", cleaned):
+    for piece in _CHOICE_SPLIT_RE.split(cleaned):
         if not piece.strip():
             continue
-        choice = _resolve_choice(piece, choices, table)
+        choice = _resolve_choice(piece, choices, table, letters)
         if choice is not None:
             picked.add(choice)
             continue
         for word in piece.split():
-            choice = _resolve_choice(word, choices, table)
+            choice = _resolve_choice(word, choices, table, letters)
             if choice is None:
                 raise AnswerFormatError(
                     f"{_q(word)} is not one of the choices. {_choices_hint(choices)}"

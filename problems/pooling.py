@@ -4,8 +4,9 @@ winning cell of each window, and global pooling.
 Two implementations with the same results (the tests hold both to a brute-force twin):
 
 - Small grids (quiz sizes, up to SMALL_CELLS window cells), where numpy's per-call
-  overhead is what counts: a padded copy, the cells of every window copied out through a
-  strided view, and one reduction along them (an argmax for the winners).
+  overhead is what counts: a padded copy (where the windows reach past the grid), the
+  cells of every window copied out through a strided view, and one reduction along them
+  (an argmax for the winners).
 - Large grids: no Python loop over output cells and no padded copy. The windows are
   separable, so one axis is folded after the other, and along an axis each kernel offset
   `t` picks one strided run of input lines for all windows at once (window `i` reads line
@@ -80,11 +81,7 @@ def pool2d(
         raise SpecError("op", f"unknown pooling op {op!r}: expected max, avg or min")
     if op == "avg" and tuple(dilation) != (1, 1):
         raise SpecError("dilation", "average pooling has no dilation")
-    if ceil_mode and isinstance(padding, str):
-        raise SpecError("ceil_mode", f"ceil_mode needs integer padding, not {padding!r}")
-    pads = (padding, padding) if isinstance(padding, str) else tuple(padding)
-    rows = _axis(0, x.shape[1], kernel[0], stride[0], pads[0], dilation[0], ceil_mode)
-    cols = _axis(1, x.shape[2], kernel[1], stride[1], pads[1], dilation[1], ceil_mode)
+    rows, cols = pool_windows(x.shape[1:], kernel, stride, padding, dilation, ceil_mode)
     include_pad = count_include_pad and padding != "same"
     if x.shape[0] * rows.out * cols.out * rows.kernel * cols.kernel <= SMALL_CELLS:
         return _small(x, rows, cols, op, include_pad, with_argmax)
@@ -96,15 +93,40 @@ def pool2d(
     return Pooled(output, argmax)
 
 
-def global_pool(x: np.ndarray, op: PoolOp) -> Pooled:
+def pool_windows(
+    shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int] | PaddingMode,
+    dilation: tuple[int, int] = (1, 1),
+    ceil_mode: bool = False,
+) -> tuple[AxisWindows, AxisWindows]:
+    """The windows along the rows and the columns of an `(H, W)` grid as `pool2d` lays
+    them out, refusing (SpecError) what `pool2d` refuses for them: ceil_mode with
+    "valid"/"same", an empty output, a window with no real cell."""
+    if ceil_mode and isinstance(padding, str):
+        raise SpecError("ceil_mode", f"ceil_mode needs integer padding, not {padding!r}")
+    pads = (padding, padding) if isinstance(padding, str) else tuple(padding)
+    rows = _axis(0, shape[0], kernel[0], stride[0], pads[0], dilation[0], ceil_mode)
+    cols = _axis(1, shape[1], kernel[1], stride[1], pads[1], dilation[1], ceil_mode)
+    return rows, cols
+
+
+def global_pool(x: np.ndarray, op: PoolOp, *, with_argmax: bool = True) -> Pooled:
     """Pool each channel of `x` `(C, H, W)` whole: output `(C,)`, argmax `(C, 2)` int64
-    (`[row, col]`, the first in row-major order on ties; None for avg)."""
+    (`[row, col]`, the first in row-major order on ties; None for avg).
+
+    `with_argmax=False` skips the winning cells of max and min pooling, as `pool2d` does
+    (the values are reduced as there: of a 0.0 and a -0.0 tied for the maximum, either may
+    be kept)."""
     x = _as_grid(x)
     flat = x.reshape(x.shape[0], -1)
     if op == "avg":
         return Pooled(flat.sum(axis=1) / flat.shape[1], None)
     if op not in ("max", "min"):
         raise SpecError("op", f"unknown pooling op {op!r}: expected max, avg or min")
+    if not with_argmax:
+        return Pooled(flat.max(axis=1) if op == "max" else flat.min(axis=1), None)
     # np.argmax/argmin return the first occurrence: row-major order on a C-ordered grid.
     index = flat.argmax(axis=1) if op == "max" else flat.argmin(axis=1)
     output = flat[np.arange(flat.shape[0]), index]
@@ -852,7 +874,7 @@ def _decoding(rows: AxisWindows, cols: AxisWindows) -> tuple[np.ndarray, np.ndar
 def _decode(code: np.ndarray, rows: AxisWindows, cols: AxisWindows) -> np.ndarray:
     """Input coordinates `(..., 2)` int64 of the cells that window codes point at."""
     steps, first = _decoding(rows, cols)
-    argmax = np.take(steps, code, axis=0)
+    argmax = steps.take(code, axis=0)
     argmax += first
     return argmax
 
@@ -871,7 +893,8 @@ def _small(
     with_argmax: bool,
 ) -> Pooled:
     """`pool2d` for grids with few window cells, from a strided view of every window
-    `(C, Ho, Wo, kh, kw)` over a padded copy of `x`."""
+    `(C, Ho, Wo, kh, kw)` over a padded copy of `x` (or `x` itself if no window reaches
+    past it)."""
     fold = _FOLDS[op]
     padded = _padded(x, rows, cols, fold.fill)
     windows = _window_view(padded, rows, cols)
@@ -901,11 +924,15 @@ def _small(
 
 def _padded(x: np.ndarray, rows: AxisWindows, cols: AxisWindows, fill: float) -> np.ndarray:
     """A copy of `x` padded with `fill` on every side the windows reach (also past the
-    padding, where ceil mode's windows overhang: clipped cells)."""
+    padding, where ceil mode's windows overhang: clipped cells); `x` itself where they
+    reach no further than its own cells."""
     c, h, w = x.shape
     height = max(rows.before + h, (rows.out - 1) * rows.stride + rows.k_eff)
     width = max(cols.before + w, (cols.out - 1) * cols.stride + cols.k_eff)
-    padded = np.full((c, height, width), fill, x.dtype)
+    if rows.before == cols.before == 0 and height == h and width == w:
+        return x  # no window reaches past the grid: nothing to pad (the view only reads it)
+    padded = np.empty((c, height, width), x.dtype)  # np.full, without its Python wrapper
+    padded.fill(fill)
     padded[:, rows.before : rows.before + h, cols.before : cols.before + w] = x
     return padded
 

@@ -6,6 +6,7 @@ internally as (H, W, C) or (N,) and reported in the stack's layout.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -127,10 +128,11 @@ class _State:
 
 
 @dataclass(slots=True)
-class _Step:
+class LayerStep:
     """What a layer rule gives: the output shape, the cost, and for a windowed layer its
     windows, which grow the receptive field (a flat output has none; any other layer keeps
-    it). `_step` completes the rest, once per layer and input."""
+    it). `layer_step` completes the rest, once per layer and input; read-only after that
+    (the steps are cached and shared)."""
 
     shape: tuple[int, ...]
     params: int = 0
@@ -165,7 +167,7 @@ def _need_spatial(state: _State, path: str, what: str) -> None:
 
 # ---------------------------------------------------------------- layer rules
 
-def conv2d(layer: Conv2D, state: _State, path: str) -> _Step:
+def conv2d(layer: Conv2D, state: _State, path: str) -> LayerStep:
     """Shape, params (`kh*kw*(C_in/groups)*filters` + bias) and MACs of a convolution."""
     _need_spatial(state, path, "conv2d")
     c_in = state.shape[2]
@@ -177,45 +179,45 @@ def conv2d(layer: Conv2D, state: _State, path: str) -> _Step:
     per_filter = kh * kw * (c_in // layer.groups)
     params = per_filter * layer.filters + (layer.filters if layer.bias else 0)
     h, w = axes[0].out, axes[1].out
-    return _Step((h, w, layer.filters), params, macs=h * w * layer.filters * per_filter, axes=axes)
+    return LayerStep((h, w, layer.filters), params, macs=h * w * layer.filters * per_filter, axes=axes)
 
 
-def pool2d(layer: Pool2D, state: _State, path: str) -> _Step:
+def pool2d(layer: Pool2D, state: _State, path: str) -> LayerStep:
     """Shape of a windowed pooling layer; no parameters, no MACs."""
     _need_spatial(state, path, layer.type)
     axes = windows_2d(
         state.shape[:2], layer.kernel, layer.stride, layer.padding, layer.dilation,
         layer.ceil_mode, path, pooling=True,
     )
-    return _Step((axes[0].out, axes[1].out, state.shape[2]), axes=axes)
+    return LayerStep((axes[0].out, axes[1].out, state.shape[2]), axes=axes)
 
 
-def global_pool(layer: GlobalPool, state: _State, path: str) -> _Step:
+def global_pool(layer: GlobalPool, state: _State, path: str) -> LayerStep:
     """One value per channel; the output is no longer spatial."""
     _need_spatial(state, path, layer.type)
-    return _Step((state.shape[2],))
+    return LayerStep((state.shape[2],))
 
 
-def batchnorm(layer: BatchNorm, state: _State, path: str) -> _Step:
+def batchnorm(layer: BatchNorm, state: _State, path: str) -> LayerStep:
     """`4*C` params: gamma and beta trainable, the running mean and variance not."""
     channels = state.shape[-1]
-    return _Step(state.shape, 4 * channels, trainable=2 * channels)
+    return LayerStep(state.shape, 4 * channels, trainable=2 * channels)
 
 
-def activation(layer: Activation, state: _State, path: str) -> _Step:
+def activation(layer: Activation, state: _State, path: str) -> LayerStep:
     """Shape-preserving, pointwise."""
-    return _Step(state.shape)
+    return LayerStep(state.shape)
 
 
-def flatten(layer: Flatten, state: _State, path: str) -> _Step:
+def flatten(layer: Flatten, state: _State, path: str) -> LayerStep:
     """`[H*W*C]`; a 1-D input is left as it is."""
     size = 1
     for d in state.shape:
         size *= d
-    return _Step((size,))
+    return LayerStep((size,))
 
 
-def dense(layer: Dense, state: _State, path: str) -> _Step:
+def dense(layer: Dense, state: _State, path: str) -> LayerStep:
     """`in*units` weights (+ `units` biases) and `in*units` MACs on a 1-D input."""
     if state.spatial:
         h, w, c = state.shape
@@ -225,7 +227,7 @@ def dense(layer: Dense, state: _State, path: str) -> _Step:
             "add a flatten or a global pooling layer before it",
         )
     n = state.shape[0]
-    return _Step((layer.units,), n * layer.units + (layer.units if layer.bias else 0), macs=n * layer.units)
+    return LayerStep((layer.units,), n * layer.units + (layer.units if layer.bias else 0), macs=n * layer.units)
 
 
 RULES = {
@@ -254,10 +256,11 @@ _PLACEHOLDER = "@"
 
 
 @lru_cache(maxsize=65536)
-def _step(layer: Layer, shape: tuple[int, ...]) -> _Step:
-    """One layer applied to one input: pure, so cached (layers repeat across variants, and
-    a generator's trial of a layer is found again when the finished stack is solved)."""
-    step: _Step = RULES[type(layer)](layer, _State(shape), _PLACEHOLDER)  # type: ignore[operator]
+def layer_step(layer: Layer, shape: tuple[int, ...]) -> LayerStep:
+    """One layer applied to one (H, W, C) or (N,) input (raises SpecError, with the path
+    starting "@" for the layer's own): pure, so cached (layers repeat across variants, and
+    a generator's trial of a layer is the step of the finished stack)."""
+    step: LayerStep = RULES[type(layer)](layer, _State(shape), _PLACEHOLDER)  # type: ignore[operator]
     if step.trainable is None:
         step.trainable = step.params
     step.type = layer.type
@@ -267,24 +270,28 @@ def _step(layer: Layer, shape: tuple[int, ...]) -> _Step:
     return step
 
 
-def layer_output(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The (H, W, C) or (N,) output of one layer on an (H, W, C) or (N,) input (raises
-    SpecError): `solve`'s rule without the rest of a stack, for trying out layers."""
-    return _step(layer, shape).shape
-
-
 def solve(stack: Stack) -> Solution:
     """Every layer's output shape, params, MACs, activations and receptive field."""
-    layout = stack.layout
-    chw = layout == "CHW"
-    shape = to_internal(stack.input, layout)
-    field = INPUT_FIELD if len(shape) == 3 else None
-    results = []
+    shape = to_internal(stack.input, stack.layout)
+    steps = []
     for index, layer in enumerate(stack.layers):
         try:
-            step = _step(layer, shape)
+            step = layer_step(layer, shape)
         except SpecError as err:
             raise SpecError(err.path.replace(_PLACEHOLDER, f"layers[{index}]", 1), err.message) from None
+        steps.append(step)
+        shape = step.shape
+    return solution_of(stack.input, stack.layout, steps)
+
+
+def solution_of(input_shape: tuple[int, ...], layout: str, steps: Iterable[LayerStep]) -> Solution:
+    """`solve`'s answer from the steps of a valid stack's layers, in order, each on the one
+    before's output (`layer_step` of layer 0 on the input in (H, W, C) or (N,) order, and
+    so on): for generators that tried out every layer already."""
+    chw = layout == "CHW"
+    field = INPUT_FIELD if len(input_shape) == 3 else None
+    results = []
+    for index, step in enumerate(steps):
         shape = step.shape
         if len(shape) != 3:
             field = None
@@ -297,4 +304,4 @@ def solve(stack: Stack) -> Solution:
             index, step.type, output_shape, step.params, step.trainable,  # type: ignore[arg-type]
             step.macs, step.activations, field,
         ))
-    return Solution(layout, stack.input, tuple(results))
+    return Solution(layout, input_shape, tuple(results))

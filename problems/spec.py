@@ -266,7 +266,7 @@ _SCALARS = frozenset({int, str, bool, float})
 _SCALARS_AND_LIST = _SCALARS | {list}
 
 
-def _layer_key(value: Any) -> tuple[Any, ...] | None:
+def layer_key(value: Any) -> tuple[Any, ...] | None:
     """A hashable, type-exact key for a layer's JSON: its items (lists as tuples), the type
     of each value and of each list element (so `true` and `1` never share an entry); None
     for anything unusual, which is parsed without the cache."""
@@ -293,7 +293,9 @@ def _layer_key(value: Any) -> tuple[Any, ...] | None:
 
 
 @lru_cache(maxsize=16384)
-def _parse_layer_cached(key: tuple[Any, ...]) -> Layer:
+def parse_layer_key(key: tuple[Any, ...]) -> Layer:
+    """The layer whose JSON has this `layer_key` (cached); a SpecError's path starts with
+    "@", the placeholder for the layer's own path."""
     items, types, _inner = key
     value = {k: (list(v) if t is list else v) for (k, v), t in zip(items, types, strict=True)}
     return _parse_layer(value, _PLACEHOLDER)
@@ -301,11 +303,11 @@ def _parse_layer_cached(key: tuple[Any, ...]) -> Layer:
 
 def parse_layer(value: Any, path: str) -> Layer:
     """One entry of `layers` (cached: the same layers recur across stacks and variants)."""
-    key = _layer_key(value)
+    key = layer_key(value)
     if key is None:
         return _parse_layer(value, path)
     try:
-        return _parse_layer_cached(key)
+        return parse_layer_key(key)
     except SpecError as err:
         raise SpecError(err.path.replace(_PLACEHOLDER, path, 1), err.message) from None
 
@@ -376,12 +378,12 @@ def parse_stack(value: Any) -> Stack:
         raise SpecError("layers", f"{len(layers):,} layers is too many (at most {MAX_LAYERS:,})")
     parsed = []
     for i, v in enumerate(layers):
-        key = _layer_key(v)
+        key = layer_key(v)
         if key is None:
             parsed.append(_parse_layer(v, f"layers[{i}]"))
             continue
         try:  # parse_layer, with the path spelled out only for an error
-            parsed.append(_parse_layer_cached(key))
+            parsed.append(parse_layer_key(key))
         except SpecError as err:
             raise SpecError(err.path.replace(_PLACEHOLDER, f"layers[{i}]", 1), err.message) from None
     return Stack(input=dims, layers=tuple(parsed), layout=layout)

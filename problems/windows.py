@@ -4,7 +4,7 @@ solver (shapes, receptive fields) and the pooling of grids (spec section 1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from problems.errors import SpecError
@@ -29,10 +29,20 @@ class AxisWindows:
     after: int
     out: int
 
-    @property
+    @cached_property  # instances are cached and reused: worked out once each
     def k_eff(self) -> int:
         """The dilated kernel extent, `dilation*(kernel-1) + 1`."""
         return self.dilation * (self.kernel - 1) + 1
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.size, self.kernel, self.stride, self.dilation, self.before,
+                     self.after, self.out))
+
+    def __hash__(self) -> int:
+        """The fields' hash (as a frozen dataclass's), worked out once: instances are keys
+        of many caches."""
+        return self._hash
 
     def window_start(self, i: int) -> int:
         """Input coordinate of the first cell of window `i` (negative inside the padding)."""
@@ -73,6 +83,20 @@ def axis_windows(
     else:
         out = span // stride + 1
     return AxisWindows(size, kernel, stride, dilation, p, p, out)
+
+
+@lru_cache(maxsize=1024)
+def windows_holding(axis: AxisWindows) -> tuple[tuple[int, ...], ...]:
+    """For each input coordinate `x < size`: the windows `i` (in increasing order) that
+    read `x` as one of their cells. Pure, so cached (read-only tuples)."""
+    holding: list[list[int]] = [[] for _ in range(axis.size)]
+    for i in range(axis.out):
+        start = axis.window_start(i)
+        for t in range(axis.kernel):
+            x = start + t * axis.dilation
+            if 0 <= x < axis.size:
+                holding[x].append(i)
+    return tuple(map(tuple, holding))
 
 
 def has_all_padding_window(axis: AxisWindows) -> bool:

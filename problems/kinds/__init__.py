@@ -59,10 +59,8 @@ def generate(kind: str, difficulty: int, seed: int) -> Problem:
     if type(seed) is not int or not 0 <= seed <= MAX_SEED:
         raise SpecError("seed", f"expected an integer from 0 to 2**63-1, got {seed!r}")
     draft = module.generate(generator(seed), difficulty)
-    return Problem(
-        kind=kind, difficulty=difficulty, seed=seed, title=draft.title,
-        statement=draft.statement, parts=draft.parts, answers=draft.answers, params=draft.params,
-    )
+    return Problem(kind, difficulty, seed, draft.title, draft.statement, draft.parts, draft.answers,
+                   draft.params)
 
 
 def grade(problem: Problem, answers: Mapping[str, str], *, follow_through: bool = True) -> GradeResult:

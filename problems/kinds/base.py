@@ -243,9 +243,9 @@ def read_answer(part: Part, text: str) -> Any:
         # Rows of floats, as the parsers read every cell.
         return parse.parse_grid_shaped(text, part.grid_shape) if part.grid_shape else parse.parse_grid(text)
     if kind == "choice":
-        return parse.parse_choice(text, list(part.choices))
+        return parse.parse_choice(text, part.choices)
     if kind == "choices":
-        return sorted(parse.parse_choices(text, list(part.choices), allow_empty=True))
+        return sorted(parse.parse_choices(text, part.choices, allow_empty=True))
     if kind == "cell":
         return list(parse.parse_cell(text))
     if kind == "cells":
@@ -273,7 +273,8 @@ def format_answer(part: Part, value: Any) -> str:
     if kind == "shape":
         return "x".join(map(str, map(int, value)))
     if kind == "grid":
-        return "\n".join(" ".join(map(format_number, row)) for row in value)
+        return "\n".join(" ".join(["%d" % v if v.is_integer() else format_number(v)  # noqa: UP031
+                                    for v in map(float, row)]) for row in value)
     if kind in ("choice",):
         return str(value)
     if kind == "choices":

@@ -112,7 +112,7 @@ def _draw(draws: Draws, difficulty: int) -> tuple[np.ndarray, list[str], list[fl
                        else _quiet_map(draws, side))
         # The point of the problem must hold, read off the pooled values (the averages are
         # pooled only for maps whose maxima tell their half).
-        gmax = global_pool(maps, "max").output.tolist()
+        gmax = global_pool(maps, "max", with_argmax=False).output.tolist()
         if not _max_story_holds(maps, roles, gmax):
             continue
         gavg = global_pool(maps, "avg").output.tolist()
@@ -130,38 +130,39 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     channels = tuple(_channel(c) for c in range(count))
     parts: list[Part] = []
     answers: dict[str, Any] = {}
-    for c in range(count):
-        parts.append(Part(max_id(c), f"Global max of {_channel(c)}", "number",
+    for c, channel in enumerate(channels):
+        parts.append(Part(max_id(c), f"Global max of {channel}", "number",
                           tolerance=NUMBER_TOLERANCE))
-        parts.append(Part(avg_id(c), f"Global average of {_channel(c)}", "number",
+        parts.append(Part(avg_id(c), f"Global average of {channel}", "number",
                           tolerance=NUMBER_TOLERANCE))
         answers[max_id(c)] = gmax[c]
         answers[avg_id(c)] = gavg[c]
     parts.append(Part("larger_avg", f"Which channel has the {'larger' if count == 2 else 'largest'}"
                       " global average?", "choice", choices=channels))
-    answers["larger_avg"] = _channel(gavg.index(max(gavg)))  # the first largest, as np.argmax
+    answers["larger_avg"] = channels[gavg.index(max(gavg))]  # the first largest, as np.argmax
     rip, wrinkles = roles.index(RIP), roles.index(WRINKLES)
     parts.append(Part(
         "detector",
-        f"A classifier should fire on the rip ({_channel(rip)}) but not on the wrinkles "
-        f"({_channel(wrinkles)}). Which pooling gives the rip channel the larger value?",
+        f"A classifier should fire on the rip ({channels[rip]}) but not on the wrinkles "
+        f"({channels[wrinkles]}). Which pooling gives the rip channel the larger value?",
         "choice", choices=(MAX_POOL, AVG_POOL),
     ))
     # Which pooling ranks the rip above the wrinkles, read off the pooled values.
     answers["detector"] = MAX_POOL if gmax[rip] > gmax[wrinkles] else AVG_POOL
     if not gavg[rip] < gavg[wrinkles] or answers["detector"] != MAX_POOL:  # pragma: no cover
         raise RuntimeError("the maps do not tell the story")  # _draw's checks rule this out
+    labels = [channel.capitalize() for channel in channels]
     story = (
         f"A fabric-inspection network ends in {count} activation maps of {side}x{side}. "
-        f"{_channel(rip).capitalize()} responds to a rip: one cell far stronger than the rest. "
-        f"{_channel(wrinkles).capitalize()} responds to wrinkles: many moderate values."
+        f"{labels[rip]} responds to a rip: one cell far stronger than the rest. "
+        f"{labels[wrinkles]} responds to wrinkles: many moderate values."
     )
     if count == 3:
-        story += f" {_channel(roles.index(QUIET)).capitalize()} sees nothing in particular."
+        story += f" {labels[roles.index(QUIET)]} sees nothing in particular."
     statement = (
         text_block(story + " Global max pooling keeps each map's largest value; global average "
                    "pooling its mean. Averages to 2 decimal places or as fractions."),
-        *({"type": "grid", "label": _channel(c).capitalize(), "values": [row[:] for row in maps[c]]}
+        *({"type": "grid", "label": labels[c], "values": [row[:] for row in maps[c]]}
           for c in range(count)),
     )
     params = {"maps": maps, "roles": roles}

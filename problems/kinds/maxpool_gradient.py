@@ -85,20 +85,22 @@ def _wins(argmax: np.ndarray) -> dict[tuple[int, int], int]:
     return count
 
 
-def _tied_windows(params: Mapping[str, Any], maxima: np.ndarray) -> list[tuple[int, int]]:
-    """The windows where two or more cells share the maximum."""
-    grid = params["input"]
-    windows = windows_of(*axes(params))
+Windows = tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
+
+
+def _tied_windows(grid: list[list[int]], windows: Windows,
+                  maxima: np.ndarray) -> list[tuple[int, int]]:
+    """The windows (their cells: `windows_of`) where two or more cells share the maximum."""
     top = maxima.tolist()
     return [(i, j) for i, row in enumerate(windows) for j, cells in enumerate(row)
-            if sum(grid[r][c] == top[i][j] for r, c in cells) >= 2]
+            if [grid[r][c] for r, c in cells].count(top[i][j]) >= 2]
 
 
 # ---------------------------------------------------------------- generating
 
-def _plant_tie(draws: Draws, grid: list[list[int]], params: Mapping[str, Any]) -> None:
-    """Copy one window's maximum onto another cell of that window (a deliberate tie)."""
-    windows = windows_of(*axes(params))
+def _plant_tie(draws: Draws, grid: list[list[int]], windows: Windows) -> None:
+    """Copy one window's maximum onto another cell of that window (a deliberate tie; the
+    windows' cells as `windows_of` lists them)."""
     i, j = draws.below(len(windows)), draws.below(len(windows[0]))
     cells = windows[i][j]
     top = max(grid[r][c] for r, c in cells)
@@ -116,13 +118,15 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     tie = draws.random() < 0.5
     ones = difficulty == 1 or draws.random() < 0.5
     overlapping = stride < kernel
+    # The cells of each window: the same for every grid drawn.
+    windows = windows_of(*axes(_pool_params([[0] * side] * side, kernel, stride, padding)))
     for _attempt in range(200):
-        grid = draws.integers(0, 10, (side, side)).tolist()
+        grid = draws.integer_rows(0, 10, side, side)
         params = _pool_params(grid, kernel, stride, padding)
         if tie:
-            _plant_tie(draws, grid, params)
+            _plant_tie(draws, grid, windows)
         maxima, argmax = _routed(np.array(grid, dtype=np.float64), kernel, stride, padding)
-        if len({v for row in grid for v in row}) < 2 or (tie and not _tied_windows(params, maxima)):
+        if len({v for row in grid for v in row}) < 2 or (tie and not _tied_windows(grid, windows, maxima)):
             continue
         # Where windows overlap, make the point: some cell wins more than one window.
         if overlapping and max(_wins(argmax).values()) < 2:
@@ -132,7 +136,7 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
         raise RuntimeError(f"no acceptable grid for {side, kernel, stride, padding}")
     rows, cols = maxima.shape
     upstream = ([[1] * cols for _ in range(rows)] if ones
-                else draws.integers(1, 4 if difficulty == 2 else 5, (rows, cols)).tolist())
+                else draws.integer_rows(1, 4 if difficulty == 2 else 5, rows, cols))
     params["upstream"] = upstream
     gradient = _scattered(side, argmax, upstream)
     nonzero = [[r, c] for r in range(side) for c in range(side) if gradient[r][c] != 0]

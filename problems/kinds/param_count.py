@@ -15,15 +15,14 @@ from problems.kinds.stacks import (
     next_layer,
     pick,
     shape_text,
-    solve_parsed,
     solve_stack,
+    solve_steps,
     stack_block,
     stack_json,
     text_block,
     try_solve,
 )
-from problems.solver import Solution
-from problems.spec import Layer
+from problems.solver import LayerStep, Solution
 
 NAME = "param_count"
 TITLE = "Parameter counts"
@@ -119,20 +118,20 @@ def random_param_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], S
     else:
         sides = range(12, 33) if difficulty == 2 else range(16, 65)
         hw = [pick(draws, sides), pick(draws, sides)]
-    hwc: list[int] = [*hw, pick(draws, (1, 3) if difficulty < 3 else (3, 8, 16))]
+    hwc: Sequence[int] = [*hw, pick(draws, (1, 3) if difficulty < 3 else (3, 8, 16))]
     input_shape = _in_layout(hwc, layout)
     n_convs = int(draws.between(2, 4) if difficulty < 3 else draws.between(2, 5))
     layers: list[LayerJSON] = []
-    parsed: list[Layer] = []  # each layer as the solver read it when it was tried
+    steps: list[LayerStep] = []  # each layer's step, as the solver took it when it was tried
 
     def add(layer: LayerJSON) -> bool:
         nonlocal hwc
         tried = next_layer(layer, hwc)
-        if tried is None or (len(tried[1]) == 3 and min(tried[1][:2]) < 2):
+        if tried is None or (len(tried.shape) == 3 and min(tried.shape[:2]) < 2):
             return False
         layers.append(layer)
-        parsed.append(tried[0])
-        hwc = list(tried[1])
+        steps.append(tried)
+        hwc = tried.shape
         return True
 
     for k in range(n_convs):
@@ -170,8 +169,8 @@ def random_param_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], S
     if difficulty >= 2 and draws.random() < 0.15:
         dense["bias"] = False
     add(dense)
-    stack = stack_json(input_shape, layers, layout)
-    return stack, solve_parsed(stack, parsed)
+    stack = stack_json(input_shape, layers, layout, copy=False)
+    return stack, solve_steps(stack, steps)
 
 
 def _asked(draws: Draws, difficulty: int, layer: LayerJSON) -> bool:
@@ -209,17 +208,24 @@ def draft_for(
     if solution is None:
         solution = solve_stack(stack)
     layers = stack["layers"]
+    results = solution.layers
     labels = [layer_label(layer) for layer in layers]
-    parts: list[Part] = [
-        Part(_part_id(i), f"Param # of layer {i} ({label})", "int")
-        for i, label in enumerate(labels)
-        if asked[i]
-    ]
-    parts.append(Part("total", "Total params", "int", depends_on=tuple(p.id for p in parts)))
+    parts: list[Part] = []
+    answers: dict[str, Any] = {}
+    cells: dict[tuple[int, str], str] = {}  # the asked layers' Param # cells
+    shown: dict[tuple[int, str], str] = {}  # the others' (0), and the shapes if shown
+    for i, label in enumerate(labels):
+        if asked[i]:
+            part_id = _part_id(i)
+            parts.append(Part(part_id, f"Param # of layer {i} ({label})", "int"))
+            answers[part_id] = results[i].params
+            cells[(i, "param_count")] = part_id
+        else:
+            shown[(i, "param_count")] = "0"
+        if show_shapes:
+            shown[(i, "output_shape")] = shape_text(results[i].output_shape)
+    parts.append(Part("total", "Total params", "int", depends_on=tuple(answers)))
     footer = [("Total params", "total")]
-    answers: dict[str, Any] = {
-        _part_id(i): solution.layers[i].params for i in range(len(layers)) if asked[i]
-    }
     answers["total"] = solution.total_params
     if ask_trainable and any(layer["type"] == "batchnorm" for layer in layers):
         not_bn = tuple(
@@ -235,13 +241,6 @@ def draft_for(
         if show_shapes
         else [("param_count", "Param #")]
     )
-    shown: dict[tuple[int, str], str] = {
-        (i, "param_count"): "0" for i in range(len(layers)) if not asked[i]
-    }
-    if show_shapes:
-        shown.update(
-            {(i, "output_shape"): shape_text(r.output_shape) for i, r in enumerate(solution.layers)}
-        )
     order = "(height, width, channels)" if stack["layout"] == "HWC" else "(channels, height, width)"
     statement = (
         text_block(
@@ -250,14 +249,7 @@ def draft_for(
             "it (batch normalization: all four values per channel, trainable or not), then the "
             "total" + (" and the trainable total." if len(footer) > 1 else ".")
         ),
-        stack_block(
-            stack,
-            columns,
-            {(i, "param_count"): _part_id(i) for i in range(len(layers)) if asked[i]},
-            shown,
-            footer,
-            labels,
-        ),
+        stack_block(stack, columns, cells, shown, footer, labels),
     )
     return Draft(
         "Parameters of a layer stack",

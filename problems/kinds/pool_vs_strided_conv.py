@@ -15,6 +15,7 @@ from problems.kinds.stacks import (
     next_shape,
     pick,
     shape_text,
+    solve_built,
     solve_stack,
     stack_block,
     stack_json,
@@ -148,6 +149,45 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     return draft_for(config, with_next=difficulty >= 2)
 
 
+# The parts whose wording does not depend on the variant (made once: parts are frozen).
+_COUNT_PARTS = (
+    Part("pool_params", "Param # of option A", "int"),
+    Part("conv_params", "Param # of option B", "int"),
+    Part(
+        "pool_rf",
+        "Receptive field size (side, in input pixels) of one output unit of option A",
+        "int",
+    ),
+    Part(
+        "conv_rf",
+        "Receptive field size (side, in input pixels) of one output unit of option B",
+        "int",
+    ),
+)
+_NEXT_PARTS = (
+    Part(
+        "pool_rf_next",
+        "Receptive field size of a unit of a further 3x3 convolution "
+        "(padding same) placed after option A",
+        "int",
+        depends_on=("pool_rf",),
+    ),
+    Part(
+        "conv_rf_next",
+        "Receptive field size of a unit of a further 3x3 convolution "
+        "(padding same) placed after option B",
+        "int",
+        depends_on=("conv_rf",),
+    ),
+)
+_LEARNS_PART = Part(
+    "learns",
+    "Which option learns how it downsamples (has weights trained by gradient descent)?",
+    "choice",
+    choices=CHOICES,
+)
+
+
 def draft_for(config: Mapping[str, Any], *, with_next: bool) -> Draft:
     """The problem for a given input, preceding convolution, pool and strided convolution."""
     pool_label, conv_label = layer_label(config["pool"]), layer_label(config["conv"])
@@ -155,44 +195,10 @@ def draft_for(config: Mapping[str, Any], *, with_next: bool) -> Draft:
     parts = [
         Part("pool_shape", f"Output shape of option A ({pool_label})", "shape"),
         Part("conv_shape", f"Output shape of option B ({conv_label})", "shape"),
-        Part("pool_params", "Param # of option A", "int"),
-        Part("conv_params", "Param # of option B", "int"),
-        Part(
-            "pool_rf",
-            "Receptive field size (side, in input pixels) of one output unit of option A",
-            "int",
-        ),
-        Part(
-            "conv_rf",
-            "Receptive field size (side, in input pixels) of one output unit of option B",
-            "int",
-        ),
+        *_COUNT_PARTS,
+        *(_NEXT_PARTS if with_next else ()),
+        _LEARNS_PART,
     ]
-    if with_next:
-        parts += [
-            Part(
-                "pool_rf_next",
-                "Receptive field size of a unit of a further 3x3 convolution "
-                "(padding same) placed after option A",
-                "int",
-                depends_on=("pool_rf",),
-            ),
-            Part(
-                "conv_rf_next",
-                "Receptive field size of a unit of a further 3x3 convolution "
-                "(padding same) placed after option B",
-                "int",
-                depends_on=("conv_rf",),
-            ),
-        ]
-    parts.append(
-        Part(
-            "learns",
-            "Which option learns how it downsamples (has weights trained by gradient descent)?",
-            "choice",
-            choices=CHOICES,
-        )
-    )
     layout = config["layout"]
     order = "(height, width, channels)" if layout == "HWC" else "(channels, height, width)"
     statement = (
@@ -237,7 +243,7 @@ def _rf(solution: Solution, index: int) -> int:
 def _answers(config: Mapping[str, Any], with_next: bool) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for option, _letter in _OPTIONS:
-        solution = solve_stack(_stack(config, option, with_next))
+        solution = solve_built(_stack(config, option, with_next))
         answers[f"{option}_shape"] = list(solution.layers[_OPTION].output_shape)
         answers[f"{option}_params"] = solution.layers[_OPTION].params
         answers[f"{option}_rf"] = _rf(solution, _OPTION)

@@ -25,6 +25,7 @@ from problems.kinds.stacks import (
     next_shape,
     pick,
     shape_text,
+    solve_built,
     solve_stack,
     stack_block,
     stack_json,
@@ -153,42 +154,42 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     return draft_for(params, with_totals=difficulty >= 2)
 
 
+# The parts whose wording does not depend on the variant (made once: parts are frozen).
+_FIRST_PART = Part("macs_first", "MACs of the first convolution (the same in both stacks)", "int")
+_SECOND_PARTS = (
+    Part("macs_without", "MACs of the second convolution in stack A (no pooling)", "int"),
+    Part("macs_with", "MACs of the second convolution in stack B (after the pooling)", "int"),
+    Part(
+        "ratio",
+        "How many times fewer MACs the second convolution needs in stack B (A / B)",
+        "number",
+        tolerance=RATIO_TOLERANCE,
+        depends_on=("macs_without", "macs_with"),
+    ),
+)
+_TOTAL_PART = Part(
+    "total_ratio",
+    "How many times fewer MACs the whole stack B needs than stack A (total A / total B)",
+    "number",
+    tolerance=RATIO_TOLERANCE,
+    depends_on=("macs_first", "macs_without", "macs_with"),
+)
+
+
 def draft_for(params: Mapping[str, Any], *, with_totals: bool) -> Draft:
     """The problem for a given input, convolutions and pool."""
     a, b = _stacks(params)
-    sol_a, sol_b = solve_stack(a), solve_stack(b)
+    sol_a, sol_b = solve_built(a), solve_built(b)
     first_label, second_label = layer_label(params["first"]), layer_label(params["second"])
     pool_label = layer_label(params["pool"])
-    parts: list[Part] = []
-    if with_totals:
-        parts.append(
-            Part("macs_first", "MACs of the first convolution (the same in both stacks)", "int")
-        )
-    parts += [
+    parts = [
+        *((_FIRST_PART,) if with_totals else ()),
         Part(
             "pool_activations", f"Number of values the pooling layer outputs ({pool_label})", "int"
         ),
-        Part("macs_without", "MACs of the second convolution in stack A (no pooling)", "int"),
-        Part("macs_with", "MACs of the second convolution in stack B (after the pooling)", "int"),
-        Part(
-            "ratio",
-            "How many times fewer MACs the second convolution needs in stack B (A / B)",
-            "number",
-            tolerance=RATIO_TOLERANCE,
-            depends_on=("macs_without", "macs_with"),
-        ),
+        *_SECOND_PARTS,
+        *((_TOTAL_PART,) if with_totals else ()),
     ]
-    if with_totals:
-        parts.append(
-            Part(
-                "total_ratio",
-                "How many times fewer MACs the whole stack B needs than stack A "
-                "(total A / total B)",
-                "number",
-                tolerance=RATIO_TOLERANCE,
-                depends_on=("macs_first", "macs_without", "macs_with"),
-            )
-        )
     answers = _answers(sol_a, sol_b, with_totals)
     layout = params["layout"]
     order = "(height, width, channels)" if layout == "HWC" else "(channels, height, width)"

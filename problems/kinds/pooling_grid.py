@@ -142,7 +142,7 @@ def _settings(draws: Draws, difficulty: int) -> dict[str, Any]:
 
 def _digits(draws: Draws, side: int) -> list[list[int]]:
     """A side x side grid of uniform digits 0-9."""
-    grid: list[list[int]] = draws.integers(0, 10, (side, side)).tolist()
+    grid: list[list[int]] = draws.integer_rows(0, 10, side, side)
     return grid
 
 

@@ -16,18 +16,18 @@ from problems.kinds.stacks import (
     copy_layer,
     copy_stack,
     layer_label,
+    layer_step_for,
     next_layer,
     pick,
     shape_in_layout,
-    solve_parsed,
+    solve_steps,
     stack_block,
     stack_json,
     text_block,
     try_solve,
     vary_layers,
 )
-from problems.solver import ReceptiveField, Solution
-from problems.spec import Layer, parse_layer
+from problems.solver import LayerStep, ReceptiveField, Solution
 from problems.windows import axis_windows
 
 NAME = "receptive_field"
@@ -96,26 +96,26 @@ def _random_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], Soluti
     count = (draws.between(2, 4) if difficulty == 1 else draws.between(3, 5) if difficulty == 2
              else draws.between(3, 6))
     layers: list[LayerJSON] = []
-    parsed: list[Layer] = []  # each layer as the solver read it when it was tried
-    current = side
+    steps: list[LayerStep] = []  # each layer's step, as the solver took it when it was tried
+    hwc: tuple[int, ...] = (side, side, channels)
     while sum(layer["type"] in _WINDOWED for layer in layers) < count:
         for _attempt in range(20):
             want_pool = bool(layers) and layers[-1]["type"] == "conv2d" and draws.random() < 0.45
             layer = _pool(draws, difficulty) if want_pool else _conv(draws, difficulty)
-            tried = next_layer(layer, (current, current, channels))
-            if tried is None or tried[1][0] < 3:
+            tried = next_layer(layer, hwc)
+            if tried is None or tried.shape[0] < 3:
                 continue
             layers.append(layer)
-            parsed.append(tried[0])
-            current = tried[1][0]
+            steps.append(tried)
+            hwc = tried.shape
             break
         else:
             return None
         if difficulty >= 3 and layer["type"] == "conv2d" and draws.random() < 0.25:
             layers.append({"type": "relu"})
-            parsed.append(parse_layer(layers[-1], "layer"))
-    stack = stack_json(shape_in_layout([side, side, channels], layout), layers, layout)
-    return stack, solve_parsed(stack, parsed)
+            steps.append(layer_step_for(layers[-1], hwc))
+    stack = stack_json(shape_in_layout([side, side, channels], layout), layers, layout, copy=False)
+    return stack, solve_steps(stack, steps)
 
 
 def _side(solution: Solution, index: int) -> int:

@@ -13,8 +13,8 @@ from problems.errors import SpecError
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel, format_number
 from problems.kinds.draws import Draws
 from problems.kinds.stacks import pick, text_block
-from problems.pooling import PoolOp, pool2d
-from problems.windows import AxisWindows, axis_windows
+from problems.pooling import PoolOp, pool2d, pool_windows
+from problems.windows import AxisWindows, axis_windows, windows_holding
 
 NAME = "shift_invariance"
 TITLE = "Shift invariance of max pooling"
@@ -74,23 +74,21 @@ def _moved(grid: np.ndarray, feature: tuple[int, int], label: str) -> np.ndarray
     return new
 
 
-def _both(grid: np.ndarray, feature: tuple[int, int], label: str) -> np.ndarray:
-    """The grid with the activation copied to its new cell but still at the old one too (the
-    student who forgets the window it leaves)."""
-    distance, direction = _parse_label(label)
-    dr, dc = _MOVES[direction]
-    new = grid.copy()
-    new[feature[0] + dr * distance, feature[1] + dc * distance] = grid[feature]
-    return new
-
-
 def _outcome(grid: np.ndarray, feature: tuple[int, int], labels: list[str],
-             pool: Mapping[str, Any], moved: Any = _moved
+             pool: Mapping[str, Any], vacate: bool = True
              ) -> tuple[dict[str, list[list[int]]], list[str], np.ndarray]:
     """For every move, the cells of the pooled output that differ after it; the moves after
     which nothing differs (or [none]); and the pooled output before any move: pool2d on the
-    grid and every moved grid at once, compared."""
-    grids = np.stack([grid, *(moved(grid, feature, label) for label in labels)]).astype(float)
+    grid and every moved grid at once, compared. Without `vacate` the value is copied to its
+    new cell but also stays at the old one (the student who forgets the window it leaves)."""
+    grids = np.empty((1 + len(labels), *grid.shape))
+    grids[:] = grid
+    r, c = feature
+    value = grid[r, c]
+    for n, (dr, dc) in enumerate(_steps(tuple(labels)), start=1):
+        if vacate:
+            grids[n, r, c] = 0
+        grids[n, r + dr, c + dc] = value
     return _compared(_pooled(grids, pool), labels)
 
 
@@ -150,66 +148,78 @@ def _try_generate(draws: Draws, difficulty: int) -> Draft | None:
     cols = side - 3 if "right" in directions else side
     labels = [_label(d, direction) for d in (1, 2, 3) for direction in directions]
     # Something must change and, where the pooling allows it, something must not. Eight
-    # places are drawn and pooled in one call; if none keeps the output, this pooling
-    # (overlapping windows) likely never does, and "none" is the lesson.
-    at_r = draws.integers(0, rows, (_PLACES,))
-    at_c = draws.integers(0, cols, (_PLACES,))
-    places = list(zip(at_r.tolist(), at_c.tolist(), strict=True))
-    grids = draws.integers(0, 4, (_PLACES, side, side))
-    grids[np.arange(_PLACES), at_r, at_c] = value
-    # moved[p, 0] is candidate p as drawn, moved[p, 1 + n] after move n (as _moved does it),
-    # every move of every candidate set in one indexing call each.
-    moves = len(labels)
-    which, after, step_r, step_c = _move_plan(tuple(labels))
-    moved = np.empty((_PLACES, moves + 1, side, side))
-    moved[:] = grids[:, None]
-    from_r, from_c = at_r.repeat(moves), at_c.repeat(moves)
-    moved[which, after, from_r, from_c] = 0
-    moved[which, after, from_r + step_r, from_c + step_c] = value
+    # places are drawn, each on its own map; if none keeps the output, this pooling
+    # (overlapping windows) likely never does, and "none" is the lesson. The draws are
+    # `integers(0, rows, 8)`, `integers(0, cols, 8)` and `integers(0, 4, (8, side, side))`
+    # in one call (the same numbers, floored the same way).
+    cells = side * side
+    uniform = draws.rng.random(2 * _PLACES + _PLACES * cells)
+    at = (uniform[: 2 * _PLACES] * ([rows] * _PLACES + [cols] * _PLACES)).astype(np.int64).tolist()
+    places = list(zip(at[:_PLACES], at[_PLACES:], strict=True))
     try:
-        pooled = _pooled(moved.reshape(-1, side, side), pool)
+        rows_windows, cols_windows = _windows(side, pool)
     except SpecError:
         return None
-    out = pooled.reshape(_PLACES, moves + 1, *pooled.shape[1:])
-    changes = (out[:, 1:] != out[:, :1]).any(axis=(2, 3)).tolist()
-    changing_by_place = [[label for label, changed in zip(labels, row, strict=True) if changed]
-                         for row in changes]
-    place = next((n for n, changing in enumerate(changing_by_place)
-                  if 0 < len(changing) < len(labels)), len(places) - 1)
-    changing = changing_by_place[place]
+    holding = (windows_holding(rows_windows), windows_holding(cols_windows))
+    steps = _steps(tuple(labels))
+    # The first place where some move changes the output and some does not, else the last.
+    for place in range(_PLACES):
+        feature = places[place]
+        changing = _changing(holding, feature, labels, steps)
+        if 0 < len(changing) < len(labels):
+            break
     if not changing:
         return None
-    grid, feature = grids[place], places[place]
+    first = 2 * _PLACES + place * cells
+    grid = (uniform[first : first + cells] * 4).astype(np.int64).reshape(side, side)
+    grid[feature] = value
     asked = pick(draws, changing)
-    return draft_for(grid, feature, pool, labels, asked, with_pooled=difficulty == 1,
-                     pooled=out[place])
+    return draft_for(grid, feature, pool, labels, asked, with_pooled=difficulty == 1)
+
+
+def _windows(side: int, pool: Mapping[str, Any]) -> tuple[AxisWindows, AxisWindows]:
+    """The pooling's windows on a `side`x`side` map, as pool2d lays them (raises SpecError
+    where pool2d refuses them)."""
+    padding = pool.get("padding", 0)
+    kernel, stride, dilation = int(pool["kernel"]), int(pool["stride"]), int(pool.get("dilation", 1))
+    return pool_windows((side, side), (kernel, kernel), (stride, stride),
+                        padding if isinstance(padding, str) else (padding, padding),
+                        (dilation, dilation), bool(pool.get("ceil_mode", False)))
+
+
+def _changing(holding: tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]],
+              feature: tuple[int, int], labels: list[str],
+              steps: tuple[tuple[int, int], ...]) -> list[str]:
+    """The moves (of `labels`, each a row and column step in `steps`) that change the
+    max-pooled output, without pooling: the strong value is larger than every other cell,
+    so a pooled cell changes exactly when its window holds the value's old or new cell but
+    not both. The output stays as it was when both cells lie in the same windows, or both
+    in none (`holding`: the windows holding each row, each column; see windows_holding)."""
+    by_row, by_col = holding
+    r, c = feature
+    old = (by_row[r], by_col[c])
+    old_held = bool(old[0] and old[1])
+    changing = []
+    for label, (dr, dc) in zip(labels, steps, strict=True):
+        new = (by_row[r + dr], by_col[c + dc])
+        if (new != old and old_held) or (not old_held and new[0] and new[1]):
+            changing.append(label)
+    return changing
 
 
 @lru_cache(maxsize=16)
-def _move_plan(labels: tuple[str, ...]) -> tuple[np.ndarray, ...]:
-    """For every (candidate, move) pair, candidate by candidate: the candidate, its moved
-    copy (1 + the move's index) and the move's row and column step. Cached: read-only."""
-    moves = len(labels)
-    targets = np.array([_target((0, 0), label) for label in labels])
-    plan = (np.arange(_PLACES).repeat(moves), np.tile(np.arange(1, moves + 1), _PLACES),
-            np.tile(targets[:, 0], _PLACES), np.tile(targets[:, 1], _PLACES))
-    for array in plan:
-        array.setflags(write=False)
-    return plan
+def _steps(labels: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """The row and column step of each move."""
+    return tuple(_target((0, 0), label) for label in labels)
 
 
 def draft_for(grid: np.ndarray, feature: tuple[int, int], pool: Mapping[str, Any],
-              labels: list[str], asked: str, *, with_pooled: bool,
-              pooled: np.ndarray | None = None) -> Draft:
+              labels: list[str], asked: str, *, with_pooled: bool) -> Draft:
     """The problem for this map, strong cell, pooling and moves (`asked` is the move whose
-    changed cells are asked for), its answers from pool2d (`pooled`: the pooled map before
-    and after each move, if the caller has it already)."""
+    changed cells are asked for), its answers from pool2d."""
     grid = np.asarray(grid)
     value = int(grid[feature])
-    if pooled is None:
-        changes, same, before = _outcome(grid, feature, labels, pool)
-    else:
-        changes, same, before = _compared(pooled, labels)
+    changes, same, before = _outcome(grid, feature, labels, pool)
     height, width = before.shape
     side = grid.shape[0]
     distance, direction = _parse_label(asked)
@@ -285,7 +295,7 @@ def wrong_models(problem: Problem) -> Iterable[WrongModel]:
             continue
         yield name, _differing(answers, {"changed": changes[asked], "invariant": same,
                                          "pooled": before.tolist()})
-    changes, same, before = _outcome(grid, feature, labels, pool, moved=_both)
+    changes, same, before = _outcome(grid, feature, labels, pool, vacate=False)
     yield "vacated_window_ignored", _differing(answers, {"changed": changes[asked], "invariant": same})
     if "pooled" in answers:
         ops: tuple[tuple[str, PoolOp], ...] = (("avg_for_max", "avg"), ("min_for_max", "min"))
@@ -356,8 +366,10 @@ def _window(problem: Problem, i: int, j: int) -> list[list[int]]:
 def _holding(problem: Problem, cell: tuple[int, int]) -> list[list[int]]:
     """The pooled cells whose window holds input `cell`."""
     rows, cols = _axes(problem)
-    return [[i, j] for i in range(rows.out) if cell[0] in _axis_cells(rows, i)
-            for j in range(cols.out) if cell[1] in _axis_cells(cols, j)]
+    r, c = cell
+    if not (0 <= r < rows.size and 0 <= c < cols.size):
+        return []
+    return [[i, j] for i in windows_holding(rows)[r] for j in windows_holding(cols)[c]]
 
 
 def cell_windows(problem: Problem, part_id: str) -> list[list[list[list[int]]]] | None:

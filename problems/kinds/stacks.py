@@ -8,12 +8,13 @@ takes. Every number a problem asks for comes from `problems.solver`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from problems.errors import SpecError
 from problems.kinds.draws import Draws
-from problems.solver import Solution, layer_output, solve
-from problems.spec import Layer, Stack, parse_layer, parse_stack
+from problems.solver import LayerStep, Solution, layer_step, solution_of, solve, to_internal
+from problems.spec import layer_key, parse_layer, parse_layer_key, parse_stack
 
 LayerJSON = dict[str, Any]
 
@@ -23,9 +24,13 @@ LayerJSON = dict[str, Any]
 pick = Draws.pick
 
 
-def stack_json(input_shape: Sequence[int], layers: Iterable[LayerJSON], layout: str = "HWC") -> dict[str, Any]:
-    """A `solve` body."""
-    return {"layout": layout, "input": list(input_shape), "layers": [dict(layer) for layer in layers]}
+def stack_json(
+    input_shape: Sequence[int], layers: Iterable[LayerJSON], layout: str = "HWC", *, copy: bool = True
+) -> dict[str, Any]:
+    """A `solve` body, with copies of the layers (unless `copy` is false: for a generator's
+    own new layer dicts, which nothing else holds)."""
+    taken = [dict(layer) for layer in layers] if copy else list(layers)
+    return {"layout": layout, "input": list(input_shape), "layers": taken}
 
 
 def solve_stack(stack: Mapping[str, Any]) -> Solution:
@@ -41,27 +46,55 @@ def try_solve(stack: Mapping[str, Any]) -> Solution | None:
         return None
 
 
-def next_layer(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[Layer, tuple[int, ...]] | None:
-    """The parsed layer and its (H, W, C) or (N,) output on an (H, W, C) or (N,) input,
-    whatever the layout, from the solver; None where it refuses the layer. Both steps are
-    cached, so trying out a layer costs little more than a lookup."""
+def layer_step_for(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep:
+    """The solver's step for one layer's JSON on an (H, W, C) or (N,) input, whatever the
+    layout (its `shape` is the output, (H, W, C) or (N,) too; raises SpecError). Cached by
+    the layer's JSON and the input, so trying out a layer costs little more than a lookup."""
+    key = layer_key(layer)
+    if key is not None:
+        return _tried(key, tuple(hwc))
+    return layer_step(parse_layer(layer, "layer"), tuple(hwc))
+
+
+def next_layer(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep | None:
+    """`layer_step_for`, or None where the solver refuses the layer."""
     try:
-        parsed = parse_layer(layer, "layer")
-        return parsed, layer_output(parsed, tuple(hwc))
+        return layer_step_for(layer, hwc)
     except SpecError:
         return None
+
+
+@lru_cache(maxsize=65536)
+def _tried(key: tuple[Any, ...], hwc: tuple[int, ...]) -> LayerStep:
+    """`next_layer` of the layer whose JSON has this `layer_key` (raises SpecError): pure,
+    so cached."""
+    return layer_step(parse_layer_key(key), hwc)
 
 
 def next_shape(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[int, ...] | None:
     """`next_layer`'s output shape alone."""
     tried = next_layer(layer, hwc)
-    return None if tried is None else tried[1]
+    return None if tried is None else tried.shape
 
 
-def solve_parsed(stack: Mapping[str, Any], layers: Sequence[Layer]) -> Solution:
-    """`solve_stack(stack)` for a valid stack whose layers the caller has parsed already,
-    in order: the same solution, without reading the JSON again."""
-    return solve(Stack(tuple(stack["input"]), tuple(layers), stack["layout"]))
+def solve_built(stack: Mapping[str, Any]) -> Solution:
+    """`solve_stack(stack)` for a stack a kind built itself (its JSON is valid as the spec
+    reads it): the same solution, layer by layer through `layer_step_for` (raises
+    SpecError where the solver refuses a layer), without the spec reading the stack again."""
+    hwc = to_internal(tuple(stack["input"]), stack["layout"])
+    steps = []
+    for layer in stack["layers"]:
+        step = layer_step_for(layer, hwc)
+        steps.append(step)
+        hwc = step.shape
+    return solve_steps(stack, steps)
+
+
+def solve_steps(stack: Mapping[str, Any], steps: Iterable[LayerStep]) -> Solution:
+    """`solve_stack(stack)` for a valid stack whose layers the caller has tried out in order
+    with `next_layer`, each on the one before's output: the same solution, from those
+    steps."""
+    return solution_of(tuple(stack["input"]), stack["layout"], steps)
 
 
 def _pair_text(value: Any) -> str:
@@ -127,13 +160,14 @@ def stack_block(
         labels = [layer_label(layer) for layer in stack["layers"]]
     rows = []
     for index, layer in enumerate(stack["layers"]):
-        row: dict[str, Any] = {"index": index, "label": labels[index], "layer": dict(layer), "cells": {}}
+        row_cells: dict[str, Any] = {}
         for key, _title in columns:
-            if (index, key) in cells:
-                row["cells"][key] = {"part": cells[(index, key)]}
+            part = cells.get((index, key))
+            if part is not None:
+                row_cells[key] = {"part": part}
             elif shown and (index, key) in shown:
-                row["cells"][key] = {"text": shown[(index, key)]}
-        rows.append(row)
+                row_cells[key] = {"text": shown[(index, key)]}
+        rows.append({"index": index, "label": labels[index], "layer": dict(layer), "cells": row_cells})
     return {
         "type": "stack",
         "layout": stack["layout"],
@@ -222,22 +256,26 @@ def random_stack(
     count = n_layers if n_layers is not None else (draws.between(2, 4) if difficulty == 1 else draws.between(3, 6))
     hwc: tuple[int, ...] = (side, side, channels)
     layers: list[LayerJSON] = []
-    parsed: list[Layer] = []  # each layer as the solver read it when it was tried
+    steps: list[LayerStep] = []  # each layer's step, as the solver took it when it was tried
 
     def append(layer: LayerJSON) -> None:
+        """A layer that fits any input it is put on (an activation, batch norm, the tail)."""
+        nonlocal hwc
+        step = layer_step_for(layer, hwc)
         layers.append(layer)
-        parsed.append(parse_layer(layer, "layer"))
+        steps.append(step)
+        hwc = step.shape
 
     while len(layers) < count:
         for _attempt in range(20):
             want_pool = len(layers) > 0 and draws.random() < 0.4 and layers[-1]["type"] == "conv2d"
             layer = _pool(draws, difficulty) if want_pool else _conv(draws, difficulty, hwc[2])
             tried = next_layer(layer, hwc)
-            if tried is None or min(tried[1][:2]) < min_side:
+            if tried is None or min(tried.shape[:2]) < min_side:
                 continue
             layers.append(layer)
-            parsed.append(tried[0])
-            hwc = tried[1]
+            steps.append(tried)
+            hwc = tried.shape
             break
         else:
             break
@@ -247,8 +285,9 @@ def random_stack(
         tail = pick(draws, ("flatten", "global_avgpool2d", "global_maxpool2d") if difficulty >= 2 else ("flatten",))
         append({"type": tail})
         append({"type": "dense", "units": pick(draws, (10, 10, 16, 100))})
-    stack = stack_json([side, side, channels] if layout == "HWC" else [channels, side, side], layers, layout)
-    return stack, solve_parsed(stack, parsed)
+    input_shape = [side, side, channels] if layout == "HWC" else [channels, side, side]
+    stack = stack_json(input_shape, layers, layout, copy=False)
+    return stack, solve_steps(stack, steps)
 
 
 def copy_layer(layer: Mapping[str, Any]) -> LayerJSON:
