@@ -364,6 +364,29 @@ def _shape_feedback(given: list[int], correct: list[int]) -> str:
 FollowThrough = Callable[[Problem, str, Mapping[str, Any]], Any]
 
 
+_TELLING = "_telling_wrong_answers"  # where a Problem keeps them once worked out
+
+
+def _telling_wrong_answers(
+    problem: Problem, wrong_models: Callable[[Problem], Iterable[WrongModel]] | None,
+) -> dict[str, list[tuple[str, Any]]]:
+    """Per part, in the models' order, (misconception id, its answer) for the misconceptions
+    whose answer differs from the right one: the answers a wrong answer is compared with.
+
+    They depend on the problem alone, so they are kept on the Problem object (not one of its
+    fields: equality, the JSON and the public view ignore it): a problem graded many times,
+    as the service's are, works its wrong models out once."""
+    known = problem.__dict__.get(_TELLING)
+    if known is None:
+        known = {}
+        for mid, wrong in (wrong_models(problem) if wrong_models else ()):
+            for part in problem.parts:
+                if part.id in wrong and not _same(part, wrong[part.id], problem.answers[part.id]):
+                    known.setdefault(part.id, []).append((mid, wrong[part.id]))
+        problem.__dict__[_TELLING] = known
+    return known
+
+
 def grade_parts(
     problem: Problem,
     texts: Mapping[str, str],
@@ -387,7 +410,7 @@ def grade_parts(
             given[part.id] = read_answer(part, text)
         except AnswerFormatError as err:
             errors[part.id] = err.message
-    models: list[WrongModel] | None = None
+    models: dict[str, list[tuple[str, Any]]] | None = None
     results = []
     answers = problem.answers
     for part in problem.parts:
@@ -413,10 +436,9 @@ def grade_parts(
                     continue
         score, cells = _partial(part, value, correct)
         if models is None:
-            models = list(wrong_models(problem)) if wrong_models else []
+            models = _telling_wrong_answers(problem, wrong_models)
         named = next(
-            (misconception(mid) for mid, wrong in models
-             if part.id in wrong and not _same(part, wrong[part.id], correct) and _same(part, value, wrong[part.id])),
+            (misconception(mid) for mid, wrong in models.get(part.id, ()) if _same(part, value, wrong)),
             None,
         )
         if named is not None:
