@@ -11,7 +11,14 @@ It does what Canvas or Moodle do for a tool, with real keys and real HTTP:
   every score and can be told to fail (`score_faults`: "500", "timeout", "409",
   "record_then_500", "401", "400"), and keeps the grade the way a platform does (a score
   older than the stored one, or as old, gets 409);
-- `/deep_link_return`: verifies the tool's LtiDeepLinkingResponse and keeps its items.
+- `/deep_link_return`: verifies the tool's LtiDeepLinkingResponse and keeps its items;
+- LTI client-side postMessage storage (1EdTech "LTI Client Side postMessages"): `storage`
+  per sender origin, with `post_message()` answering lti.put_data / lti.get_data /
+  lti.capabilities as the platform's frame would (for the Flask test client), and `/course`,
+  a course page that embeds the tool in an iframe and answers the same messages in
+  JavaScript (from a named frame `/storage_frame`, or from the page itself for `_parent`),
+  for the browser tests. `storage_target`, when set, is sent back in the launch form, as
+  Canvas does.
 """
 
 from __future__ import annotations
@@ -153,6 +160,9 @@ class Platform:
         self.tokens: dict[str, set[str]] = {}
         self.used_jti: set[str] = set()
         self.deep_links: list[dict[str, Any]] = []
+        self.storage: dict[str, dict[str, str]] = {}  # sender origin -> key -> value
+        self.messages: list[dict[str, Any]] = []  # every postMessage received (post_message)
+        self.storage_target: str | None = None
         self.errors: list[str] = []
         self.timeout_seconds = 1.5
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
@@ -196,6 +206,11 @@ class Platform:
     @property
     def return_url(self) -> str:
         return f"{self.base}/deep_link_return"
+
+    @property
+    def origin(self) -> str:
+        """The origin of the authorization URL: where the tool's postMessages must go."""
+        return self.base
 
     def registration(self) -> dict[str, Any]:
         """The fields of the tool's platform registration form."""
@@ -331,6 +346,10 @@ class Platform:
             return self._lineitem(request, match.group(1))
         if path == "/deep_link_return" and request.method == "POST":
             return self._deep_link_return(request)
+        if path == "/course":
+            return self._course_page(request)
+        if path == "/storage_frame":
+            return self._storage_frame()
         return Response("not found", status=404)
 
     @staticmethod
@@ -368,8 +387,74 @@ class Platform:
             f"<form method=\"post\" action=\"{html.escape(self.redirect_uri)}\">"
             f"<input type=\"hidden\" name=\"id_token\" value=\"{html.escape(token)}\">"
             f"<input type=\"hidden\" name=\"state\" value=\"{html.escape(params['state'])}\">"
-            "<button type=\"submit\">Continue</button></form></body></html>"
+            + (f"<input type=\"hidden\" name=\"lti_storage_target\" "
+               f"value=\"{html.escape(self.storage_target)}\">" if self.storage_target else "")
+            + "<button type=\"submit\">Continue</button></form></body></html>"
         )
+        return Response(page, mimetype="text/html")
+
+    # ------------------------------------------------------------ platform storage
+
+    def post_message(self, message: dict[str, Any], target_origin: str,
+                     sender_origin: str) -> dict[str, Any] | None:
+        """A postMessage from the tool's page (at `sender_origin`) to the platform's frame,
+        with `target_origin` as the tool wrote it: None when a browser would not deliver
+        it (the target origin is not ours), else the frame's answer, per the spec (data
+        partitioned by the sender's origin; `.response` subject, same message_id)."""
+        if target_origin != self.origin:
+            return None  # window.postMessage drops it: not "*", not another origin
+        self.messages.append({**message, "origin": sender_origin,
+                              "target_origin": target_origin})
+        subject = message.get("subject")
+        answer: dict[str, Any] = {"subject": f"{subject}.response",
+                                  "message_id": message.get("message_id")}
+        if subject == "lti.capabilities":
+            answer["supported_messages"] = [{"subject": "lti.put_data"},
+                                            {"subject": "lti.get_data"}]
+            return answer
+        key = message.get("key")
+        if subject not in ("lti.put_data", "lti.get_data") or not message.get("message_id"):
+            answer["error"] = {"code": "unsupported_subject", "message": str(subject)}
+            return answer
+        if not isinstance(key, str) or not key:
+            answer["error"] = {"code": "bad_request", "message": "key is required"}
+            return answer
+        store = self.storage.setdefault(sender_origin, {})
+        answer["key"] = key
+        if subject == "lti.put_data":
+            value = message.get("value")
+            if value is None:
+                store.pop(key, None)
+            else:
+                store[key] = str(value)
+            answer["value"] = value
+        else:
+            answer["value"] = store.get(key)
+        return answer
+
+    def _course_page(self, request: Request) -> Response:
+        """A course page: the tool in an iframe (login initiation with lti_storage_target),
+        and the platform's storage answering in JavaScript, from the frame
+        `post_message_forwarding` (as Canvas names it) or, for `_parent`, this page."""
+        target = request.args.get("target", "post_message_forwarding")
+        src = request.args.get("src", "")
+        # The tool's frame starts once the storage answers (its frame has loaded).
+        start = f"document.getElementById('tool').src = {json.dumps(src)};"
+        storage = ("" if target == "_parent" else
+                   f"<iframe name=\"{html.escape(target)}\" src=\"/storage_frame\" "
+                   f"style=\"display:none\" onload=\"{html.escape(start)}\"></iframe>")
+        script = STORAGE_SCRIPT if target == "_parent" else ""
+        page = (
+            "<!doctype html><html><head><title>Test LMS course</title>"
+            f"<script>{script}</script></head><body><h1>Deep Learning 101</h1>"
+            "<iframe id=\"tool\" name=\"tool\" style=\"width:100%;height:640px\"></iframe>"
+            + storage + (f"<script>{start}</script>" if target == "_parent" else "")
+            + "</body></html>"
+        )
+        return Response(page, mimetype="text/html")
+
+    def _storage_frame(self) -> Response:
+        page = f"<!doctype html><html><head><script>{STORAGE_SCRIPT}</script></head></html>"
         return Response(page, mimetype="text/html")
 
     # ------------------------------------------------------------ the tool's keys and tokens
@@ -542,6 +627,35 @@ class Platform:
         return Response("<p>Content added.</p>", mimetype="text/html")
 
 
+# The platform's storage in the browser: answers lti.put_data / lti.get_data from any
+# origin, keeping each sender origin's data apart, and records what it got (with the
+# sender's origin) in window.ltiMessages for the test to read.
+STORAGE_SCRIPT = """
+window.ltiMessages = [];
+var ltiStore = {};
+window.addEventListener("message", function (event) {
+  var data = event.data;
+  if (!data || typeof data !== "object" || typeof data.subject !== "string") { return; }
+  window.ltiMessages.push({subject: data.subject, key: data.key, value: data.value,
+                           message_id: data.message_id, origin: event.origin});
+  var store = ltiStore[event.origin] = ltiStore[event.origin] || {};
+  var answer = {subject: data.subject + ".response", message_id: data.message_id};
+  if (data.subject === "lti.capabilities") {
+    answer.supported_messages = [{subject: "lti.put_data", frame: window.name || "_parent"},
+                                 {subject: "lti.get_data", frame: window.name || "_parent"}];
+  } else if (data.subject === "lti.put_data") {
+    store[data.key] = data.value; answer.key = data.key; answer.value = data.value;
+  } else if (data.subject === "lti.get_data") {
+    answer.key = data.key;
+    answer.value = Object.prototype.hasOwnProperty.call(store, data.key) ? store[data.key] : null;
+  } else {
+    return;
+  }
+  event.source.postMessage(answer, event.origin);
+});
+"""
+
+
 # ---------------------------------------------------------------- helpers for tests
 
 
@@ -569,6 +683,19 @@ def login_params(platform: Platform, login_hint: str, message_hint: str = "defau
               "client_id": platform.client_id, "lti_deployment_id": platform.deployment_id}
     params.update(extra)
     return {k: v for k, v in params.items() if v is not None}
+
+
+_ELEMENT = re.compile(r'<[a-z]+\b([^>]*\bid="([^"]+)"[^>]*)>', re.S)
+_DATA = re.compile(r'\bdata-([a-z-]+)="([^"]*)"')
+
+
+def data_of(page: str, element_id: str) -> dict[str, str]:
+    """The data-* attributes of the element `element_id` of an HTML page (names as in the
+    HTML: "state-key")."""
+    for attributes, found in _ELEMENT.findall(page):
+        if found == element_id:
+            return {k: html.unescape(v) for k, v in _DATA.findall(attributes)}
+    raise AssertionError(f"no element {element_id} on the page")
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -633,6 +760,56 @@ class Harness:
         assert response.status_code == 302, response.get_data(as_text=True)
         query = query_of(response.headers["Location"])
         return query["state"], query["nonce"]
+
+    TOOL_ORIGIN = "http://localhost"
+
+    def storage_login(self, client: Any, login_hint: str, message_hint: str = "default",
+                      target: str = "post_message_forwarding") -> dict[str, str]:
+        """A login initiation with lti_storage_target: the storage page's data (its
+        #lti-storage attributes), after doing what its script does: lti.put_data of the
+        state and the nonce to the platform's frame (each answered)."""
+        response = self.login(client, login_hint, message_hint, lti_storage_target=target)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        data = data_of(response.get_data(as_text=True), "lti-storage")
+        for name in ("state", "nonce"):
+            answer = self.platform.post_message(
+                {"subject": "lti.put_data", "key": data[f"{name}-key"], "value": data[name],
+                 "message_id": f"put-{name}"}, data["origin"], self.TOOL_ORIGIN)
+            assert answer is not None and "error" not in answer, answer
+        return data
+
+    def storage_read(self, page: str) -> dict[str, str]:
+        """What the launch page's script posts: its form's fields, with the state and the
+        nonce read back from the platform's frame (lti.get_data, as that page asks)."""
+        data = data_of(page, "lti-storage")
+        fields = form_of(page, "lti-storage-launch")[1]
+        for name in ("state", "nonce"):
+            answer = self.platform.post_message(
+                {"subject": "lti.get_data", "key": data[f"{name}-key"],
+                 "message_id": f"get-{name}"}, data["origin"], self.TOOL_ORIGIN)
+            fields[f"stored_{name}"] = (answer or {}).get("value") or ""
+        return fields
+
+    def confirm(self, client: Any, fields: dict[str, str], **headers: str) -> Any:
+        """The launch page's same-origin POST to /lti/launch/confirm."""
+        headers = headers or {"Origin": self.TOOL_ORIGIN, "Sec-Fetch-Site": "same-origin"}
+        return client.post("/lti/launch/confirm", data=fields, headers=headers)
+
+    def storage_launch(self, client: Any, login_hint: str, message_hint: str = "default"
+                       ) -> Any:
+        """The whole flow in a browser that keeps no cookie (`client` made with
+        use_cookies=False), with the platform's storage: login page and lti.put_data, the
+        platform's authorization endpoint (over HTTP), the launch page and lti.get_data,
+        and the confirming POST; its response."""
+        import requests
+
+        data = self.storage_login(client, login_hint, message_hint)
+        page = requests.get(data["next"], timeout=5)
+        assert page.status_code == 200, page.text
+        action, fields = form_of(page.text)
+        checking = client.post(urlsplit(action).path, data=fields)
+        assert checking.status_code == 200, checking.get_data(as_text=True)
+        return self.confirm(client, self.storage_read(checking.get_data(as_text=True)))
 
     def post(self, client: Any, token: str | None, state: str | None) -> Any:
         data = {k: v for k, v in (("id_token", token), ("state", state)) if v is not None}

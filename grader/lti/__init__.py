@@ -3,7 +3,9 @@
 Two blueprints: `lti` (/lti: what the platform and the browser coming from it call; no
 CSRF token there, the state, nonce and signed id_token protect it) and `lti_admin`
 (/teach/lti: instructors' pages for platforms, tool URLs and the grade sync log).
-`init_app(app)` registers both, the settings' defaults and the flask commands.
+`init_app(app)` registers both, the settings' defaults and the flask commands, and installs
+the session interface that lets a session begun by an LTI launch live in an LMS frame
+(grader.lti.frames).
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ DEFAULTS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "LTI_ALLOW_HTTP": (False, lambda v: str(v).strip().lower() in ("1", "true", "yes", "on")),
     # Ask the LMS to open deep-linked sets in a new window (a session cookie works there).
     "LTI_NEW_WINDOW": (True, lambda v: str(v).strip().lower() in ("1", "true", "yes", "on")),
+    # Over HTTPS, the cookies of a session begun by a launch (and the login state cookie) are
+    # SameSite=None; Secure, and Partitioned (CHIPS) unless this is off.
+    "LTI_PARTITIONED_COOKIES": (True, lambda v: str(v).strip().lower() in ("1", "true", "yes",
+                                                                            "on")),
+    # Lifetime of the "Open in a new window" ticket offered when a frame keeps no cookie.
+    "LTI_WINDOW_TTL": (300, int),
     "LTI_TOOL_TITLE": ("CNN Quiz", str),
 }
 
@@ -56,9 +64,11 @@ def init_app(app: Flask) -> None:
     """Register the LTI blueprints and commands, with settings from the environment."""
     from grader.extensions import csrf
     from grader.lti import admin, commands, routes  # noqa: F401  (registers the views)
+    from grader.lti.frames import FrameSessionInterface
 
     for name, (default, kind) in DEFAULTS.items():
         app.config.setdefault(name, _env(name, default, kind))
+    app.session_interface = FrameSessionInterface()
     csrf.exempt(bp)
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)

@@ -7,6 +7,7 @@ check passed, and raises `LaunchError(status, reason, path, message)` otherwise.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 import threading
@@ -21,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import jwt
 from flask import current_app
 from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError, PyJWTError
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from grader import db
@@ -44,6 +45,10 @@ ALGORITHMS = ["RS256"]
 FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c")
 STATE_COOKIE = "lti-state-"
 MAX_ID = 255  # our columns for sub, context, resource link and deployment ids
+# Keys of the state and nonce in the platform's storage (LTI client-side postMessage
+# storage, lti.put_data / lti.get_data), as in 1EdTech's example library.
+STORAGE_STATE_KEY = "lti_state_"
+STORAGE_NONCE_KEY = "lti_nonce_"
 
 
 class LaunchError(Exception):
@@ -70,6 +75,27 @@ class LoginRedirect:
     url: str
     state: str
     platform: LtiPlatform
+    nonce: str = ""
+    # The platform frame for lti.put_data ("_parent" or a frame name), when it offers one.
+    storage_target: str = ""
+
+    @property
+    def platform_origin(self) -> str:
+        return platform_origin(self.platform)
+
+
+def platform_origin(platform: LtiPlatform) -> str:
+    """The origin of the platform's OIDC authorization URL: the only origin our pages send
+    postMessages to, and accept answers from (LTI client-side postMessages)."""
+    parts = urlsplit(platform.auth_login_url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    port = parts.port
+    default = {"https": 443, "http": 80}.get(scheme)
+    # As a browser serializes it (what MessageEvent.origin is compared with): no user
+    # info, no default port.
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _param(params: Mapping[str, str], name: str, required: bool = True) -> str:
@@ -113,6 +139,10 @@ def start_login(params: Mapping[str, str]) -> LoginRedirect:
     client_id = _param(params, "client_id", required=False)
     message_hint = _param(params, "lti_message_hint", required=False)
     deployment_id = _param(params, "lti_deployment_id", required=False)
+    storage_target = _param(params, "lti_storage_target", required=False)
+    if len(storage_target) > 255:
+        raise LaunchError(400, "login_parameter_too_long", "lti_storage_target",
+                          "lti_storage_target is too long.")
     platform = platform_for_login(issuer, client_id)
     if deployment_id and deployment_id not in platform.deployment_ids:
         raise LaunchError(403, "unknown_deployment", "lti_deployment_id",
@@ -125,8 +155,8 @@ def start_login(params: Mapping[str, str]) -> LoginRedirect:
         s.execute(delete(LtiState).where(LtiState.expires_at < now))
         s.execute(delete(LtiNonce).where(LtiNonce.expires_at < now))
         s.add(LtiState(state=state, nonce=nonce, platform_id=platform.id,
-                       target_link_uri=target[:2000], created_at=now,
-                       expires_at=now + timedelta(seconds=ttl)))
+                       target_link_uri=target[:2000], storage_target=storage_target or None,
+                       created_at=now, expires_at=now + timedelta(seconds=ttl)))
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -140,7 +170,8 @@ def start_login(params: Mapping[str, str]) -> LoginRedirect:
     }
     if message_hint:
         query["lti_message_hint"] = message_hint
-    return LoginRedirect(_with_query(platform.auth_login_url, query), state, platform)
+    return LoginRedirect(_with_query(platform.auth_login_url, query), state, platform, nonce,
+                         storage_target)
 
 
 # ---------------------------------------------------------------- the platforms' keys
@@ -248,43 +279,116 @@ class Launch:
 
 @dataclass(frozen=True)
 class LoginState:
-    """A consumed login state."""
+    """A login state (consumed, or only read by `peek_state`)."""
 
     state: str
     nonce: str
     platform_id: int
     target_link_uri: str
     expires_at: datetime
+    storage_target: str | None = None
+
+    @property
+    def expired(self) -> bool:
+        return _aware(self.expires_at) <= utcnow()
 
 
-def _consume_state(form: Mapping[str, str], cookies: Mapping[str, str]) -> LoginState:
+@dataclass(frozen=True)
+class StorageProof:
+    """What the tool's own page read back from the platform's storage (lti.get_data) in
+    the browser that finishes the launch: it must be the login's state and nonce."""
+
+    state: str
+    nonce: str
+
+
+_STATE_COLUMNS = (LtiState.state, LtiState.nonce, LtiState.platform_id,
+                  LtiState.target_link_uri, LtiState.expires_at, LtiState.storage_target)
+
+
+def peek_state(state: str) -> LoginState | None:
+    """The login of `state`, read without using it up (None when unknown or used)."""
+    if not state or len(state) > 64:
+        return None
+    with db.transaction() as s:
+        row = s.execute(select(*_STATE_COLUMNS).where(LtiState.state == state)).first()
+    return LoginState(*row) if row is not None else None
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def _check_browser(state: str, cookies: Mapping[str, str], proof: StorageProof | None) -> None:
+    """The browser finishing the launch is the one that started the login: our state cookie,
+    or (when the login used the platform's storage) the state and nonce read back from the
+    platform's frame. Nothing is used up here, so a refusal leaves the real launch working."""
+    if cookies.get(STATE_COOKIE + state) == state:
+        return
+    login = peek_state(state)
+    if proof is not None:
+        if login is None:
+            raise LaunchError(400, "state_unknown", "state",
+                              "Unknown or already used state: start the launch again from "
+                              "the LMS.")
+        if not login.storage_target:
+            raise LaunchError(400, "state_cookie_missing", "state",
+                              "This login did not use the LMS's storage and the browser has "
+                              "no state cookie: start the launch again from the LMS.")
+        if not (_same(proof.state, login.state) and _same(proof.nonce, login.nonce)):
+            raise LaunchError(400, "state_not_in_platform_storage", "state",
+                              "The LMS page has no record of this login in its storage (or "
+                              "another one): start the launch again from the LMS in this "
+                              "browser.")
+        return
+    if any(name.startswith(STATE_COOKIE) for name in cookies):
+        raise LaunchError(400, "state_mismatch", "state",
+                          "The state does not match the login this browser started.")
+    if login is None:
+        raise LaunchError(400, "state_unknown", "state",
+                          "Unknown or already used state: start the launch again from the LMS.")
+    raise LaunchError(400, "state_cookie_missing", "state",
+                      "This browser has no record of starting the login (the state cookie "
+                      "is missing: cookies blocked, or the login began elsewhere).")
+
+
+def _consume_state(form: Mapping[str, str], cookies: Mapping[str, str],
+                   proof: StorageProof | None = None) -> LoginState:
     state = str(form.get("state") or "")
     if not state:
         raise LaunchError(400, "state_missing", "state", "The launch carries no state.")
-    if cookies.get(STATE_COOKIE + state) != state:
-        ours = any(name.startswith(STATE_COOKIE) for name in cookies)
-        if ours:
-            raise LaunchError(400, "state_mismatch", "state",
-                              "The state does not match the login this browser started.")
-        raise LaunchError(400, "state_cookie_missing", "state",
-                          "This browser has no record of starting the login (the state cookie "
-                          "is missing: cookies blocked, or the login began elsewhere).")
+    _check_browser(state, cookies, proof)
     if len(state) > 64:
         raise LaunchError(400, "state_unknown", "state", "Unknown or already used state.")
     with db.transaction() as s:  # consumed now, whatever happens next: single use
         row = s.execute(
-            delete(LtiState).where(LtiState.state == state).returning(
-                LtiState.state, LtiState.nonce, LtiState.platform_id,
-                LtiState.target_link_uri, LtiState.expires_at)
+            delete(LtiState).where(LtiState.state == state).returning(*_STATE_COLUMNS)
         ).first()
     if row is None:
         raise LaunchError(400, "state_unknown", "state",
                           "Unknown or already used state: start the launch again from the LMS.")
     found = LoginState(*row)
-    if _aware(found.expires_at) <= utcnow():
+    if found.expired:
         raise LaunchError(400, "state_expired", "state",
                           "The login took too long: start the launch again from the LMS.")
     return found
+
+
+def storage_check(form: Mapping[str, str], cookies: Mapping[str, str]) -> LoginState | None:
+    """A launch POST without our state cookie whose login kept state and nonce in the
+    platform's frame: that login (read, not used up), so that a page of ours asks the frame
+    for them (lti.get_data) before the launch goes on. None: the usual checks apply.
+    LaunchError when that login has expired."""
+    state = str(form.get("state") or "")
+    if not state or not form.get("id_token") or cookies.get(STATE_COOKIE + state) == state:
+        return None
+    login = peek_state(state)
+    if login is None or not login.storage_target:
+        return None
+    if login.expired:
+        raise LaunchError(400, "state_expired", "state",
+                          "The login took too long: start the launch again from the LMS.")
+    return login
 
 
 def _use_nonce(s: Session, platform: LtiPlatform, nonce: Any, expected: str) -> None:
@@ -371,14 +475,16 @@ def _string_claim(claims: dict[str, Any], name: str, path: str, reason: str,
     return value
 
 
-def validate(form: Mapping[str, str], cookies: Mapping[str, str]) -> Launch:
-    """Every check of a launch POST, in order; a `Launch` or a LaunchError."""
+def validate(form: Mapping[str, str], cookies: Mapping[str, str],
+             proof: StorageProof | None = None) -> Launch:
+    """Every check of a launch POST, in order; a `Launch` or a LaunchError. `proof`: the
+    state and nonce read back from the platform's storage, in place of the state cookie."""
     if form.get("error") and not form.get("id_token"):
         description = str(form.get("error_description") or "")[:300]
         raise LaunchError(400, "platform_error", "error",
                           f"The platform refused the login: {str(form['error'])[:80]}"
                           + (f" ({description})" if description else "") + ".")
-    state = _consume_state(form, cookies)
+    state = _consume_state(form, cookies, proof)
     token = str(form.get("id_token") or "")
     if not token:
         raise LaunchError(400, "id_token_missing", "id_token", "The launch carries no id_token.")

@@ -1,6 +1,7 @@
 """LTI 1.3 tables: registered platforms and their deployments, the tool's own keys, login
-states and used nonces, the LMS contexts, users and resource links mapped onto ours, pending
-deep-linking requests, cached service tokens, and the grade-passback outbox.
+states and used nonces, new-window tickets, the LMS contexts, users and resource links
+mapped onto ours, pending deep-linking requests, cached service tokens, and the
+grade-passback outbox.
 
 Imported at the end of grader.models so that Alembic sees these tables.
 """
@@ -107,6 +108,10 @@ class LtiState(Base):
         ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
     )
     target_link_uri: Mapped[str] = mapped_column(Text, default="")
+    # The platform frame that keeps state and nonce (lti_storage_target of the login), when
+    # the platform offered LTI client-side postMessage storage; the launch then checks the
+    # browser there when our state cookie did not come back.
+    storage_target: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
@@ -246,6 +251,22 @@ class LtiDeepLink(Base):
     platform: Mapped[LtiPlatform] = relationship()
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
+
+
+class LtiWindowTicket(Base):
+    """After a launch in an LMS frame whose browser would not keep our session cookie: a
+    single-use, short-lived ticket (only its SHA-256 here) that signs the same user in, in
+    a window of their own, and opens `target`."""
+
+    __tablename__ = "lti_window_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class LtiAccessToken(Base):

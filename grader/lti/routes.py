@@ -5,6 +5,15 @@ grader.lti.deep_linking.
 These routes take no CSRF token: login is a redirect, the launch is protected by state
 (cookie + single-use row), nonce and the platform's signature, and the deep-linking forms by
 their 256-bit single-purpose token.
+
+Inside an LMS frame without cookies (LTI client-side postMessage storage, 1EdTech "OIDC Login
+with LTI Client Side postMessages"): when the login names `lti_storage_target`, /lti/login
+answers with a page that stores state and nonce in the platform's frame (lti.put_data) and
+then goes to the platform; a launch without our state cookie then gets a page that reads
+them back (lti.get_data) and posts them, with the id_token, to /lti/launch/confirm, which
+accepts only a same-origin POST from that page. After such a launch the landing page asks
+/lti/session whether the session cookie was kept, and otherwise offers a new window
+(/lti/open, with a single-use ticket).
 """
 
 from __future__ import annotations
@@ -23,21 +32,28 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import select
 
 from grader import db
 from grader.auth.access import record_audit
 from grader.auth.routes import start_session
-from grader.lti import accounts, bp, deep_linking, keys, registry
+from grader.lti import accounts, bp, deep_linking, frames, keys, registry
 from grader.lti.deep_linking import DeepLinkError
 from grader.lti.launch import (
     DEEP_LINKING,
     STATE_COOKIE,
+    STORAGE_NONCE_KEY,
+    STORAGE_STATE_KEY,
     Launch,
     LaunchError,
+    StorageProof,
+    platform_origin,
     start_login,
+    storage_check,
     validate,
 )
+from grader.lti.models import LtiPlatform
 from grader.models import ProblemSet, User
 
 log = logging.getLogger("grader.lti")
@@ -122,7 +138,9 @@ def canvas_config() -> Any:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """OIDC third-party login initiation: state and nonce, then off to the platform."""
+    """OIDC third-party login initiation: state and nonce, then off to the platform (at
+    once, or after storing them in the platform's frame when it offers
+    `lti_storage_target`)."""
     params = request.values.to_dict()
     if not params.get("lti_deployment_id") and params.get("deployment_id"):
         params["lti_deployment_id"] = params["deployment_id"]
@@ -130,13 +148,20 @@ def login() -> Any:
         started = start_login(params)
     except LaunchError as err:
         return _refuse(err, "lti_login_rejected")
-    response = redirect(started.url, code=302)
-    # SameSite=None: the launch is a cross-site POST from the platform.
+    response: Any
+    if started.storage_target:
+        response = make_response(render_template(
+            "lti/storage_login.html", started=started,
+            state_key=STORAGE_STATE_KEY + started.state,
+            nonce_key=STORAGE_NONCE_KEY + started.nonce))
+    else:
+        response = redirect(started.url, code=302)
+    # Also when the platform keeps them: a cookie that comes back needs no script. SameSite=
+    # None: the launch is a cross-site POST (Partitioned over HTTPS: see grader.lti.frames).
     response.set_cookie(
         STATE_COOKIE + started.state, started.state,
         max_age=int(current_app.config["LTI_STATE_TTL"]), path="/lti/",
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True,
-        samesite="None",
+        **frames.cookie_attributes(),
     )
     return response
 
@@ -166,16 +191,15 @@ def _landing(launch: Launch, made: accounts.Provisioned) -> str:
 
 def _forget_state(response: Response, launch_state: str) -> None:
     response.delete_cookie(STATE_COOKIE + launch_state, path="/lti/",
-                           secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-                           httponly=True, samesite="None")
+                           **frames.cookie_attributes())
 
 
-@bp.post("/launch")
-def launch() -> Any:
-    """The platform's form POST (id_token, state): every check, then accounts, then a
-    fresh session and the landing page (or the deep-linking picker)."""
+def _complete(proof: StorageProof | None) -> Any:
+    """Every check, then accounts, then a fresh session and the landing page (or the
+    deep-linking picker). `proof`: the state and nonce read back from the platform's
+    storage, for a browser whose state cookie did not come back."""
     try:
-        valid = validate(request.form, request.cookies)
+        valid = validate(request.form, request.cookies, proof)
         if (valid.message_type == DEEP_LINKING
                 and accounts.course_role(valid.roles) != "instructor"):
             raise LaunchError(403, "deep_linking_not_allowed", "id_token.roles",
@@ -185,16 +209,90 @@ def launch() -> Any:
     except LaunchError as err:
         return _refuse(err)
     start_session(made.user)
+    frames.mark_framed_session()
     record_audit("lti_launch", f"{valid.message_type} platform {valid.platform.public_id} "
-                               f"course {made.course.public_id} as {made.role}", made.user.id)
+                               f"course {made.course.public_id} as {made.role}"
+                               + (" (platform storage)" if proof else ""), made.user.id)
     response: Any
     if valid.message_type == DEEP_LINKING:
         token = deep_linking.begin(valid, made.user.id, made.course)
         response = make_response(_picker(token, made.course.id, made.user))
+    elif proof is not None:
+        # This browser did not send our SameSite=None cookie with the launch: it may well
+        # not keep the session either. A page that checks, with a new-window way out.
+        title = made.problem_set.title if made.problem_set is not None else "CNN Quiz"
+        response = make_response(render_template(
+            "lti/landing.html", target=target, title=title, user=made.user,
+            ticket=frames.issue_ticket(made.user, target)))
     else:
         response = redirect(target, code=303)
     _forget_state(response, valid.state)
     return response
+
+
+@bp.post("/launch")
+def launch() -> Any:
+    """The platform's form POST (id_token, state). With our state cookie: every check, and
+    the landing page. Without it, when the login kept state and nonce in the platform's
+    frame: a page that reads them back from there and posts them to /lti/launch/confirm."""
+    try:
+        login = storage_check(request.form, request.cookies)
+    except LaunchError as err:
+        return _refuse(err)
+    if login is None:
+        return _complete(None)
+    assert login.storage_target is not None
+    with db.transaction() as s:
+        platform = s.get(LtiPlatform, login.platform_id)
+    if platform is None:
+        return _refuse(LaunchError(400, "platform_not_registered", "iss",
+                                   "The platform of this login is no longer registered."))
+    return render_template(
+        "lti/storage_launch.html", id_token=request.form["id_token"], state=login.state,
+        target=login.storage_target, origin=platform_origin(platform),
+        state_key=STORAGE_STATE_KEY + login.state, nonce_key=STORAGE_NONCE_KEY + login.nonce)
+
+
+@bp.post("/launch/confirm")
+def launch_confirm() -> Any:
+    """The launch page's own POST: the id_token and state as the platform sent them, with
+    what the platform's frame answered to lti.get_data for the state and the nonce."""
+    if not frames.same_origin_request():
+        return _refuse(LaunchError(
+            403, "cross_site_request", "Origin",
+            "This step of the launch must come from CNN Quiz's own page: start the launch "
+            "again from the LMS."))
+    proof = StorageProof(state=request.form.get("stored_state", ""),
+                         nonce=request.form.get("stored_nonce", ""))
+    return _complete(proof)
+
+
+@bp.get("/session")
+def session_check() -> Any:
+    """For the landing page's script: did this browser send back the session of `user`?"""
+    wanted = request.args.get("user", "")
+    signed_in = bool(current_user.is_authenticated and wanted
+                     and current_user.public_id == wanted)
+    return jsonify({"signed_in": signed_in})
+
+
+@bp.post("/open")
+def open_window() -> Any:
+    """"Open in a new window" from the landing page: the ticket signs the same user in, at
+    the top level (a first-party cookie), and opens the page of the launch."""
+    if not frames.same_origin_request():
+        return _refuse(LaunchError(
+            403, "cross_site_request", "Origin",
+            "This link must be opened from CNN Quiz's own page: open the activity again from "
+            "the LMS."), "lti_window_refused")
+    try:
+        ticket = frames.use_ticket(request.form.get("ticket", ""))
+    except frames.TicketError as err:
+        return _refuse(LaunchError(err.status, err.reason, "ticket", err.message),
+                       "lti_window_refused")
+    start_session(ticket.user)
+    record_audit("lti_new_window", f"opened {ticket.target}", ticket.user.id)
+    return redirect(ticket.target, code=303)
 
 
 # ---------------------------------------------------------------- deep linking
