@@ -5,7 +5,8 @@
   pages after the launch keep their session (and its CSRF token) inside the LMS frame in
   browsers that partition third-party cookies (Chrome, Firefox, Edge; Safari since 18.4
   (not checked here)). Sessions from the sign-in form keep the configured attributes
-  (`SESSION_COOKIE_SAMESITE`, Lax by default).
+  (`SESSION_COOKIE_SAMESITE`, Lax by default). The JSON API's requests get no session at
+  all (it takes no cookie as a credential), which also spares them reading and signing one.
 - Window tickets: where even a partitioned cookie is refused (older Safari, a strict browser
   setting), the launch page cannot keep the student signed in inside the frame; it offers
   "Open in a new window" with a single-use ticket (256 bits, only its SHA-256 stored, a few
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +35,7 @@ from grader.lti.models import LtiWindowTicket
 from grader.models import User, utcnow
 
 FRAME_KEY = "lti_frame"  # in the session: it began with an LTI launch
+_SESSIONLESS = re.compile(r"/api/v\d+/(?!docs$)")
 
 
 def _served_securely(app: Flask) -> bool:
@@ -46,6 +49,11 @@ class FrameSessionInterface(SecureCookieSessionInterface):
     `SameSite=None; Secure` without `Partitioned`."""
 
     def open_session(self, app: Flask, request: Any) -> Any:
+        if _SESSIONLESS.match(request.path):
+            # The JSON API never uses a session (a cookie is not an API credential): no
+            # cookie is read or written, and any attempt to store something fails loudly.
+            # (Its docs page is a page of the site, with the site's session.)
+            return self.make_null_session(app)
         opened = super().open_session(app, request)
         # Remembered so that a cleared LTI session (logout, a new sign-in in the same frame)
         # is replaced or deleted with the attributes it was set with: a partitioned cookie
