@@ -14,6 +14,10 @@ request's time. Two more savings, both safe for what these paths do:
   fresh one, which is safe for these statements (reads, the grading INSERT ... ON CONFLICT
   DO NOTHING, setting a time).
 
+The grading INSERT goes one step further (`Prepared`, `first_prepared`): compiled once per
+dialect by SQLAlchemy, with SQLAlchemy's own bind processors, and run on the driver's
+cursor.
+
 The engine has its own small pool, and a request takes its API connection before any ORM
 session connection, so the two pools are always taken in the same order (no deadlock
 however many threads wait). Everything else uses the ORM session as the rest of the app.
@@ -21,11 +25,12 @@ however many threads wait). Everything else uses the ORM session as the rest of 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
+from sqlalchemy import Connection, Dialect, Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 
@@ -68,9 +73,9 @@ def _connection() -> Connection:
     return conn
 
 
-def dialect_name() -> str:
-    """"sqlite" or "postgresql"."""
-    return str(current_app.extensions["api_engine"].dialect.name)
+def dialect() -> Dialect:
+    """The API engine's dialect (SQLite or PostgreSQL)."""
+    return current_app.extensions["api_engine"].dialect  # type: ignore[no-any-return]
 
 
 def first(statement: Executable, params: Mapping[str, Any]) -> Row[Any] | None:
@@ -84,6 +89,56 @@ def first(statement: Executable, params: Mapping[str, Any]) -> Row[Any] | None:
             if attempt == 2 or not err.connection_invalidated:
                 raise
             close_connection()  # the pool has dropped the dead connection: take another
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A Core statement compiled once for a dialect: its SQL text, its parameters' order
+    (positional drivers) and their bind processors (what SQLAlchemy would apply)."""
+
+    sql: str
+    order: tuple[str, ...] | None
+    processors: dict[str, Callable[[Any], Any]]
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> Prepared:
+        compiled = statement.compile(dialect=dialect)
+        processors = {}
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors[name] = process
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        return cls(str(compiled), order, processors)
+
+    def parameters(self, params: Mapping[str, Any]) -> Any:
+        values = {name: (self.processors[name](value) if name in self.processors else value)
+                  for name, value in params.items()}
+        return values if self.order is None else [values[name] for name in self.order]
+
+
+def first_prepared(prepared: Prepared, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """`first()` for a statement of the hot path, run on the driver's own cursor: the same
+    SQL and parameters as SQLAlchemy would send, without its per-statement work (a third
+    of a grading INSERT's time on SQLite, more on PostgreSQL)."""
+    values = prepared.parameters(params)
+    for attempt in (1, 2):
+        conn = _connection()
+        raw = conn.connection.dbapi_connection
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(prepared.sql, values)
+            # Every row, so the statement has run to its end (and committed) here.
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return tuple(rows[0]) if rows else None
+        except conn.dialect.loaded_dbapi.Error as err:
+            if attempt == 2 or not conn.dialect.is_disconnect(err, raw, cursor):
+                raise
+            conn.invalidate()
+            close_connection()  # take a fresh connection from the pool
+        finally:
+            cursor.close()
     raise AssertionError("unreachable")
 
 

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import Dialect, bindparam, select
 
 from grader import db
 from grader.api import connection
@@ -144,7 +144,7 @@ _PROBLEM = select(
 ).where(ApiProblem.public_id == bindparam("problem_id"))
 _GRADE_COLUMNS = ("public_id", "idempotency_key", "request_hash", "student", "answers",
                   "result", "score", "max_score", "response", "created_at")
-_INSERTS: dict[str, Any] = {}
+_INSERTS: dict[str, connection.Prepared] = {}
 _MAX_PROBLEMS = 50_000  # problem rows remembered per process (then forgotten all at once)
 
 
@@ -179,10 +179,10 @@ def _problem_row(problem_id: str, course_id: int) -> _ProblemRow:
     return row
 
 
-def _insert_grade(dialect: str) -> Any:
-    """The recording statement of the module's docstring, built once per dialect."""
-    if dialect not in _INSERTS:
-        if dialect == "postgresql":
+def _insert_grade(dialect: Dialect) -> connection.Prepared:
+    """The recording statement of the module's docstring, prepared once per dialect."""
+    if dialect.name not in _INSERTS:
+        if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
@@ -196,13 +196,14 @@ def _insert_grade(dialect: str) -> Any:
             ApiKey.id == bindparam("key_id"), ApiKey.revoked_at.is_(None),
             ApiProblem.id == bindparam("problem_row_id"),
         )
-        _INSERTS[dialect] = (
+        _INSERTS[dialect.name] = connection.Prepared.of(
             insert(ApiGrade)
             .from_select([*_GRADE_COLUMNS, "api_key_id", "problem_id"], values)
             .on_conflict_do_nothing(index_elements=["api_key_id", "idempotency_key"])
-            .returning(ApiGrade.id)
+            .returning(ApiGrade.id),
+            dialect,
         )
-    return _INSERTS[dialect]
+    return _INSERTS[dialect.name]
 
 
 def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_key: str,
@@ -232,7 +233,7 @@ def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_ke
         **result_json,
         "recorded_at": iso(now),
     })
-    inserted = connection.first(_insert_grade(connection.dialect_name()), {
+    inserted = connection.first_prepared(_insert_grade(connection.dialect()), {
         "public_id": grade_id, "key_id": caller.key_id, "problem_row_id": row.id,
         "idempotency_key": idempotency_key, "request_hash": request_hash,
         "student": student, "answers": request.answers, "result": result_json,
