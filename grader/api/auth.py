@@ -1,5 +1,7 @@
 """Who is calling: the bearer API key (`Authorization: Bearer cnnq_...`), cached for the
-request, and the rate-limit identity derived from it.
+request (`identified_caller`: its secret checked, which is enough to count its requests in
+grader.api.limits; `caller_or_none` / `require_caller`: its revocation checked too, which
+acting on its behalf needs).
 
 The API never reads the session cookie: a browser's session is not a credential here, so
 a cookie without a key gets 401 (and CSRF cannot apply, since nothing is done on a cookie's
