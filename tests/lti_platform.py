@@ -32,13 +32,15 @@ import secrets
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
@@ -827,3 +829,31 @@ class Harness:
         action, fields = form_of(page.text)
         assert action == self.platform.redirect_uri
         return client.post(urlsplit(action).path, data=fields)
+
+
+# ---------------------------------------------------------------- fixtures the LTI tests share
+# (`platform` and `lti`: import the *_fixture names into a test module; a module may define
+# its own `platform` instead)
+
+
+@contextmanager
+def course_platform() -> Iterator[Platform]:
+    """A running platform with a teacher ("teacher") and a learner ("learner")."""
+    with Platform() as running:
+        running.add_user("teacher", "sub-teacher", "Ada Teacher", "ada@lms.example", INSTRUCTOR)
+        running.add_user("learner", "sub-learner", "Lee Learner", "lee@lms.example", LEARNER)
+        yield running
+
+
+@pytest.fixture(name="platform")
+def platform_fixture() -> Iterator[Platform]:
+    with course_platform() as running:
+        yield running
+
+
+@pytest.fixture(name="lti")
+def lti_fixture(app: Any, platform: Platform, instructor: Any) -> Harness:
+    """The app with `platform` registered (owned by the instructor)."""
+    harness = Harness(app, platform)
+    harness.register(owner=instructor)
+    return harness

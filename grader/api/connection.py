@@ -26,12 +26,15 @@ however many threads wait). Everything else uses the ORM session as the rest of 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Dialect, Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
 
 
 def make_api_engine(url: str) -> Engine:
@@ -80,16 +83,29 @@ def dialect() -> Dialect:
 
 def first(statement: Executable, params: Mapping[str, Any]) -> Row[Any] | None:
     """Run one statement in its own transaction; its first row (None if it returns none)."""
-    for attempt in (1, 2):
-        conn = _connection()
-        try:
-            result = conn.execute(statement, params)
-            return result.first() if result.returns_rows else None
-        except DBAPIError as err:
-            if attempt == 2 or not err.connection_invalidated:
-                raise
-            close_connection()  # the pool has dropped the dead connection: take another
-    raise AssertionError("unreachable")
+
+    def run(conn: Connection) -> Row[Any] | None:
+        result = conn.execute(statement, params)
+        return result.first() if result.returns_rows else None
+
+    return _on_a_live_connection(run)
+
+
+def _on_a_live_connection(run: Callable[[Connection], T]) -> T:
+    """`run(conn)` on the request's API connection; once more on a fresh one if it failed
+    because that connection turned out dead (the database restarted)."""
+    conn = _connection()
+    try:
+        return run(conn)
+    except DBAPIError as err:  # SQLAlchemy's wrapping: it has told whether it was dead
+        if not err.connection_invalidated:
+            raise
+    except conn.dialect.loaded_dbapi.Error as err:  # the driver's own, from its cursor
+        if not conn.dialect.is_disconnect(err, conn.connection.dbapi_connection, None):
+            raise
+        conn.invalidate()
+    close_connection()  # the pool has dropped the dead connection: take another
+    return run(_connection())
 
 
 @dataclass(frozen=True)
@@ -123,23 +139,15 @@ def first_prepared(prepared: Prepared, params: Mapping[str, Any]) -> tuple[Any, 
     SQL and parameters as SQLAlchemy would send, without its per-statement work (a third
     of a grading INSERT's time on SQLite, more on PostgreSQL)."""
     values = prepared.parameters(params)
-    for attempt in (1, 2):
-        conn = _connection()
-        raw = conn.connection.dbapi_connection
-        cursor = raw.cursor()  # type: ignore[union-attr]
-        try:
+
+    def run(conn: Connection) -> tuple[Any, ...] | None:
+        with closing(conn.connection.dbapi_connection.cursor()) as cursor:  # type: ignore[union-attr]
             cursor.execute(prepared.sql, values)
             # Every row, so the statement has run to its end (and committed) here.
             rows = cursor.fetchall() if cursor.description is not None else []
             return tuple(rows[0]) if rows else None
-        except conn.dialect.loaded_dbapi.Error as err:
-            if attempt == 2 or not conn.dialect.is_disconnect(err, raw, cursor):
-                raise
-            conn.invalidate()
-            close_connection()  # take a fresh connection from the pool
-        finally:
-            cursor.close()
-    raise AssertionError("unreachable")
+
+    return _on_a_live_connection(run)
 
 
 def close_connection(_exc: BaseException | None = None) -> None:

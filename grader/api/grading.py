@@ -245,12 +245,16 @@ def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_ke
     return _not_recorded(caller, problem_id, idempotency_key, request_hash)
 
 
+def _prior(caller: Caller, idempotency_key: str) -> Any:
+    """What the key recorded under this Idempotency-Key (request hash, response), or None."""
+    return connection.first(
+        _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key})
+
+
 def _refusal(caller: Caller, idempotency_key: str, err: ApiError) -> ApiError:
     """`err` for a request that cannot be graded, unless its Idempotency-Key already
     recorded another request (this one was never recorded): then that is the 422."""
-    seen = connection.first(
-        _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key})
-    return _idempotency_conflict() if seen is not None else err
+    return _idempotency_conflict() if _prior(caller, idempotency_key) is not None else err
 
 
 def _not_recorded(caller: Caller, problem_id: str, idempotency_key: str,
@@ -262,8 +266,7 @@ def _not_recorded(caller: Caller, problem_id: str, idempotency_key: str,
         check_not_revoked(replace(caller, revocation_checked=False))
     except AuthError as err:
         raise unauthorized(err) from None
-    seen = connection.first(
-        _PRIOR, {"key_id": caller.key_id, "idempotency_key": idempotency_key})
+    seen = _prior(caller, idempotency_key)
     if seen is None:
         _problems().pop(problem_id, None)
         raise not_found("problem_id", "problem with this id", f"problem {problem_id[:40]!r}")

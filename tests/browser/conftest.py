@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,39 +71,51 @@ class LiveServer:
         return self.app.app_context()
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    _browser_available: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """The app (create_all on a fresh SQLite file) served by werkzeug in a thread."""
+@contextmanager
+def served(database: Path, **settings: Any) -> Iterator[tuple[Any, int]]:
+    """The app (create_all on a fresh SQLite file at `database`, test settings overridden by
+    `settings`) served by werkzeug in a thread on a free loopback port: (app, port)."""
     from werkzeug.serving import make_server
 
     from grader import create_app
     from grader.models import Base
 
-    database = tmp_path_factory.mktemp("live") / "live.sqlite3"
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "SECRET_KEY": "browser-test-secret",
-            "ARGON2_TIME_COST": 1,
-            "ARGON2_MEMORY_COST": 1024,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "LOGIN_RATE_LIMIT": "1000 per minute",
-            "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
-        }
-    )
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "browser-test-secret",
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 1024,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **settings,
+    })
     Base.metadata.create_all(app.extensions["engine"])
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, database)
+        yield app, server.server_port
     finally:
         server.shutdown()
         thread.join(timeout=10)
         app.extensions["engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def serve() -> Callable[..., Any]:
+    """`served`, for test modules: `with serve(database, **settings) as (app, port)`."""
+    return served
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    _browser_available: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The app served over HTTP on a free loopback port (see `served`)."""
+    database = tmp_path_factory.mktemp("live") / "live.sqlite3"
+    with served(database, LOGIN_RATE_LIMIT="1000 per minute",
+                LOGIN_ACCOUNT_RATE_LIMIT="1000 per minute") as (app, port):
+        yield LiveServer(f"http://127.0.0.1:{port}", app, database)
 
 
 @pytest.fixture(scope="session")

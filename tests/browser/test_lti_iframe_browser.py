@@ -17,7 +17,6 @@ site) in an iframe, and a real Chromium runs the launch there.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -48,33 +47,12 @@ SECURE_PARTITIONED = {"SESSION_COOKIE_SECURE": True}
 
 
 @pytest.fixture
-def tool(_browser_available: None, tmp_path: Any, request: pytest.FixtureRequest
+def tool(_browser_available: None, serve: Any, tmp_path: Any, request: pytest.FixtureRequest
          ) -> Iterator[Tool]:
     """The app on a free port; `request.param` (indirect parametrization): settings."""
-    from werkzeug.serving import make_server
-
-    from grader import create_app
-    from grader.models import Base
-
-    app = create_app({
-        "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'lti-frame.sqlite3'}",
-        "SECRET_KEY": "browser-lti-secret",
-        "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_COST": 1024,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        **getattr(request, "param", {}),
-    })
-    Base.metadata.create_all(app.extensions["engine"])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="lti-tool", daemon=True)
-    thread.start()
-    try:
-        yield Tool(app, f"http://localhost:{server.server_port}")
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["engine"].dispose()
+    with serve(tmp_path / "lti-frame.sqlite3", SECRET_KEY="browser-lti-secret",
+                **getattr(request, "param", {})) as (app, port):
+        yield Tool(app, f"http://localhost:{port}")
 
 
 @pytest.fixture

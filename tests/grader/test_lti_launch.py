@@ -14,10 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from lti_platform import (
+from lti_platform import (  # noqa: F401  (the *_fixture names are fixtures)
     DL,
-    INSTRUCTOR,
-    LEARNER,
     LTI,
     Harness,
     Key,
@@ -25,6 +23,8 @@ from lti_platform import (
     Platform,
     form_of,
     login_params,
+    lti_fixture,
+    platform_fixture,
     query_of,
 )
 from sqlalchemy import func, select, update
@@ -43,21 +43,6 @@ from grader.models import AuditLog, Course, Enrollment, User, utcnow
 from grader.services import courses, problem_sets
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-
-@pytest.fixture
-def platform():
-    with Platform() as running:
-        running.add_user("teacher", "sub-teacher", "Ada Teacher", "ada@lms.example", INSTRUCTOR)
-        running.add_user("learner", "sub-learner", "Lee Learner", "lee@lms.example", LEARNER)
-        yield running
-
-
-@pytest.fixture
-def lti(app, platform, instructor):
-    harness = Harness(app, platform)
-    harness.register(owner=instructor)
-    return harness
 
 
 def count(app, model, *where) -> int:

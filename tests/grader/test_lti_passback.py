@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 from conftest import csrf_token
-from lti_platform import (
-    INSTRUCTOR,
+from lti_platform import (  # noqa: F401  (the *_fixture names are fixtures)
     LEARNER,
     SCOPE_LINEITEM,
     SCOPE_SCORE,
     SCORE_TYPE,
     Harness,
     Platform,
+    course_platform,
+    lti_fixture,
 )
 from sqlalchemy import func, select
 
@@ -37,9 +38,7 @@ ISO_MICRO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
 
 @pytest.fixture
 def platform():
-    with Platform() as running:
-        running.add_user("teacher", "sub-teacher", "Ada Teacher", "ada@lms.example", INSTRUCTOR)
-        running.add_user("learner", "sub-learner", "Lee Learner", "lee@lms.example", LEARNER)
+    with course_platform() as running:
         running.add_user("learner2", "sub-learner-2", "Kim Learner", None, LEARNER)
         yield running
 
@@ -79,13 +78,6 @@ class Course2:
         assert response.status_code == 303, response.get_data(as_text=True)
         self.students[hint] = client
         return client
-
-
-@pytest.fixture
-def lti(app, platform, instructor):
-    harness = Harness(app, platform)
-    harness.register(owner=instructor)
-    return harness
 
 
 def _user(sub: str) -> User:

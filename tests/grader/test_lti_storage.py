@@ -12,14 +12,12 @@ from datetime import timedelta
 import pytest
 import requests
 from conftest import csrf_token, login
-from lti_platform import (
-    INSTRUCTOR,
-    LEARNER,
-    Harness,
+from lti_platform import (  # noqa: F401  (the *_fixture names are fixtures)
     LaunchSpec,
-    Platform,
     data_of,
     form_of,
+    lti_fixture,
+    platform_fixture,
     query_of,
 )
 from sqlalchemy import func, select, update
@@ -30,21 +28,6 @@ from grader.models import AuditLog, Course, utcnow
 from grader.services import problem_sets
 
 SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest.fixture
-def platform():
-    with Platform() as running:
-        running.add_user("teacher", "sub-teacher", "Ada Teacher", "ada@lms.example", INSTRUCTOR)
-        running.add_user("learner", "sub-learner", "Lee Learner", "lee@lms.example", LEARNER)
-        yield running
-
-
-@pytest.fixture
-def lti(app, platform, instructor):
-    harness = Harness(app, platform)
-    harness.register(owner=instructor)
-    return harness
 
 
 @pytest.fixture
