@@ -31,8 +31,13 @@ def utcnow() -> datetime:
 
 
 def new_public_id() -> str:
-    """A random, URL-safe id (96 bits)."""
-    return secrets.token_urlsafe(12)
+    """A random, URL-safe id (96 bits) that does not start with "-": ids are typed as
+    command-line arguments (`flask import-roster <course id> ...`), where a leading "-"
+    reads as an option."""
+    while True:
+        public_id = secrets.token_urlsafe(12)
+        if not public_id.startswith("-"):
+            return public_id
 
 
 # Named constraints, so a later migration can drop or alter them (SQLite batch mode needs names).

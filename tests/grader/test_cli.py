@@ -250,3 +250,11 @@ def test_wsgi_module_builds_the_app(monkeypatch, tmp_path: Path):
     finally:
         wsgi.app.extensions["engine"].dispose()
         sys.modules.pop("wsgi", None)
+
+
+def test_public_ids_never_start_with_a_dash():
+    # A course id is typed as an argument (`flask import-roster <id> roster.csv`): one
+    # starting with "-" would read as an option. token_urlsafe starts one in 64 that way.
+    from grader.models import new_public_id
+
+    assert not any(new_public_id().startswith("-") for _ in range(5000))
