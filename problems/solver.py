@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from problems.errors import SpecError
@@ -131,8 +130,7 @@ class _State:
 class LayerStep:
     """What a layer rule gives: the output shape, the cost, and for a windowed layer its
     windows, which grow the receptive field (a flat output has none; any other layer keeps
-    it). `layer_step` completes the rest, once per layer and input; read-only after that
-    (the steps are cached and shared)."""
+    it). `layer_step` completes the rest."""
 
     shape: tuple[int, ...]
     params: int = 0
@@ -255,11 +253,11 @@ def to_layout(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
 _PLACEHOLDER = "@"
 
 
-@lru_cache(maxsize=65536)
 def layer_step(layer: Layer, shape: tuple[int, ...]) -> LayerStep:
     """One layer applied to one (H, W, C) or (N,) input (raises SpecError, with the path
-    starting "@" for the layer's own): pure, so cached (layers repeat across variants, and
-    a generator's trial of a layer is the step of the finished stack)."""
+    starting "@" for the layer's own). Not cached: a cache of steps mostly misses on new
+    variants, and its tens of thousands of entries made every full garbage collection
+    slow; a generator keeps the steps it tried for the finished stack instead."""
     step: LayerStep = RULES[type(layer)](layer, _State(shape), _PLACEHOLDER)  # type: ignore[operator]
     if step.trainable is None:
         step.trainable = step.params

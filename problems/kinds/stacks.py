@@ -8,13 +8,12 @@ takes. Every number a problem asks for comes from `problems.solver`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from problems.errors import SpecError
 from problems.kinds.draws import Draws
 from problems.solver import LayerStep, Solution, layer_step, solution_of, solve, to_internal
-from problems.spec import layer_key, parse_layer, parse_layer_key, parse_stack
+from problems.spec import parse_layer, parse_stack
 
 LayerJSON = dict[str, Any]
 
@@ -48,11 +47,10 @@ def try_solve(stack: Mapping[str, Any]) -> Solution | None:
 
 def layer_step_for(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep:
     """The solver's step for one layer's JSON on an (H, W, C) or (N,) input, whatever the
-    layout (its `shape` is the output, (H, W, C) or (N,) too; raises SpecError). Cached by
-    the layer's JSON and the input, so trying out a layer costs little more than a lookup."""
-    key = layer_key(layer)
-    if key is not None:
-        return _tried(key, tuple(hwc))
+    layout (its `shape` is the output, (H, W, C) or (N,) too; raises SpecError). The
+    parsed layer is cached; the step is not: a new variant's layers meet inputs seldom
+    seen before, and a cache of steps would mostly miss and keep the garbage collector
+    busy."""
     return layer_step(parse_layer(layer, "layer"), tuple(hwc))
 
 
@@ -62,13 +60,6 @@ def next_layer(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep | None
         return layer_step_for(layer, hwc)
     except SpecError:
         return None
-
-
-@lru_cache(maxsize=65536)
-def _tried(key: tuple[Any, ...], hwc: tuple[int, ...]) -> LayerStep:
-    """`next_layer` of the layer whose JSON has this `layer_key` (raises SpecError): pure,
-    so cached."""
-    return layer_step(parse_layer_key(key), hwc)
 
 
 def next_shape(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[int, ...] | None:
