@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from math import prod
 from typing import Any
 
 from problems.errors import SpecError
@@ -116,29 +117,19 @@ class Solution:
 
 
 @dataclass(slots=True)
-class _State:
-    """The tensor between two layers: (H, W, C) when spatial, (N,) when flat."""
-
-    shape: tuple[int, ...]
-
-    @property
-    def spatial(self) -> bool:
-        return len(self.shape) == 3
-
-
-@dataclass(slots=True)
 class LayerStep:
-    """What a layer rule gives: the output shape, the cost, and for a windowed layer its
-    windows, which grow the receptive field (a flat output has none; any other layer keeps
-    it). `layer_step` completes the rest."""
+    """What one layer does to one (H, W, C) or (N,) input: its output shape (in the same
+    order), its parameters (all and trainable), MACs and activations (the output's size),
+    and for a windowed layer its windows, which grow the receptive field (a flat output has
+    none; any other layer keeps it)."""
 
+    type: str
     shape: tuple[int, ...]
+    activations: int
     params: int = 0
-    trainable: int | None = None
+    trainable: int = 0
     macs: int = 0
     axes: tuple[AxisWindows, AxisWindows] | None = None
-    type: str = ""
-    activations: int = 0
 
 
 # ---------------------------------------------------------------- per-axis rules
@@ -154,78 +145,83 @@ def grow_field(field: ReceptiveField, axes: tuple[AxisWindows, AxisWindows]) -> 
     )
 
 
-def _need_spatial(state: _State, path: str, what: str) -> None:
-    if not state.spatial:
-        raise SpecError(
-            f"{path}.type",
-            f"{what} needs a spatial input (height, width, channels); got the 1-D shape "
-            f"[{state.shape[0]}]",
-        )
+def _not_spatial(shape: tuple[int, ...], path: str, what: str) -> SpecError:
+    """The refusal of a layer that needs (H, W, C) on a 1-D input."""
+    return SpecError(
+        f"{path}.type",
+        f"{what} needs a spatial input (height, width, channels); got the 1-D shape [{shape[0]}]",
+    )
 
 
 # ---------------------------------------------------------------- layer rules
+# Each rule takes the layer, its (H, W, C) or (N,) input and the layer's path for errors.
 
-def conv2d(layer: Conv2D, state: _State, path: str) -> LayerStep:
+def conv2d(layer: Conv2D, shape: tuple[int, ...], path: str) -> LayerStep:
     """Shape, params (`kh*kw*(C_in/groups)*filters` + bias) and MACs of a convolution."""
-    _need_spatial(state, path, "conv2d")
-    c_in = state.shape[2]
-    for count, name in ((c_in, "input channels"), (layer.filters, "filters")):
-        if count % layer.groups:
-            raise SpecError(f"{path}.groups", f"groups {layer.groups} does not divide the {count} {name}")
-    axes = windows_2d(state.shape[:2], layer.kernel, layer.stride, layer.padding, layer.dilation, path=path)
+    if len(shape) != 3:
+        raise _not_spatial(shape, path, "conv2d")
+    c_in, filters, groups = shape[2], layer.filters, layer.groups
+    if c_in % groups or filters % groups:
+        count, name = (c_in, "input channels") if c_in % groups else (filters, "filters")
+        raise SpecError(f"{path}.groups", f"groups {groups} does not divide the {count} {name}")
+    axes = windows_2d(shape, layer.kernel, layer.stride, layer.padding, layer.dilation, path=path)
     kh, kw = layer.kernel
-    per_filter = kh * kw * (c_in // layer.groups)
-    params = per_filter * layer.filters + (layer.filters if layer.bias else 0)
+    per_filter = kh * kw * (c_in // groups)
+    params = per_filter * filters + (filters if layer.bias else 0)
     h, w = axes[0].out, axes[1].out
-    return LayerStep((h, w, layer.filters), params, macs=h * w * layer.filters * per_filter, axes=axes)
+    size = h * w * filters
+    return LayerStep(layer.type, (h, w, filters), size, params, params, size * per_filter, axes)
 
 
-def pool2d(layer: Pool2D, state: _State, path: str) -> LayerStep:
+def pool2d(layer: Pool2D, shape: tuple[int, ...], path: str) -> LayerStep:
     """Shape of a windowed pooling layer; no parameters, no MACs."""
-    _need_spatial(state, path, layer.type)
+    if len(shape) != 3:
+        raise _not_spatial(shape, path, layer.type)
     axes = windows_2d(
-        state.shape[:2], layer.kernel, layer.stride, layer.padding, layer.dilation,
-        layer.ceil_mode, path, pooling=True,
+        shape, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.ceil_mode, path,
+        pooling=True,
     )
-    return LayerStep((axes[0].out, axes[1].out, state.shape[2]), axes=axes)
+    h, w, c = axes[0].out, axes[1].out, shape[2]
+    return LayerStep(layer.type, (h, w, c), h * w * c, axes=axes)
 
 
-def global_pool(layer: GlobalPool, state: _State, path: str) -> LayerStep:
+def global_pool(layer: GlobalPool, shape: tuple[int, ...], path: str) -> LayerStep:
     """One value per channel; the output is no longer spatial."""
-    _need_spatial(state, path, layer.type)
-    return LayerStep((state.shape[2],))
+    if len(shape) != 3:
+        raise _not_spatial(shape, path, layer.type)
+    return LayerStep(layer.type, (shape[2],), shape[2])
 
 
-def batchnorm(layer: BatchNorm, state: _State, path: str) -> LayerStep:
+def batchnorm(layer: BatchNorm, shape: tuple[int, ...], path: str) -> LayerStep:
     """`4*C` params: gamma and beta trainable, the running mean and variance not."""
-    channels = state.shape[-1]
-    return LayerStep(state.shape, 4 * channels, trainable=2 * channels)
+    channels = shape[-1]
+    return LayerStep(layer.type, shape, prod(shape), 4 * channels, 2 * channels)
 
 
-def activation(layer: Activation, state: _State, path: str) -> LayerStep:
+def activation(layer: Activation, shape: tuple[int, ...], path: str) -> LayerStep:
     """Shape-preserving, pointwise."""
-    return LayerStep(state.shape)
+    return LayerStep(layer.type, shape, prod(shape))
 
 
-def flatten(layer: Flatten, state: _State, path: str) -> LayerStep:
+def flatten(layer: Flatten, shape: tuple[int, ...], path: str) -> LayerStep:
     """`[H*W*C]`; a 1-D input is left as it is."""
-    size = 1
-    for d in state.shape:
-        size *= d
-    return LayerStep((size,))
+    size = prod(shape)
+    return LayerStep(layer.type, (size,), size)
 
 
-def dense(layer: Dense, state: _State, path: str) -> LayerStep:
+def dense(layer: Dense, shape: tuple[int, ...], path: str) -> LayerStep:
     """`in*units` weights (+ `units` biases) and `in*units` MACs on a 1-D input."""
-    if state.spatial:
-        h, w, c = state.shape
+    if len(shape) == 3:
+        h, w, c = shape
         raise SpecError(
             f"{path}.type",
             f"dense needs a 1-D input; got a spatial shape of {h}x{w}x{c}: "
             "add a flatten or a global pooling layer before it",
         )
-    n = state.shape[0]
-    return LayerStep((layer.units,), n * layer.units + (layer.units if layer.bias else 0), macs=n * layer.units)
+    units = layer.units
+    macs = shape[0] * units
+    params = macs + (units if layer.bias else 0)
+    return LayerStep(layer.type, (units,), units, params, params, macs)
 
 
 RULES = {
@@ -258,14 +254,7 @@ def layer_step(layer: Layer, shape: tuple[int, ...]) -> LayerStep:
     starting "@" for the layer's own). Not cached: a cache of steps mostly misses on new
     variants, and its tens of thousands of entries made every full garbage collection
     slow; a generator keeps the steps it tried for the finished stack instead."""
-    step: LayerStep = RULES[type(layer)](layer, _State(shape), _PLACEHOLDER)  # type: ignore[operator]
-    if step.trainable is None:
-        step.trainable = step.params
-    step.type = layer.type
-    step.activations = 1
-    for d in step.shape:
-        step.activations *= d
-    return step
+    return RULES[type(layer)](layer, shape, _PLACEHOLDER)  # type: ignore[operator]
 
 
 def solve(stack: Stack) -> Solution:
@@ -299,7 +288,7 @@ def solution_of(input_shape: tuple[int, ...], layout: str, steps: Iterable[Layer
                 field = grow_field(field, step.axes)
             output_shape = (shape[2], shape[0], shape[1]) if chw else shape
         results.append(LayerResult(
-            index, step.type, output_shape, step.params, step.trainable,  # type: ignore[arg-type]
+            index, step.type, output_shape, step.params, step.trainable,
             step.macs, step.activations, field,
         ))
     return Solution(layout, input_shape, tuple(results))
