@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+import orjson
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
@@ -52,8 +53,16 @@ class ApiError(Exception):
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON, the same bytes for the same value (no NaN: the spec's JSON is strict)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON, the same bytes for the same value. orjson writes it, about ten times
+    faster than the json module (every response is written so, a grade's on every grading
+    request); what orjson refuses (an integer beyond 64 bits, a lone surrogate echoed in an
+    error message, a key that is not text) the json module writes. No NaN or infinity
+    reaches here: bodies holding one are refused, and the solver refuses what would overflow
+    (orjson would write null, the json module refuses it)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def json_response(

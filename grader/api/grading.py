@@ -143,7 +143,7 @@ _PROBLEM = select(
     ApiProblem.seed, ApiProblem.student,
 ).where(ApiProblem.public_id == bindparam("problem_id"))
 _GRADE_COLUMNS = ("public_id", "idempotency_key", "request_hash", "student", "answers",
-                  "result", "score", "max_score", "response", "created_at")
+                  "score", "max_score", "response", "created_at")
 _INSERTS: dict[str, connection.Prepared] = {}
 _MAX_PROBLEMS = 50_000  # problem rows remembered per process (then forgotten all at once)
 
@@ -236,7 +236,7 @@ def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_ke
     inserted = connection.first_prepared(_insert_grade(connection.dialect()), {
         "public_id": grade_id, "key_id": caller.key_id, "problem_row_id": row.id,
         "idempotency_key": idempotency_key, "request_hash": request_hash,
-        "student": student, "answers": request.answers, "result": result_json,
+        "student": student, "answers": request.answers,
         "score": result_json["score"], "max_score": result_json["max_score"],
         "response": text, "created_at": now,
     })

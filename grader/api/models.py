@@ -61,7 +61,8 @@ class ApiProblem(Base):
 class ApiGrade(Base):
     """One graded answer set of an ApiProblem, recorded once per (key, Idempotency-Key).
 
-    `response` is the exact body first sent, replayed byte for byte on a retry."""
+    `response` is the exact body first sent, replayed byte for byte on a retry: it holds the
+    grade's whole result (score, per-part feedback, misconceptions)."""
 
     __tablename__ = "api_grades"
     __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"),)
@@ -76,7 +77,6 @@ class ApiGrade(Base):
     )
     student: Mapped[str | None] = mapped_column(String(255), index=True)
     answers: Mapped[dict[str, Any]] = mapped_column()
-    result: Mapped[dict[str, Any]] = mapped_column()  # GradeResult.to_json()
     score: Mapped[float] = mapped_column(Float)
     max_score: Mapped[float] = mapped_column(Float)
     response: Mapped[str] = mapped_column(Text)

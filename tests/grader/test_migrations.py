@@ -114,3 +114,46 @@ def test_every_revision_file_is_reachable_from_head():
     walked = {rev.revision for rev in script.walk_revisions()}
     files = list((Path(__file__).resolve().parents[2] / "migrations" / "versions").glob("*.py"))
     assert len(walked) == len(files)
+
+
+def test_downgrade_from_0005_gives_api_grades_their_result_back(empty_url):
+    # 0005 keeps a grade's result only in its response; going back to 0004 rebuilds the
+    # `result` column from it.
+    from grader import create_app
+    from grader.services import api_keys, courses
+
+    upgrade_database(empty_url)
+    app = create_app({"TESTING": True, "DATABASE_URL": empty_url, "SECRET_KEY": "x",
+                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
+                      "RATELIMIT_STORAGE_URI": "memory://"})
+    try:
+        with app.app_context():
+            teacher = courses.create_user("t@example.edu", "T", "long password", is_instructor=True)
+            token = api_keys.create_key(courses.create_course("C1", "Course", teacher), "k").token
+        client = app.test_client()
+        auth = {"Authorization": f"Bearer {token}"}
+        problem = client.post("/api/v1/problems", json={"kind": "param_count", "difficulty": 1},
+                              headers=auth).get_json()
+        graded = client.post(f"/api/v1/problems/{problem['id']}/grade",
+                             json={"answers": {part["id"]: "12" for part in problem["parts"]}},
+                             headers={**auth, "Idempotency-Key": "one"})
+        assert graded.status_code == 201, graded.get_data(as_text=True)
+        sent = graded.get_json()
+    finally:
+        app.extensions["engine"].dispose()
+    command.downgrade(alembic_config(empty_url), "0004")
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text("SELECT result FROM api_grades")).scalar_one()
+    finally:
+        engine.dispose()
+    if isinstance(result, str):  # SQLite's JSON comes back as text through plain SQL
+        import json
+
+        result = json.loads(result)
+    assert result == {k: v for k, v in sent.items()
+                      if k not in ("grade_id", "problem_id", "student", "recorded_at")}
+    assert {"score", "parts", "misconceptions"} <= set(result)
+    upgrade_database(empty_url)
+    assert _drift(empty_url) == []
