@@ -9,7 +9,7 @@ request's time. Two more savings, both safe for what these paths do:
   round trips): a read sees one snapshot, a single INSERT or UPDATE is atomic and durable
   when it returns; the paths never read-then-write in one transaction, so nothing relies on
   a shared snapshot;
-- no ping before a kept connection is used (it would cost a round trip per request): a
+- no ping before an idle connection is used (it would cost a round trip per request): a
   statement that finds its connection dead (the database restarted) runs once more on a
   fresh one, which is safe for these statements (reads, the grading INSERT ... ON CONFLICT
   DO NOTHING, setting a time).
@@ -18,24 +18,22 @@ The grading INSERT goes one step further (`Prepared`, `first_prepared`): compile
 dialect by SQLAlchemy, with SQLAlchemy's own bind processors, and run on the driver's
 cursor.
 
-Each thread keeps its API connection from one request to the next (`_Held`): taking one
-from a pool and giving it back cost about 30 us per request under load, half as much as
-the grading INSERT's own Python work. Autocommit leaves nothing open on a kept connection between statements. The
-engine has no pool (a thread makes its connection once), so a request never waits for an
-API connection, whatever ORM connection it holds. A kept connection found dead is
-replaced, as above; a process forked from one that held connections makes its own. Everything
-else uses the ORM session as the rest of the app.
+The API's connections stay open between requests, in a list of idle ones (`_Idle`):
+checking one out of SQLAlchemy's pool and back in cost about 30 us per request under load,
+half as much as the grading INSERT's own Python work. Autocommit leaves nothing open on an
+idle connection. A request never waits for an API connection (it makes one when none is
+idle), so it cannot deadlock with the ORM connection it may hold. Everything else uses the
+ORM session as the rest of the app.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import Connection, Dialect, Engine, Executable, NullPool, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
@@ -43,8 +41,8 @@ T = TypeVar("T")
 
 
 def make_api_engine(url: str) -> Engine:
-    """The API's engine for `url` (SQLite or PostgreSQL), in autocommit, without a pool:
-    each thread keeps the connection it makes (`_Held`)."""
+    """The API's engine for `url` (SQLite or PostgreSQL), in autocommit, without a pool of
+    its own: the app keeps the idle connections (`_Idle`)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if not url.startswith("sqlite"):
@@ -63,55 +61,63 @@ def make_api_engine(url: str) -> Engine:
     return engine
 
 
-class _Held(threading.local):
-    """Each thread's API connection for one app, kept from request to request; and every
-    thread's, with the process that made it (closed when the app's engine is disposed)."""
+class _Idle:
+    """An app's API connections between requests (a request takes one, or makes one when
+    none is idle, and gives it back at its end): the whole pool the hot paths need, at the
+    cost of a list's pop and append. At most `MAX_IDLE` are kept; a dead one is never given
+    back. Connections a forked process inherited are its parent's: it makes its own."""
 
-    conn: Connection | None = None
-    pid = 0
+    MAX_IDLE = 16
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.every: list[tuple[Connection, int]] = []
-        self.lock = threading.Lock()
+        self.idle: list[Connection] = []
+        self.pid = os.getpid()
 
-    def get(self) -> Connection:
-        conn = self.conn
-        if conn is None or self.pid != os.getpid():
-            # None yet, or the parent process's (forked): that one is the parent's to close.
-            conn = self.conn = self.engine.connect()
-            self.pid = os.getpid()
-            with self.lock:
-                self.every.append((conn, self.pid))
-        return conn
+    def take(self) -> Connection:
+        if self.pid != os.getpid():
+            self.idle, self.pid = [], os.getpid()
+        try:
+            return self.idle.pop()  # atomic: no two threads get the same one
+        except IndexError:
+            return self.engine.connect()
 
-    def drop(self) -> None:
-        """Close and forget this thread's connection (found dead)."""
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            with self.lock:
-                self.every = [(c, pid) for c, pid in self.every if c is not conn]
+    def give_back(self, conn: Connection) -> None:
+        if conn.invalidated or len(self.idle) >= self.MAX_IDLE or self.pid != os.getpid():
             conn.close()
+        else:
+            self.idle.append(conn)
 
     def close_all(self) -> None:
-        """Close every thread's connection made by this process."""
-        with self.lock:
-            kept, self.every = self.every, []
-        for conn, pid in kept:
-            if pid == os.getpid():
-                conn.close()
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.close()
 
 
 def init_app(app: Flask) -> None:
-    """Create the API's engine; it is disposed, and every kept connection closed, with the
-    app's own (grader.db's) engine."""
+    """Create the API's engine; it is disposed, and the idle connections closed, with the
+    app's own (grader.db's) engine. A request's API connection is given back at its end."""
     api_engine = app.extensions["api_engine"] = make_api_engine(app.config["DATABASE_URL"])
-    held = app.extensions["api_connections"] = _Held(api_engine)
+    idle = app.extensions["api_connections"] = _Idle(api_engine)
+
+    @app.teardown_appcontext
+    def _give_back(_exc: BaseException | None) -> None:
+        conn = g.pop("api_connection", None)
+        if conn is not None:
+            idle.give_back(conn)
 
     @event.listens_for(app.extensions["engine"], "engine_disposed")
     def _dispose_too(_engine: Engine) -> None:
-        held.close_all()
+        idle.close_all()
         api_engine.dispose()
+
+
+def _connection() -> Connection:
+    """The request's API connection (taken once, given back when the request ends)."""
+    conn = g.get("api_connection")
+    if conn is None:
+        conn = g.api_connection = current_app.extensions["api_connections"].take()
+    return conn
 
 
 def dialect() -> Dialect:
@@ -130,10 +136,9 @@ def first(statement: Executable, params: Mapping[str, Any]) -> Row[Any] | None:
 
 
 def _on_a_live_connection(run: Callable[[Connection], T]) -> T:
-    """`run(conn)` on this thread's API connection; once more on a fresh one if it failed
+    """`run(conn)` on the request's API connection; once more on a fresh one if it failed
     because that connection turned out dead (the database restarted)."""
-    held = current_app.extensions["api_connections"]
-    conn = held.get()
+    conn = _connection()
     try:
         return run(conn)
     except DBAPIError as err:  # SQLAlchemy's wrapping: it has told whether it was dead
@@ -143,8 +148,8 @@ def _on_a_live_connection(run: Callable[[Connection], T]) -> T:
         if not conn.dialect.is_disconnect(err, conn.connection.dbapi_connection, None):
             raise
         conn.invalidate()
-    held.drop()
-    return run(held.get())
+    g.pop("api_connection").close()  # dead: not given back
+    return run(_connection())
 
 
 @dataclass(frozen=True)

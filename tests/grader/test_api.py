@@ -404,6 +404,39 @@ def test_grading_survives_the_database_dropping_its_connections(app, client, api
     assert count(app, ApiGrade) == 2
 
 
+def test_api_connections_stay_open_between_requests_and_are_shared_by_threads(app, api_key):
+    # Requests take an idle API connection and give it back: one after another they use
+    # one connection; from threads (a server with a thread per request) no more than run
+    # at once, and none is left out of the idle list.
+    import threading
+
+    from sqlalchemy import event
+
+    opened = []
+    event.listen(app.extensions["api_engine"], "connect", lambda *_: opened.append(1))
+    idle = app.extensions["api_connections"]
+    client = app.test_client()
+    problem = make_problem(client, api_key)
+    url = f"/problems/{problem['id']}/grade"
+    answers = {"answers": right_answers(stored_problem(app, problem["id"]))}
+    for n in range(5):
+        assert post(client, url, answers, api_key, f"one-by-one-{n}").status_code == 201
+    assert len(opened) <= 1 and len(idle.idle) == 1
+    statuses = []
+
+    def grade(n):
+        statuses.append(post(app.test_client(), url, answers, api_key, f"thread-{n}").status_code)
+
+    threads = [threading.Thread(target=grade, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [201] * 12
+    assert len(idle.idle) == len(opened) <= 12
+    assert count(app, ApiGrade) == 17
+
+
 def test_a_known_problem_is_still_another_courses_for_another_key(app, client, api_key,
                                                                   other_key):
     problem = make_problem(client, api_key)
