@@ -91,11 +91,11 @@ class Solution:
 
     @property
     def total_params(self) -> int:
-        return sum(layer.params for layer in self.layers)
+        return sum([layer.params for layer in self.layers])
 
     @property
     def trainable_params(self) -> int:
-        return sum(layer.trainable_params for layer in self.layers)
+        return sum([layer.trainable_params for layer in self.layers])
 
     @property
     def non_trainable_params(self) -> int:
@@ -103,7 +103,7 @@ class Solution:
 
     @property
     def total_macs(self) -> int:
-        return sum(layer.macs for layer in self.layers)
+        return sum([layer.macs for layer in self.layers])
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -51,6 +51,12 @@ def get(kind: str) -> ModuleType:
         raise SpecError("kind", f"unknown problem kind {kind!r} (known: {', '.join(KINDS)})") from None
 
 
+def _hook(module: ModuleType, name: str) -> Any:
+    """A kind's optional function, or None. Looked up in the module's namespace: a kind
+    without it then costs no AttributeError, which is dearer than the lookup itself."""
+    return vars(module).get(name)
+
+
 def generate(kind: str, difficulty: int, seed: int) -> Problem:
     """The problem `(kind, difficulty, seed)`."""
     module = get(kind)
@@ -68,8 +74,8 @@ def grade(problem: Problem, answers: Mapping[str, str], *, follow_through: bool 
     module = get(problem.kind)
     return grade_parts(
         problem, answers,
-        wrong_models=getattr(module, "wrong_models", None),
-        follow_through=getattr(module, "follow_through", None),
+        wrong_models=_hook(module, "wrong_models"),
+        follow_through=_hook(module, "follow_through"),
         allow_follow_through=follow_through,
     )
 
@@ -82,14 +88,14 @@ def worked_solution(problem: Problem) -> list[Step]:
 def self_test(problem: Problem) -> SelfTest:
     """Correct, wrong and unparseable answers the kind makes for its own problem."""
     module = get(problem.kind)
-    custom = getattr(module, "self_test", None)
+    custom = _hook(module, "self_test")
     return custom(problem) if custom else self_test_answers(problem)
 
 
 def cell_windows(problem: Problem, part_id: str) -> list[list[list[list[int]]]] | None:
     """For a grid part: the input cells `[row, col]` each answer cell pools over (to
     highlight a wrong cell's window), or None where that does not apply."""
-    func = getattr(get(problem.kind), "cell_windows", None)
+    func = _hook(get(problem.kind), "cell_windows")
     return func(problem, part_id) if func else None
 
 

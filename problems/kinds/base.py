@@ -401,15 +401,17 @@ def grade_parts(
     given: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for part in problem.parts:
-        text = texts.get(part.id)
+        part_id = part.id
+        text = texts.get(part_id)
+        if text is not None and type(text) is not str:
+            text = str(text)
+        if not text or text.isspace():  # none, or nothing but whitespace
+            errors[part_id] = f"No answer given: expected {part.hint}."
+            continue
         try:
-            if text is not None:
-                text = str(text)
-            if text is None or not text or text.isspace():  # nothing but whitespace
-                raise AnswerFormatError(f"No answer given: expected {part.hint}.")
-            given[part.id] = read_answer(part, text)
+            given[part_id] = read_answer(part, text)
         except AnswerFormatError as err:
-            errors[part.id] = err.message
+            errors[part_id] = err.message
     models: dict[str, list[tuple[str, Any]]] | None = None
     results = []
     answers = problem.answers

@@ -214,12 +214,18 @@ def draft_for(
     answers: dict[str, Any] = {}
     cells: dict[tuple[int, str], str] = {}  # the asked layers' Param # cells
     shown: dict[tuple[int, str], str] = {}  # the others' (0), and the shapes if shown
+    not_bn: list[str] = []  # the asked layers' parts, batch norm's left out
+    has_bn = False
     for i, label in enumerate(labels):
+        is_bn = layers[i]["type"] == "batchnorm"
+        has_bn = has_bn or is_bn
         if asked[i]:
             part_id = _part_id(i)
             parts.append(Part(part_id, f"Param # of layer {i} ({label})", "int"))
             answers[part_id] = results[i].params
             cells[(i, "param_count")] = part_id
+            if not is_bn:
+                not_bn.append(part_id)
         else:
             shown[(i, "param_count")] = "0"
         if show_shapes:
@@ -227,13 +233,8 @@ def draft_for(
     parts.append(Part("total", "Total params", "int", depends_on=tuple(answers)))
     footer = [("Total params", "total")]
     answers["total"] = solution.total_params
-    if ask_trainable and any(layer["type"] == "batchnorm" for layer in layers):
-        not_bn = tuple(
-            _part_id(i)
-            for i, layer in enumerate(layers)
-            if asked[i] and layer["type"] != "batchnorm"
-        )
-        parts.append(Part("trainable", "Trainable params", "int", depends_on=not_bn))
+    if ask_trainable and has_bn:
+        parts.append(Part("trainable", "Trainable params", "int", depends_on=tuple(not_bn)))
         footer.append(("Trainable params", "trainable"))
         answers["trainable"] = solution.trainable_params
     columns = (

@@ -149,15 +149,18 @@ def stack_block(
     the caller has them already."""
     if labels is None:
         labels = [layer_label(layer) for layer in stack["layers"]]
+    keys = [key for key, _title in columns]
+    shown = shown or {}
     rows = []
     for index, layer in enumerate(stack["layers"]):
         row_cells: dict[str, Any] = {}
-        for key, _title in columns:
-            part = cells.get((index, key))
+        for key in keys:
+            at = (index, key)
+            part = cells.get(at)
             if part is not None:
                 row_cells[key] = {"part": part}
-            elif shown and (index, key) in shown:
-                row_cells[key] = {"text": shown[(index, key)]}
+            elif at in shown:
+                row_cells[key] = {"text": shown[at]}
         rows.append({"index": index, "label": labels[index], "layer": dict(layer), "cells": row_cells})
     return {
         "type": "stack",
