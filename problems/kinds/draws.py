@@ -122,14 +122,20 @@ class Draws:
 def draw_until(
     draws: Draws,
     draw: Callable[[Draws], dict[str, Any]],
-    fits: Callable[[dict[str, Any]], bool],
+    tried: Callable[[dict[str, Any]], T | None],
     fallback: Mapping[str, Any],
     tries: int = 50,
-) -> dict[str, Any]:
-    """The first draw that `fits`, or a copy of `fallback` after `tries` misses (which
-    keeps `generate` total)."""
+) -> tuple[dict[str, Any], T]:
+    """The first draw that fits, with what `tried` made of it (None where it does not fit:
+    the solver's steps, say, which the caller then need not work out again); or a copy of
+    `fallback`, which fits, after `tries` misses (which keeps `generate` total)."""
     for _attempt in range(tries):
         candidate = draw(draws)
-        if fits(candidate):
-            return candidate
-    return dict(fallback)
+        made = tried(candidate)
+        if made is not None:
+            return candidate, made
+    candidate = dict(fallback)
+    made = tried(candidate)
+    if made is None:
+        raise ValueError("draw_until: the fallback does not fit")
+    return candidate, made

@@ -7,22 +7,23 @@ from typing import Any
 
 import numpy as np
 
+from problems.errors import SpecError
 from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
 from problems.kinds.draws import Draws, draw_until
 from problems.kinds.stacks import (
     LayerJSON,
     layer_label,
-    next_shape,
+    layer_step_for,
     pick,
     shape_text,
-    solve_built,
     solve_stack,
+    solve_steps,
     stack_block,
     stack_json,
     text_block,
     try_solve,
 )
-from problems.solver import Solution
+from problems.solver import LayerStep, Solution
 from problems.windows import axis_windows
 
 NAME = "pool_vs_strided_conv"
@@ -119,17 +120,23 @@ def _draw(draws: Draws, difficulty: int) -> dict[str, Any]:
     }
 
 
-def _fits(config: Mapping[str, Any]) -> bool:
-    """Both options solve and leave at least 2x2 outputs (layer by layer through the
-    solver's cached rules: the same answer as solving both stacks)."""
-    pre = next_shape(config["pre"], _hwc(config["input"], config["layout"]))
-    if pre is None:
-        return False
-    for option, _letter in _OPTIONS:
-        out = next_shape(config[option], pre)
-        if out is None or min(out[:2]) < 2:
-            return False
-    return True
+Steps = tuple[LayerStep, LayerStep, LayerStep]
+
+
+def _steps(config: Mapping[str, Any]) -> Steps:
+    """The solver's steps of the preceding convolution on the input, and of the pool and
+    the strided convolution on its output (raises SpecError where the solver refuses one)."""
+    pre = layer_step_for(config["pre"], _hwc(config["input"], config["layout"]))
+    return pre, layer_step_for(config["pool"], pre.shape), layer_step_for(config["conv"], pre.shape)
+
+
+def _fitting_steps(config: Mapping[str, Any]) -> Steps | None:
+    """`_steps`, if both options solve and leave at least 2x2 outputs; else None."""
+    try:
+        steps = _steps(config)
+    except SpecError:
+        return None
+    return steps if min(steps[1].shape[:2]) >= 2 and min(steps[2].shape[:2]) >= 2 else None
 
 
 _FALLBACK = {
@@ -145,8 +152,10 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A preceding 3x3 convolution, then a max pool (A) or a stride-2 convolution (B): their
     shapes, parameters and receptive fields (from difficulty 2 also the receptive field of a
     further 3x3 convolution after each), and which one learns its downsampling."""
-    config = draw_until(Draws(rng), lambda d: _draw(d, difficulty), _fits, _FALLBACK)
-    return draft_for(config, with_next=difficulty >= 2)
+    config, steps = draw_until(
+        Draws(rng), lambda d: _draw(d, difficulty), _fitting_steps, _FALLBACK
+    )
+    return draft_for(config, with_next=difficulty >= 2, steps=steps)
 
 
 # The parts whose wording does not depend on the variant (made once: parts are frozen).
@@ -188,8 +197,9 @@ _LEARNS_PART = Part(
 )
 
 
-def draft_for(config: Mapping[str, Any], *, with_next: bool) -> Draft:
-    """The problem for a given input, preceding convolution, pool and strided convolution."""
+def draft_for(config: Mapping[str, Any], *, with_next: bool, steps: Steps | None = None) -> Draft:
+    """The problem for a given input, preceding convolution, pool and strided convolution
+    (`steps`: their `_steps`, if the caller has them already)."""
     pool_label, conv_label = layer_label(config["pool"]), layer_label(config["conv"])
     pre_label = layer_label(config["pre"])
     parts = [
@@ -224,7 +234,7 @@ def draft_for(config: Mapping[str, Any], *, with_next: bool) -> Draft:
             labels=(pre_label, conv_label),
         ),
     )
-    answers = _answers(config, with_next)
+    answers = _answers(config, with_next, _steps(config) if steps is None else steps)
     return Draft(
         "Max pool or strided convolution",
         statement,
@@ -240,10 +250,15 @@ def _rf(solution: Solution, index: int) -> int:
     return int(field.size[0])
 
 
-def _answers(config: Mapping[str, Any], with_next: bool) -> dict[str, Any]:
+def _answers(config: Mapping[str, Any], with_next: bool, steps: Steps) -> dict[str, Any]:
     answers: dict[str, Any] = {}
-    for option, _letter in _OPTIONS:
-        solution = solve_built(_stack(config, option, with_next))
+    pre = steps[_PRE]
+    for (option, _letter), step in zip(_OPTIONS, steps[1:], strict=True):
+        stack = _stack(config, option, with_next)
+        tried = [pre, step]
+        if with_next:
+            tried.append(layer_step_for(stack["layers"][_NEXT], step.shape))
+        solution = solve_steps(stack, tried)
         answers[f"{option}_shape"] = list(solution.layers[_OPTION].output_shape)
         answers[f"{option}_params"] = solution.layers[_OPTION].params
         answers[f"{option}_rf"] = _rf(solution, _OPTION)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from problems.answers import Tolerance
+from problems.errors import SpecError
 from problems.kinds.base import (
     Draft,
     Part,
@@ -22,17 +23,17 @@ from problems.kinds.draws import Draws, draw_until
 from problems.kinds.stacks import (
     LayerJSON,
     layer_label,
-    next_shape,
+    layer_step_for,
     pick,
     shape_text,
-    solve_built,
     solve_stack,
+    solve_steps,
     stack_block,
     stack_json,
     text_block,
     try_solve,
 )
-from problems.solver import Solution
+from problems.solver import LayerStep, Solution
 
 NAME = "pooling_cost"
 TITLE = "What pooling saves"
@@ -125,15 +126,27 @@ def _draw(draws: Draws, difficulty: int) -> dict[str, Any]:
     }
 
 
-def _fits(params: Mapping[str, Any]) -> bool:
-    """Both stacks solve and the second convolution keeps at least 2x2 outputs with the pool
-    (layer by layer through the solver's cached rules: the same answer as solving both)."""
-    first = next_shape(params["first"], _hwc(params["input"], params["layout"]))
-    if first is None or next_shape(params["second"], first) is None:
-        return False
-    pooled = next_shape(params["pool"], first)
-    out = None if pooled is None else next_shape(params["second"], pooled)
-    return out is not None and min(out[:2]) >= 2
+Steps = tuple[LayerStep, LayerStep, LayerStep, LayerStep]
+
+
+def _steps(params: Mapping[str, Any]) -> Steps:
+    """The solver's steps: the first convolution on the input, the second one on its output
+    (stack A), the pool on that output and the second convolution after the pool (stack B).
+    Raises SpecError where the solver refuses a layer."""
+    first = layer_step_for(params["first"], _hwc(params["input"], params["layout"]))
+    pool = layer_step_for(params["pool"], first.shape)
+    return (first, layer_step_for(params["second"], first.shape), pool,
+            layer_step_for(params["second"], pool.shape))
+
+
+def _fitting_steps(params: Mapping[str, Any]) -> Steps | None:
+    """`_steps`, if both stacks solve and the second convolution keeps at least 2x2 outputs
+    with the pool; else None."""
+    try:
+        steps = _steps(params)
+    except SpecError:
+        return None
+    return steps if min(steps[3].shape[:2]) >= 2 else None
 
 
 _CONFIG_KEYS = ("layout", "input", "first", "pool", "second")
@@ -150,8 +163,10 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """Two convolutions with and without a pool between them; the pool's activations, the
     MACs of the second convolution both ways and their ratio (from difficulty 2 also the
     first convolution's MACs and the whole stack's ratio)."""
-    params = draw_until(Draws(rng), lambda d: _draw(d, difficulty), _fits, _FALLBACK)
-    return draft_for(params, with_totals=difficulty >= 2)
+    params, steps = draw_until(
+        Draws(rng), lambda d: _draw(d, difficulty), _fitting_steps, _FALLBACK
+    )
+    return draft_for(params, with_totals=difficulty >= 2, steps=steps)
 
 
 # The parts whose wording does not depend on the variant (made once: parts are frozen).
@@ -176,10 +191,12 @@ _TOTAL_PART = Part(
 )
 
 
-def draft_for(params: Mapping[str, Any], *, with_totals: bool) -> Draft:
-    """The problem for a given input, convolutions and pool."""
+def draft_for(params: Mapping[str, Any], *, with_totals: bool, steps: Steps | None = None) -> Draft:
+    """The problem for a given input, convolutions and pool (`steps`: their `_steps`, if
+    the caller has them already)."""
     a, b = _stacks(params)
-    sol_a, sol_b = solve_built(a), solve_built(b)
+    first, second_a, pool, second_b = _steps(params) if steps is None else steps
+    sol_a, sol_b = solve_steps(a, (first, second_a)), solve_steps(b, (first, pool, second_b))
     first_label, second_label = layer_label(params["first"]), layer_label(params["second"])
     pool_label = layer_label(params["pool"])
     parts = [

@@ -12,7 +12,7 @@ from typing import Any
 
 from problems.errors import SpecError
 from problems.kinds.draws import Draws
-from problems.solver import LayerStep, Solution, layer_step, solution_of, solve, to_internal
+from problems.solver import LayerStep, Solution, layer_step, solution_of, solve
 from problems.spec import parse_layer, parse_stack
 
 LayerJSON = dict[str, Any]
@@ -62,29 +62,10 @@ def next_layer(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep | None
         return None
 
 
-def next_shape(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[int, ...] | None:
-    """`next_layer`'s output shape alone."""
-    tried = next_layer(layer, hwc)
-    return None if tried is None else tried.shape
-
-
-def solve_built(stack: Mapping[str, Any]) -> Solution:
-    """`solve_stack(stack)` for a stack a kind built itself (its JSON is valid as the spec
-    reads it): the same solution, layer by layer through `layer_step_for` (raises
-    SpecError where the solver refuses a layer), without the spec reading the stack again."""
-    hwc = to_internal(tuple(stack["input"]), stack["layout"])
-    steps = []
-    for layer in stack["layers"]:
-        step = layer_step_for(layer, hwc)
-        steps.append(step)
-        hwc = step.shape
-    return solve_steps(stack, steps)
-
-
 def solve_steps(stack: Mapping[str, Any], steps: Iterable[LayerStep]) -> Solution:
     """`solve_stack(stack)` for a valid stack whose layers the caller has tried out in order
-    with `next_layer`, each on the one before's output: the same solution, from those
-    steps."""
+    with `layer_step_for` (or `next_layer`), each on the one before's output: the same
+    solution, from those steps."""
     return solution_of(tuple(stack["input"]), stack["layout"], steps)
 
 
