@@ -292,13 +292,18 @@ def layer_key(value: Any) -> tuple[Any, ...] | None:
     return tuple(items), types, tuple(inner)
 
 
+def layer_of_key(key: tuple[Any, ...]) -> dict[str, Any]:
+    """The layer JSON whose `layer_key` is `key` (a new dict, equal to it value for value
+    and type for type)."""
+    items, types, _inner = key
+    return {k: (list(v) if t is list else v) for (k, v), t in zip(items, types, strict=True)}
+
+
 @lru_cache(maxsize=16384)
 def parse_layer_key(key: tuple[Any, ...]) -> Layer:
     """The layer whose JSON has this `layer_key` (cached); a SpecError's path starts with
     "@", the placeholder for the layer's own path."""
-    items, types, _inner = key
-    value = {k: (list(v) if t is list else v) for (k, v), t in zip(items, types, strict=True)}
-    return _parse_layer(value, _PLACEHOLDER)
+    return _parse_layer(layer_of_key(key), _PLACEHOLDER)
 
 
 def parse_layer(value: Any, path: str) -> Layer:

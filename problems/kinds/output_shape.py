@@ -32,10 +32,10 @@ def _part_id(index: int) -> str:
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A random stack; one shape part per layer, each building on the one before."""
     draws = Draws(rng)
-    stack, solution = random_stack(draws, difficulty,
-                                   n_layers=draws.between(2, 4) if difficulty == 1 else None)
+    stack, solution, labels = random_stack(
+        draws, difficulty, n_layers=draws.between(2, 4) if difficulty == 1 else None
+    )
     order = "(height, width, channels)" if stack["layout"] == "HWC" else "(channels, height, width)"
-    labels = [layer_label(layer) for layer in stack["layers"]]
     parts = tuple(
         Part(
             _part_id(i),

@@ -30,6 +30,7 @@ SUMMARY = "Fill the Param # column of a layer stack's summary table and the tota
 
 _WINDOWED_POOLS = ("maxpool2d", "avgpool2d")
 _GLOBAL_POOLS = ("global_maxpool2d", "global_avgpool2d")
+_POOLS = (*_WINDOWED_POOLS, *_GLOBAL_POOLS)
 _WEIGHTED = ("conv2d", "dense", "batchnorm")
 
 
@@ -123,15 +124,20 @@ def random_param_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], S
     n_convs = int(draws.between(2, 4) if difficulty < 3 else draws.between(2, 5))
     layers: list[LayerJSON] = []
     steps: list[LayerStep] = []  # each layer's step, as the solver took it when it was tried
+    labels: list[str] = []
 
     def add(layer: LayerJSON) -> bool:
         nonlocal hwc
         tried = next_layer(layer, hwc)
-        if tried is None or (len(tried.shape) == 3 and min(tried.shape[:2]) < 2):
+        if tried is None:
+            return False
+        step, label = tried
+        if len(step.shape) == 3 and min(step.shape[:2]) < 2:
             return False
         layers.append(layer)
-        steps.append(tried)
-        hwc = tried.shape
+        steps.append(step)
+        labels.append(label)
+        hwc = step.shape
         return True
 
     for k in range(n_convs):
@@ -170,7 +176,7 @@ def random_param_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], S
         dense["bias"] = False
     add(dense)
     stack = stack_json(input_shape, layers, layout, copy=False)
-    return stack, solve_steps(stack, steps)
+    return stack, solve_steps(stack, steps), labels
 
 
 def _asked(draws: Draws, difficulty: int, layer: LayerJSON) -> bool:
@@ -180,18 +186,18 @@ def _asked(draws: Draws, difficulty: int, layer: LayerJSON) -> bool:
         return True
     if difficulty == 1:
         return False
-    chance = 0.7 if layer["type"] in (*_WINDOWED_POOLS, *_GLOBAL_POOLS) else 0.3
-    return bool(draws.random() < chance)
+    chance = 0.7 if layer["type"] in _POOLS else 0.3
+    return draws.random() < chance
 
 
 def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     """A random stack; one Param # part per layer (layers without weights shown as 0 at
     difficulty 1), the total, and the trainable total when there is batch norm."""
     draws = Draws(rng)
-    stack, solution = random_param_stack(draws, difficulty)
+    stack, solution, labels = random_param_stack(draws, difficulty)
     asked = [_asked(draws, difficulty, layer) for layer in stack["layers"]]
     return draft_for(stack, asked, show_shapes=difficulty <= 2, ask_trainable=difficulty >= 2,
-                     solution=solution)
+                     solution=solution, labels=labels)
 
 
 def draft_for(
@@ -201,6 +207,7 @@ def draft_for(
     show_shapes: bool,
     ask_trainable: bool,
     solution: Solution | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Draft:
     """The problem for a given stack: a part for each asked layer (the others shown as 0),
     the total, and the trainable total if `ask_trainable` and there is batch norm.
@@ -209,7 +216,8 @@ def draft_for(
         solution = solve_stack(stack)
     layers = stack["layers"]
     results = solution.layers
-    labels = [layer_label(layer) for layer in layers]
+    if labels is None:
+        labels = [layer_label(layer) for layer in layers]
     parts: list[Part] = []
     answers: dict[str, Any] = {}
     cells: dict[tuple[int, str], str] = {}  # the asked layers' Param # cells
@@ -323,7 +331,7 @@ def _layer_mistakes(
         )
     if kind == "batchnorm":
         yield "batchnorm_trainable_only", solution.layers[index].trainable_params
-    if kind in (*_WINDOWED_POOLS, *_GLOBAL_POOLS):
+    if kind in _POOLS:
         # A pooling layer taken for a convolution: depthwise (one kernel per channel, with
         # or without bias) or full (C filters over all C channels).
         channels = in_hwc[2]
@@ -471,7 +479,7 @@ def _layer_step(
                 f"\\text{{trainable: }} 2C = 2\\cdot{_n(c)} = {_n(trainable)}",
             ),
         )
-    if kind in _WINDOWED_POOLS or kind in _GLOBAL_POOLS:
+    if kind in _POOLS:
         return Step(
             title, "Pooling has no weights: it takes the max (or the mean) of each window.", ("0",)
         )

@@ -4,7 +4,7 @@ many stacked convolutions it takes for a unit to see a whole input."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,8 +15,8 @@ from problems.kinds.stacks import (
     LayerJSON,
     copy_layer,
     copy_stack,
+    labelled_step,
     layer_label,
-    layer_step_for,
     next_layer,
     pick,
     shape_in_layout,
@@ -86,9 +86,11 @@ def _pool(draws: Draws, difficulty: int) -> LayerJSON:
     return layer
 
 
-def _random_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], Solution] | None:
+def _random_stack(draws: Draws, difficulty: int
+                  ) -> tuple[dict[str, Any], Solution, list[str]] | None:
     """A square stack of convolutions and pools (and, at difficulty 3, activations) whose
-    sides stay >= 3, and its solution; None if the draw ran out of room."""
+    sides stay >= 3, its solution and its layers' labels; None if the draw ran out of
+    room."""
     layout = "HWC" if difficulty == 1 else pick(draws, ("HWC", "CHW"))
     side = pick(draws, {1: (16, 20, 24, 28, 32), 2: (17, 20, 24, 28, 31, 32),
                           3: (28, 32, 33, 48, 56, 64)}[difficulty])
@@ -97,25 +99,29 @@ def _random_stack(draws: Draws, difficulty: int) -> tuple[dict[str, Any], Soluti
              else draws.between(3, 6))
     layers: list[LayerJSON] = []
     steps: list[LayerStep] = []  # each layer's step, as the solver took it when it was tried
+    labels: list[str] = []
     hwc: tuple[int, ...] = (side, side, channels)
     while sum(layer["type"] in _WINDOWED for layer in layers) < count:
         for _attempt in range(20):
             want_pool = bool(layers) and layers[-1]["type"] == "conv2d" and draws.random() < 0.45
             layer = _pool(draws, difficulty) if want_pool else _conv(draws, difficulty)
             tried = next_layer(layer, hwc)
-            if tried is None or tried.shape[0] < 3:
+            if tried is None or tried[0].shape[0] < 3:
                 continue
             layers.append(layer)
-            steps.append(tried)
-            hwc = tried.shape
+            steps.append(tried[0])
+            labels.append(tried[1])
+            hwc = tried[0].shape
             break
         else:
             return None
         if difficulty >= 3 and layer["type"] == "conv2d" and draws.random() < 0.25:
             layers.append({"type": "relu"})
-            steps.append(layer_step_for(layers[-1], hwc))
+            step, label = labelled_step(layers[-1], hwc)
+            steps.append(step)
+            labels.append(label)
     stack = stack_json(shape_in_layout([side, side, channels], layout), layers, layout, copy=False)
-    return stack, solve_steps(stack, steps)
+    return stack, solve_steps(stack, steps), labels
 
 
 def _side(solution: Solution, index: int) -> int:
@@ -264,12 +270,12 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
 
 
 def _try_generate(draws: Draws, difficulty: int, asked: tuple[str, ...]) -> Draft | None:
-    stack, index, unit, depth, field = None, None, None, None, None
+    stack, index, unit, depth, field, labels = None, None, None, None, None, None
     if "a" in asked or "b" in asked:
         built = _random_stack(draws, difficulty)
         if built is None:
             return None
-        stack, solution = built
+        stack, solution, labels = built
         last = len(stack["layers"]) - 1
         index = last if difficulty == 1 and draws.random() < 0.6 else draws.between(1, last + 1)
         field = solution.layers[index].receptive_field
@@ -280,17 +286,19 @@ def _try_generate(draws: Draws, difficulty: int, asked: tuple[str, ...]) -> Draf
                 return None
     if "c" in asked:
         depth = _depth_spec(draws, difficulty)
-    return draft_for(asked, stack, index, unit, unclipped=difficulty >= 3, depth=depth, field=field)
+    return draft_for(asked, stack, index, unit, unclipped=difficulty >= 3, depth=depth, field=field,
+                     labels=labels)
 
 
 def draft_for(asked: tuple[str, ...], stack: Mapping[str, Any] | None = None, layer: int | None = None,
               unit: tuple[int, int] | None = None, *, unclipped: bool = False,
               depth: Mapping[str, Any] | None = None,
-              field: ReceptiveField | None = None) -> Draft | None:
+              field: ReceptiveField | None = None,
+              labels: Sequence[str] | None = None) -> Draft | None:
     """The problem asking `asked` ("a": size and jump of `layer`, "b": the rows and columns
     `unit` of it sees, "c": the depth of the `depth` network), answers from the solver; None
     if the depth network never reaches its target. `field` is the solver's receptive field
-    of `layer`, if the caller has it already."""
+    of `layer` and `labels` the stack's layers' labels, if the caller has them already."""
     parts: list[Part] = []
     answers: dict[str, Any] = {}
     params: dict[str, Any] = {"asked": list(asked)}
@@ -315,7 +323,7 @@ def draft_for(asked: tuple[str, ...], stack: Mapping[str, Any] | None = None, la
             answers["jump"] = int(field.jump[0])
             cells = {(layer, "size"): "size", (layer, "jump"): "jump"}
         columns = [("size", "RF size"), ("jump", "Jump")] if "a" in asked else []
-        statement.append(stack_block(stack, columns, cells))
+        statement.append(stack_block(stack, columns, cells, labels=labels))
         if "b" in asked and unit is not None:
             i, j = unit
             params.update(unit=[i, j], unclipped=unclipped)

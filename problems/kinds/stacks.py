@@ -8,12 +8,13 @@ takes. Every number a problem asks for comes from `problems.solver`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from problems.errors import SpecError
 from problems.kinds.draws import Draws
 from problems.solver import LayerStep, Solution, layer_step, solution_of, solve
-from problems.spec import parse_layer, parse_stack
+from problems.spec import Layer, layer_key, layer_of_key, parse_layer, parse_layer_key, parse_stack
 
 LayerJSON = dict[str, Any]
 
@@ -45,19 +46,37 @@ def try_solve(stack: Mapping[str, Any]) -> Solution | None:
         return None
 
 
-def layer_step_for(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep:
+def labelled_step(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[LayerStep, str]:
     """The solver's step for one layer's JSON on an (H, W, C) or (N,) input, whatever the
-    layout (its `shape` is the output, (H, W, C) or (N,) too; raises SpecError). The
-    parsed layer is cached; the step is not: a new variant's layers meet inputs seldom
-    seen before, and a cache of steps would mostly miss and keep the garbage collector
-    busy."""
-    return layer_step(parse_layer(layer, "layer"), tuple(hwc))
+    layout (its `shape` is the output, (H, W, C) or (N,) too), and the layer's
+    `layer_label`; raises SpecError, its path starting "@" for the layer's own. The parsed
+    layer and its label are cached; the step is not: a new variant's layers meet inputs
+    seldom seen before, and a cache of steps would mostly miss and keep the garbage
+    collector busy."""
+    key = layer_key(layer)
+    if key is None:
+        return layer_step(parse_layer(layer, "@"), tuple(hwc)), layer_label(layer)
+    parsed, label = _parsed_and_label(key)
+    return layer_step(parsed, tuple(hwc)), label
 
 
-def next_layer(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep | None:
-    """`layer_step_for`, or None where the solver refuses the layer."""
+@lru_cache(maxsize=16384)
+def _parsed_and_label(key: tuple[Any, ...]) -> tuple[Layer, str]:
+    """The parsed layer and the label of the layer JSON whose `layer_key` is `key` (raises
+    SpecError): layers recur across variants, and one seen before then costs neither
+    parsing nor formatting."""
+    return parse_layer_key(key), layer_label(layer_of_key(key))
+
+
+def layer_step_for(layer: Mapping[str, Any], hwc: Sequence[int]) -> LayerStep:
+    """`labelled_step` without the label."""
+    return labelled_step(layer, hwc)[0]
+
+
+def next_layer(layer: Mapping[str, Any], hwc: Sequence[int]) -> tuple[LayerStep, str] | None:
+    """`labelled_step`, or None where the solver refuses the layer."""
     try:
-        return layer_step_for(layer, hwc)
+        return labelled_step(layer, hwc)
     except SpecError:
         return None
 
@@ -222,9 +241,10 @@ def random_stack(
     n_layers: int | None = None,
     allow_tail: bool = False,
     min_side: int = 2,
-) -> tuple[dict[str, Any], Solution]:
+) -> tuple[dict[str, Any], Solution, list[str]]:
     """A random valid stack of convolutions and pools (with activations, batch norm and a
-    dense tail when `allow_tail`) whose spatial sides stay >= `min_side`, and its solution."""
+    dense tail when `allow_tail`) whose spatial sides stay >= `min_side`, its solution and
+    its layers' labels."""
     layout = "HWC" if difficulty == 1 else pick(draws, ("HWC", "CHW") if difficulty == 2 else ("CHW", "CHW", "HWC"))
     side = pick(draws, (12, 14, 16, 20, 24, 28, 32) if difficulty == 1 else (15, 17, 28, 31, 32, 33, 56, 64))
     channels = pick(draws, (1, 3) if difficulty < 3 else (1, 3, 8, 16))
@@ -232,13 +252,15 @@ def random_stack(
     hwc: tuple[int, ...] = (side, side, channels)
     layers: list[LayerJSON] = []
     steps: list[LayerStep] = []  # each layer's step, as the solver took it when it was tried
+    labels: list[str] = []
 
     def append(layer: LayerJSON) -> None:
         """A layer that fits any input it is put on (an activation, batch norm, the tail)."""
         nonlocal hwc
-        step = layer_step_for(layer, hwc)
+        step, label = labelled_step(layer, hwc)
         layers.append(layer)
         steps.append(step)
+        labels.append(label)
         hwc = step.shape
 
     while len(layers) < count:
@@ -246,11 +268,13 @@ def random_stack(
             want_pool = len(layers) > 0 and draws.random() < 0.4 and layers[-1]["type"] == "conv2d"
             layer = _pool(draws, difficulty) if want_pool else _conv(draws, difficulty, hwc[2])
             tried = next_layer(layer, hwc)
-            if tried is None or min(tried.shape[:2]) < min_side:
+            if tried is None or min(tried[0].shape[:2]) < min_side:
                 continue
+            step, label = tried
             layers.append(layer)
-            steps.append(tried)
-            hwc = tried.shape
+            steps.append(step)
+            labels.append(label)
+            hwc = step.shape
             break
         else:
             break
@@ -262,7 +286,7 @@ def random_stack(
         append({"type": "dense", "units": pick(draws, (10, 10, 16, 100))})
     input_shape = [side, side, channels] if layout == "HWC" else [channels, side, side]
     stack = stack_json(input_shape, layers, layout, copy=False)
-    return stack, solve_steps(stack, steps)
+    return stack, solve_steps(stack, steps), labels
 
 
 def copy_layer(layer: Mapping[str, Any]) -> LayerJSON:
