@@ -365,6 +365,7 @@ FollowThrough = Callable[[Problem, str, Mapping[str, Any]], Any]
 
 
 _TELLING = "_telling_wrong_answers"  # where a Problem keeps them once worked out
+_WITHIN_TOLERANCE = ("number", "grid")  # the answer types `_same` compares with a tolerance
 
 
 def _telling_wrong_answers(
@@ -372,6 +373,8 @@ def _telling_wrong_answers(
 ) -> dict[str, list[tuple[str, Any]]]:
     """Per part, in the models' order, (misconception id, its answer) for the misconceptions
     whose answer differs from the right one: the answers a wrong answer is compared with.
+    For a part whose answers are compared exactly, the answer is kept `_canonical`, as
+    `_same` compares it.
 
     They depend on the problem alone, so they are kept on the Problem object (not one of its
     fields: equality, the JSON and the public view ignore it): a problem graded many times,
@@ -382,9 +385,24 @@ def _telling_wrong_answers(
         for mid, wrong in (wrong_models(problem) if wrong_models else ()):
             for part in problem.parts:
                 if part.id in wrong and not _same(part, wrong[part.id], problem.answers[part.id]):
-                    known.setdefault(part.id, []).append((mid, wrong[part.id]))
+                    answer = wrong[part.id]
+                    if part.answer_type not in _WITHIN_TOLERANCE:
+                        answer = _canonical(answer)
+                    known.setdefault(part.id, []).append((mid, answer))
         problem.__dict__[_TELLING] = known
     return known
+
+
+def _misconception_of(
+    part: Part, value: Any, telling: Iterable[tuple[str, Any]],
+) -> Misconception | None:
+    """The misconception of the first of a part's telling wrong answers that `value` is (as
+    `_same` judges it; an exact comparison puts `value` in canonical form once, not once
+    per wrong answer: a list of cells takes long to)."""
+    if part.answer_type in _WITHIN_TOLERANCE:
+        return next((misconception(mid) for mid, wrong in telling if _same(part, value, wrong)), None)
+    key = _canonical(value)
+    return next((misconception(mid) for mid, wrong in telling if key == wrong), None)
 
 
 def grade_parts(
@@ -439,10 +457,7 @@ def grade_parts(
         score, cells = _partial(part, value, correct)
         if models is None:
             models = _telling_wrong_answers(problem, wrong_models)
-        named = next(
-            (misconception(mid) for mid, wrong in models.get(part.id, ()) if _same(part, value, wrong)),
-            None,
-        )
+        named = _misconception_of(part, value, models.get(part.id, ()))
         if named is not None:
             feedback = f"Not right: this is what you get with the mistake \u201c{named.name}\u201d. {named.explanation}"
         elif part.answer_type == "grid" and cells is None:
