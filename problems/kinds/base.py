@@ -323,9 +323,16 @@ def _same_grid(given: list[list[float]], correct: list[list[Any]], tol: Toleranc
     return True
 
 
+_AS_THEY_ARE = frozenset({int, float, str, bool, type(None)})  # canonical already
+
+
 def _canonical(value: Any) -> Any:
+    """A value with lists and tuples as tuples and numpy numbers as Python's, for comparing
+    answers however they were built."""
+    if type(value) in _AS_THEY_ARE:
+        return value
     if isinstance(value, (list, tuple)):
-        return tuple(_canonical(v) for v in value)
+        return tuple(map(_canonical, value))
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     return value
