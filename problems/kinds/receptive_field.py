@@ -101,7 +101,7 @@ def _random_stack(draws: Draws, difficulty: int
     steps: list[LayerStep] = []  # each layer's step, as the solver took it when it was tried
     labels: list[str] = []
     hwc: tuple[int, ...] = (side, side, channels)
-    while sum(layer["type"] in _WINDOWED for layer in layers) < count:
+    for _windowed in range(count):  # each round adds one convolution or pool
         for _attempt in range(20):
             want_pool = bool(layers) and layers[-1]["type"] == "conv2d" and draws.random() < 0.45
             layer = _pool(draws, difficulty) if want_pool else _conv(draws, difficulty)
