@@ -332,6 +332,8 @@ def _canonical(value: Any) -> Any:
     if type(value) in _AS_THEY_ARE:
         return value
     if isinstance(value, (list, tuple)):
+        if _AS_THEY_ARE.issuperset(map(type, value)):  # a cell, a shape: one level
+            return tuple(value)
         return tuple(map(_canonical, value))
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
