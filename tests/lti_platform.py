@@ -666,6 +666,10 @@ _FORM = re.compile(r'<form([^>]*)>(.*?)</form>', re.S)
 _ACTION = re.compile(r'action="([^"]+)"')
 
 
+# What a browser sends with a form posted from one of our own pages (frames.same_origin_request).
+SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+
+
 def form_of(page: str, form_id: str | None = None) -> tuple[str, dict[str, str]]:
     """A form of an HTML page (the first one, or the one with `form_id`): its action and
     its fields with values."""

@@ -347,7 +347,14 @@ def deep_link() -> Any:
 @bp.post("/continue")
 def continue_in_window() -> Any:
     """From the deep-linking picker (which may sit in an LMS frame without our cookie): sign
-    the same instructor in, in a window of their own, and open an instructor page."""
+    the same instructor in, in a window of their own, and open an instructor page. Only
+    from the picker's own form: another site's form posting someone's token would sign the
+    browser in as that instructor (login CSRF)."""
+    if not frames.same_origin_request():
+        return _refuse(LaunchError(
+            403, "cross_site_request", "Origin",
+            "This button must be used from CNN Quiz's own page: open the picker again from "
+            "the LMS."), "lti_window_refused")
     token = request.form.get("token", "")
     try:
         row = deep_linking.find(token)

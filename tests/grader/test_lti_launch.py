@@ -17,6 +17,7 @@ import pytest
 from lti_platform import (  # noqa: F401  (the *_fixture names are fixtures)
     DL,
     LTI,
+    SAME_ORIGIN,
     Harness,
     Key,
     LaunchSpec,
@@ -583,14 +584,33 @@ def test_continue_signs_the_instructor_in_a_window_of_their_own(app, client, lti
     token = form_of(page, "picker-refresh")[1]["token"]
     course = lms_course(app)
     new_window = app.test_client()  # no cookie from the LMS frame
-    response = new_window.post("/lti/continue", data={
+    response = new_window.post("/lti/continue", headers=SAME_ORIGIN, data={
         "token": token, "next": f"/teach/courses/{course.public_id}/sets/new"})
     assert response.status_code == 303
     assert response.headers["Location"] == f"/teach/courses/{course.public_id}/sets/new"
     assert new_window.get(response.headers["Location"]).status_code == 200
-    evil = app.test_client().post("/lti/continue", data={"token": token,
-                                                         "next": "https://evil.example/"})
+    evil = app.test_client().post("/lti/continue", headers=SAME_ORIGIN,
+                                  data={"token": token, "next": "https://evil.example/"})
     assert evil.headers["Location"] == f"/teach/courses/{course.public_id}"
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # a client that says nothing
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "https://evil.example"},
+    {"Sec-Fetch-Site": "same-site"},
+])
+def test_continue_refuses_a_form_posted_from_another_site(app, client, lti, headers):
+    """Another site's form posting an instructor's token would sign the browser in as that
+    instructor (login CSRF): only the picker's own page may post it."""
+    _deep_link_spec(lti.platform)
+    page = lti.launch(client, "teacher", "dl").get_data(as_text=True)
+    token = form_of(page, "picker-refresh")[1]["token"]
+    victim = app.test_client()
+    response = victim.post("/lti/continue", data={"token": token}, headers=headers)
+    assert response.status_code == 403 and b"cross_site_request" in response.data
+    assert b"own page" in response.data
+    assert not signed_in(victim)
 
 
 def test_deep_linking_is_for_instructors_only(app, client, lti):

@@ -13,6 +13,7 @@ import pytest
 import requests
 from conftest import csrf_token, login
 from lti_platform import (  # noqa: F401  (the *_fixture names are fixtures)
+    SAME_ORIGIN,
     LaunchSpec,
     data_of,
     form_of,
@@ -26,8 +27,6 @@ from grader import db
 from grader.lti.models import LtiContext, LtiNonce, LtiState, LtiUser, LtiWindowTicket
 from grader.models import AuditLog, Course, utcnow
 from grader.services import problem_sets
-
-SAME_ORIGIN = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
 
 
 @pytest.fixture
