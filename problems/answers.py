@@ -256,6 +256,7 @@ def parse_number(text: str) -> float:
 _BATCH_WORDS = frozenset({"none", "null", "?", "batch", "batch_size", "bs", "b", "n", "-1", "_"})
 _SHAPE_SPLIT_RE = re.compile(r"\s*[,x*]\s*|\s+", re.ASCII)
 _BRACKETS = {"(": ")", "[": "]"}
+_BRACKET_CHARACTERS = "()[]"
 # Sizes of at most 20 digits joined by "x": what the general reading below gives them.
 _PLAIN_SHAPE_RE = re.compile(r"[0-9]{1,20}(?:x[0-9]{1,20})*", re.ASCII)
 
@@ -269,6 +270,10 @@ def parse_shape(text: str) -> tuple[int, ...]:
             return plain
     if body[0] in _BRACKETS and body[-1] == _BRACKETS[body[0]]:
         body = body[1:-1].strip()
+        if any(bracket in body for bracket in _BRACKET_CHARACTERS):
+            raise AnswerFormatError(f"Write the sizes in one pair of brackets. {SHAPE_HINT}")
+    elif any(bracket in body for bracket in _BRACKET_CHARACTERS):
+        raise AnswerFormatError(f"The brackets do not match. {SHAPE_HINT}")
     if body.endswith(","):  # the one-element tuple `(10,)`
         body = body[:-1].rstrip()
     tokens = _SHAPE_SPLIT_RE.split(body) if body else []
@@ -276,6 +281,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
         tokens = tokens[1:]
     if not tokens or tokens == [""] or tokens[0] in _BATCH_WORDS:
         raise AnswerFormatError(f"No sizes given. {SHAPE_HINT}")
+    if not any(c.isdigit() for c in body):  # a word, not sizes
+        raise AnswerFormatError(f"{_q(_clean(text))} is not a shape. {SHAPE_HINT}")
     sizes: list[int] = []
     for token in tokens:
         if not token:

@@ -204,9 +204,15 @@ def test_parse_shape_keeps_a_leading_one_as_a_dimension() -> None:
         ("26,,32", "A size is missing"),
         ("26x26x", "A size is missing"),
         ("26 x None", "Only the first (batch) dimension"),
-        ("(26, 26]", "is not a whole number"),
-        ("((26, 26))", "is not a whole number"),
-        ("twenty-six", "is not a whole number"),
+        ("(26, 26]", "The brackets do not match"),
+        ("(26, 26, 16", "The brackets do not match"),
+        ("26, 26)", "The brackets do not match"),
+        ("((26, 26))", "Write the sizes in one pair of brackets"),
+        ("[(26, 26)]", "Write the sizes in one pair of brackets"),
+        ("twenty-six", '"twenty-six" is not a shape'),
+        ("banana", '"banana" is not a shape'),
+        ("26 x banana", '"banana" is not a whole number'),
+        ("26.5", '"26.5" is not a whole number'),
     ],
 )
 def test_parse_shape_refuses_with_the_expected_format(text: str, fragment: str) -> None:
