@@ -22,6 +22,7 @@ same cases on every run), no deadline.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -32,7 +33,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from test_api_helpers import (
     count,
@@ -45,6 +47,7 @@ from test_api_helpers import (
 )
 
 from grader import create_app, db
+from grader.api.errors import canonical
 from grader.api.grading import variant
 from grader.api.models import ApiGrade, ApiIdempotency, ApiKey, ApiProblem
 from grader.models import Submission
@@ -508,3 +511,50 @@ def test_a_wrong_method_names_the_allowed_ones(client):
     assert response.status_code == 405
     assert error_of(response)["message"]
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"POST"}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
+    | st.text(st.characters(blacklist_categories=("Cs",))),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",)), max_size=8), inner,
+                      max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+@settings(max_examples=400, deadline=None)
+def test_request_hashes_cover_the_text_the_json_module_wrote(value):
+    """Request hashes are stored: a retry after an upgrade must hash to the same text. The
+    canonical text orjson writes now is the json module's, which wrote it before, for every
+    value a hashed body can hold (text with control and non-ASCII characters, keys in any
+    order, 64-bit integers)."""
+    assert canonical(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                                          sort_keys=True)
+
+
+def test_request_hashes_of_huge_integers_fall_back_to_the_json_module():
+    assert canonical({"b": 2**70, "a": [-(2**65)]}) == f'{{"a":[{-(2**65)}],"b":{2**70}}}'
+
+
+def test_a_chunked_body_is_graded_and_a_short_one_refused(app, client, world):
+    """A body without Content-Length (chunked) is read to its end; one shorter than its
+    Content-Length (the client left) is a 400, recording nothing."""
+    path, answers = _grade_path(world)
+    body = json.dumps({"answers": answers}).encode()
+    response = client.post(f"{PREFIX}{path}", input_stream=io.BytesIO(body),
+                           content_type="application/json",
+                           headers={"Authorization": f"Bearer {world.key}",
+                                    "Idempotency-Key": "chunked-1"},
+                           environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    before = count(app, ApiGrade)
+    response = client.post(f"{PREFIX}{path}", input_stream=io.BytesIO(body[:-5]),
+                           content_type="application/json",
+                           headers={"Authorization": f"Bearer {world.key}",
+                                    "Idempotency-Key": "short-1",
+                                    "Content-Length": str(len(body))})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert error_of(response)["message"]
+    assert count(app, ApiGrade) == before
