@@ -56,7 +56,7 @@ def _security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response: Any) -> Any:
         response.headers.setdefault(
-            "Content-Security-Policy", _content_security_policy(app.config["FRAME_ANCESTORS"])
+            "Content-Security-Policy", content_security_policy(app.config["FRAME_ANCESTORS"])
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -65,7 +65,7 @@ def _security_headers(app: Flask) -> None:
 
 
 @lru_cache(maxsize=8)
-def _content_security_policy(frame_ancestors: str) -> str:
+def content_security_policy(frame_ancestors: str) -> str:
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
         f"img-src 'self' data:; font-src 'self'; frame-ancestors {frame_ancestors}; "

@@ -12,6 +12,10 @@ It does what Canvas or Moodle do for a tool, with real keys and real HTTP:
   "record_then_500", "401", "400"), and keeps the grade the way a platform does (a score
   older than the stored one, or as old, gets 409);
 - `/deep_link_return`: verifies the tool's LtiDeepLinkingResponse and keeps its items;
+- LTI Dynamic Registration: `/.well-known/openid-configuration` (its OpenID configuration,
+  behind `registration_token`) and `/register`, which checks the tool's client metadata,
+  keeps it (`registrations`), and gives the tool a new client id and deployment id that its
+  launches then use; `configuration_mode` and `registration_faults` simulate what goes wrong;
 - LTI client-side postMessage storage (1EdTech "LTI Client Side postMessages"): `storage`
   per sender origin, with `post_message()` answering lti.put_data / lti.get_data /
   lti.capabilities as the platform's frame would (for the Flask test client), and `/course`,
@@ -37,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -166,6 +170,12 @@ class Platform:
         self.messages: list[dict[str, Any]] = []  # every postMessage received (post_message)
         self.storage_target: str | None = None
         self.errors: list[str] = []
+        self.registration_token: str | None = "reg-" + secrets.token_hex(8)
+        self.configuration_mode = "ok"  # or "500", "not_json", "wrong_issuer", "no_lti",
+        #                                  "no_deep_linking", "hang"
+        self.registration_faults: list[str] = []  # "400", "no_deployment", "no_client_id"
+        self.registrations: list[dict[str, Any]] = []
+        self.product = "moodle"
         self.timeout_seconds = 3.0  # the "timeout" fault: past the tool's LTI_HTTP_TIMEOUT
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.port = self._server.server_port
@@ -213,6 +223,10 @@ class Platform:
     def origin(self) -> str:
         """The origin of the authorization URL: where the tool's postMessages must go."""
         return self.base
+
+    @property
+    def openid_configuration_url(self) -> str:
+        return f"{self.base}/.well-known/openid-configuration"
 
     def registration(self) -> dict[str, Any]:
         """The fields of the tool's platform registration form."""
@@ -348,6 +362,12 @@ class Platform:
             return self._lineitem(request, match.group(1))
         if path == "/deep_link_return" and request.method == "POST":
             return self._deep_link_return(request)
+        if path == "/.well-known/openid-configuration":
+            return self._openid_configuration(request)
+        if path == "/register" and request.method == "POST":
+            return self._register(request)
+        if path == "/admin/register_tool":
+            return self._register_tool_page(request)
         if path == "/course":
             return self._course_page(request)
         if path == "/storage_frame":
@@ -455,6 +475,27 @@ class Platform:
         )
         return Response(page, mimetype="text/html")
 
+    def _register_tool_page(self, request: Request) -> Response:
+        """The admin page of LTI Dynamic Registration, for the browser tests: the tool's
+        registration URL (`url`) in a frame, opened with our configuration URL and a
+        registration token; the tool's messages are kept in `window.ltiClosed`."""
+        query = urlencode({"openid_configuration": self.openid_configuration_url,
+                           "registration_token": self.registration_token or ""})
+        src = request.args.get("url", "")
+        src += ("&" if "?" in src else "?") + query
+        script = ("window.ltiClosed = []; window.addEventListener('message', function (e) {"
+                  " if (e.data && e.data.subject === 'org.imsglobal.lti.close') {"
+                  " window.ltiClosed.push(e.origin);"
+                  " document.getElementById('status').textContent = 'closed'; } });")
+        page = (
+            "<!doctype html><html><head><title>Test LMS: add a tool</title>"
+            f"<script>{script}</script></head><body><h1>Register an LTI Advantage tool</h1>"
+            "<p id=\"status\">registering</p>"
+            f"<iframe id=\"tool\" src=\"{html.escape(src)}\" "
+            "style=\"width:100%;height:640px\"></iframe></body></html>"
+        )
+        return Response(page, mimetype="text/html")
+
     def _storage_frame(self) -> Response:
         page = f"<!doctype html><html><head><script>{STORAGE_SCRIPT}</script></head></html>"
         return Response(page, mimetype="text/html")
@@ -512,6 +553,103 @@ class Platform:
         self.tokens[token] = scopes
         return self._json({"access_token": token, "token_type": "Bearer", "expires_in": 3600,
                            "scope": " ".join(sorted(scopes))})
+
+    # ------------------------------------------------------------ dynamic registration
+
+    def _registration_token_ok(self, request: Request) -> bool:
+        return self.registration_token is None or (
+            request.headers.get("Authorization") == f"Bearer {self.registration_token}")
+
+    def _openid_configuration(self, request: Request) -> Response:
+        if not self._registration_token_ok(request):
+            return self._json({"error": "invalid_token"}, 401)
+        mode = self.configuration_mode
+        if mode == "hang":
+            self._release.wait(self.timeout_seconds)
+        if mode == "500":
+            return self._json({"error": "server_error",
+                               "error_description": "configuration store down"}, 500)
+        if mode == "not_json":
+            return Response("<html>Moodle</html>", mimetype="text/html")
+        messages = [{"type": "LtiResourceLinkRequest"}]
+        if mode != "no_deep_linking":
+            messages.append({"type": "LtiDeepLinkingRequest",
+                             "placements": ["ContentArea"]})
+        body: dict[str, Any] = {
+            "issuer": "https://lms.elsewhere.example" if mode == "wrong_issuer" else self.issuer,
+            "authorization_endpoint": self.auth_url,
+            "registration_endpoint": f"{self.base}/register",
+            "jwks_uri": self.jwks_url,
+            "token_endpoint": self.token_url,
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", SCOPE_SCORE, SCOPE_LINEITEM, SCOPE_LINEITEM_READ],
+            "response_types_supported": ["id_token"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
+            "subject_types_supported": ["public", "pairwise"],
+        }
+        if mode != "no_lti":
+            body["https://purl.imsglobal.org/spec/lti-platform-configuration"] = {
+                "product_family_code": self.product, "version": "4.5",
+                "messages_supported": messages,
+            }
+        return self._json(body)
+
+    def _register(self, request: Request) -> Response:
+        if not self._registration_token_ok(request):
+            return self._json({"error": "invalid_token"}, 401)
+        fault = self.registration_faults.pop(0) if self.registration_faults else ""
+        if fault == "400":
+            return self._json({"error": "invalid_client_metadata",
+                               "error_description": "redirect_uris must be https"}, 400)
+        body = request.get_json(silent=True)
+        problems = self._check_client_metadata(body)
+        if problems:
+            self.errors.append(f"registration: {problems}")
+            return self._json({"error": "invalid_client_metadata",
+                               "error_description": "; ".join(problems)}, 400)
+        self.registrations.append(body)
+        self.client_id = f"dyn-client-{len(self.registrations)}"
+        self.deployment_id = f"dyn-deploy-{len(self.registrations)}"
+        tool = {**body["https://purl.imsglobal.org/spec/lti-tool-configuration"]}
+        if fault != "no_deployment":
+            tool["deployment_id"] = self.deployment_id
+        reply = {**body, "client_id": self.client_id,
+                 "https://purl.imsglobal.org/spec/lti-tool-configuration": tool}
+        if fault == "no_client_id":
+            del reply["client_id"]
+        return self._json(reply)
+
+    def _check_client_metadata(self, body: Any) -> list[str]:
+        """What a platform checks of the tool's registration request (1EdTech LTI-DR)."""
+        if not isinstance(body, dict):
+            return ["not a JSON object"]
+        problems = []
+        for name, value in (("application_type", "web"),
+                            ("token_endpoint_auth_method", "private_key_jwt")):
+            if body.get(name) != value:
+                problems.append(f"{name} must be {value}")
+        if body.get("response_types") != ["id_token"]:
+            problems.append("response_types must be [id_token]")
+        if set(body.get("grant_types") or []) != {"implicit", "client_credentials"}:
+            problems.append("grant_types")
+        for name in ("initiate_login_uri", "jwks_uri", "client_name"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                problems.append(f"{name} missing")
+        if self.redirect_uri not in (body.get("redirect_uris") or []):
+            problems.append("redirect_uris must hold the launch URL")
+        if SCOPE_SCORE not in str(body.get("scope", "")).split():
+            problems.append("scope must ask for scores")
+        tool = body.get("https://purl.imsglobal.org/spec/lti-tool-configuration")
+        if not isinstance(tool, dict):
+            return [*problems, "lti-tool-configuration missing"]
+        for name in ("domain", "target_link_uri"):
+            if not tool.get(name):
+                problems.append(f"lti-tool-configuration.{name} missing")
+        if not any(m.get("type") == "LtiResourceLinkRequest" for m in tool.get("messages", [])):
+            problems.append("no LtiResourceLinkRequest message")
+        return problems
 
     def _authorized(self, request: Request, *scopes: str) -> bool:
         header = request.headers.get("Authorization", "")

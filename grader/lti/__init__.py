@@ -46,6 +46,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "LTI_RETRY_MAX": (3600, int),
     "LTI_MAX_ATTEMPTS": (12, int),
     "LTI_DEEP_LINK_TTL": (1800, int),
+    # Lifetime of an instructor's LTI Dynamic Registration link (single use).
+    "LTI_REGISTRATION_TTL": (86400, int),
     # Platform URLs must be https, except on loopback hosts, unless this is set.
     "LTI_ALLOW_HTTP": (False, lambda v: str(v).strip().lower() in ("1", "true", "yes", "on")),
     # Ask the LMS to open deep-linked sets in a new window (a session cookie works there).

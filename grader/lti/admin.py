@@ -14,7 +14,7 @@ from grader import db
 from grader.auth.access import deny, record_audit
 from grader.extensions import login_manager
 from grader.lti import admin_bp as bp
-from grader.lti import keys, launch, registry
+from grader.lti import dynamic, keys, launch, registry
 from grader.lti.models import LtiContext, LtiPlatform, LtiResourceLink
 from grader.models import Course, utcnow
 from grader.services import courses, passback
@@ -72,7 +72,37 @@ def index() -> Any:
     return render_template(
         "lti/index.html", urls=registry.tool_urls(), platforms=platforms,
         usage={p.id: registry.usage(p) for p in platforms}, published=published, linked=linked,
+        courses=_taught(), links=dynamic.open_links(current_user),
     )
+
+
+# ---------------------------------------------------------------- dynamic registration links
+
+
+@bp.post("/registration-links")
+def new_registration_link() -> Any:
+    """A single-use LTI Dynamic Registration link, shown once (on this page, never in a
+    URL of ours: it is a credential)."""
+    try:
+        course = _course_choice(request.form.get("course", ""))
+    except SpecError as err:
+        flash(err.message, "error")
+        return redirect(url_for("lti_admin.index"))
+    url, link = dynamic.make_link(current_user, course)
+    record_audit("lti_registration_link", f"link {link.id}" + (
+        f" into course {course.public_id}" if course else ""))
+    return render_template("lti/registration_link.html", url=url, link=link, course=course)
+
+
+@bp.post("/registration-links/<int:link_id>/cancel")
+def cancel_registration_link(link_id: int) -> Any:
+    if dynamic.cancel_link(current_user, link_id):
+        record_audit("lti_registration_link_cancelled", f"link {link_id}")
+        flash("The registration link was cancelled: it no longer registers anything.",
+              "success")
+    else:
+        flash("That registration link is already used, cancelled or not yours.", "error")
+    return redirect(url_for("lti_admin.index"))
 
 
 def _course_choice(value: str) -> Course | None:

@@ -1,5 +1,5 @@
 """LTI 1.3 tables: registered platforms and their deployments, the tool's own keys, login
-states and used nonces, new-window tickets, the LMS contexts, users and resource links
+states and used nonces, new-window tickets, dynamic-registration links, the LMS contexts, users and resource links
 mapped onto ours, pending deep-linking requests, cached service tokens, and the
 grade-passback outbox.
 
@@ -267,6 +267,30 @@ class LtiWindowTicket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column()
+
+
+class LtiRegistrationLink(Base):
+    """A link an instructor gives an LMS for LTI Dynamic Registration: single use, short
+    lived, only its SHA-256 here. The platform it registers is the instructor's (and sends
+    its new courses into `course`, when set), as if registered on the form."""
+
+    __tablename__ = "lti_registration_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column()  # while registering, and after
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="SET NULL"), index=True
+    )
+
+    owner: Mapped[User] = relationship()
+    course: Mapped[Course | None] = relationship()
 
 
 class LtiAccessToken(Base):

@@ -135,8 +135,10 @@ class PlatformFields:
     deployment_ids: list[str]
 
 
-def validate(data: dict[str, Any]) -> PlatformFields:
-    """Check a registration; raises SpecError naming the first bad field."""
+def validate(data: dict[str, Any], deployment_required: bool = True) -> PlatformFields:
+    """Check a registration; raises SpecError naming the first bad field. A registration
+    made by the platform itself (grader.lti.dynamic) may come without a deployment id: the
+    LMS tells it once the tool is deployed, and it is added then."""
     # Compared exactly with the `iss` of the platform's id_tokens (usually its https URL).
     issuer = _text(data.get("issuer"), "issuer")
     fields = PlatformFields(
@@ -150,7 +152,7 @@ def validate(data: dict[str, Any]) -> PlatformFields:
                              required=False) or None,
         deployment_ids=parse_deployments(data.get("deployment_ids") or []),
     )
-    if not fields.deployment_ids:
+    if deployment_required and not fields.deployment_ids:
         raise SpecError("deployment_ids", "at least one deployment id is required")
     return fields
 
@@ -188,9 +190,9 @@ def _set_deployments(s: Session, platform: LtiPlatform, ids: list[str]) -> None:
 
 
 def register(data: dict[str, Any], owner: User | None = None,
-             course: Course | None = None) -> LtiPlatform:
+             course: Course | None = None, deployment_required: bool = True) -> LtiPlatform:
     """A new platform registration; SpecError for a bad field or a duplicate."""
-    fields = validate(data)
+    fields = validate(data, deployment_required)
     with db.transaction() as s:
         _unique(s, fields.issuer, fields.client_id)
         _check_course(s, owner, course)

@@ -35,10 +35,10 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from grader import db
+from grader import content_security_policy, db
 from grader.auth.access import record_audit
 from grader.auth.routes import start_session
-from grader.lti import accounts, bp, deep_linking, frames, keys, registry
+from grader.lti import accounts, bp, deep_linking, dynamic, frames, keys, registry
 from grader.lti.deep_linking import DeepLinkError
 from grader.lti.launch import (
     DEEP_LINKING,
@@ -85,7 +85,7 @@ def _refuse(err: LaunchError, action: str = "lti_launch_rejected") -> Any:
         body = {"error": {"path": err.path, "message": err.message, "reason": err.reason,
                           "status": err.status}}
         return jsonify(body), err.status
-    return render_template("lti/refused.html", error=err), err.status
+    return render_template("lti/refused.html", error=err, action=action), err.status
 
 
 # ---------------------------------------------------------------- keys and configuration
@@ -131,6 +131,35 @@ def canvas_config() -> Any:
         }],
         "custom_fields": {},
     })
+
+
+# ---------------------------------------------------------------- dynamic registration
+
+
+@bp.get("/register/<token>")
+def register(token: str) -> Any:
+    """LTI Dynamic Registration, opened by the LMS with its `openid_configuration` (and
+    `registration_token`): register with it, then tell it we are done (grader.lti.dynamic)."""
+    config_url = request.args.get("openid_configuration", "")
+    try:
+        done = dynamic.register(token, config_url, request.args.get("registration_token"))
+    except LaunchError as err:
+        response = make_response(_refuse(err, "lti_registration_refused"))
+    else:
+        platform = done.platform
+        record_audit("lti_platform_registered",
+                     f"{platform.public_id} {platform.issuer} client {platform.client_id} "
+                     f"(dynamic registration)", platform.owner_id)
+        response = make_response(render_template(
+            "lti/registered.html", platform=platform, deployment_id=done.deployment_id,
+            product=done.product))
+    # The LMS shows this page in a frame of its own (on the host of its configuration).
+    ancestors = current_app.config["FRAME_ANCESTORS"]
+    lms_origin = dynamic.origin_of(config_url)
+    if lms_origin:
+        ancestors = f"{ancestors} {lms_origin}"
+    response.headers["Content-Security-Policy"] = content_security_policy(ancestors)
+    return response
 
 
 # ---------------------------------------------------------------- login and launch

@@ -485,7 +485,7 @@ def scores_url(lineitem: str) -> str:
                        parts.query, parts.fragment))
 
 
-def _platform_message(response: requests.Response) -> str:
+def platform_message(response: requests.Response) -> str:
     """The platform's own words about an error (JSON error fields, else the text)."""
     text = response.text or ""
     try:
@@ -525,7 +525,7 @@ def _check(response: requests.Response, what: str, ok: Iterable[int] = (200, 201
         return
     code = response.status_code
     retry = code >= 500 or code in (408, 425, 429)
-    raise DeliveryError(f"{what}: {_platform_message(response)}", retry=retry, status=code,
+    raise DeliveryError(f"{what}: {platform_message(response)}", retry=retry, status=code,
                         retry_after=_retry_after(response))
 
 
