@@ -72,3 +72,4 @@ def test_the_lms_registers_the_tool_from_the_instructor_s_link(tool, context, pa
         expect(page.locator("#platforms-heading + .table-wrap")).to_contain_text(
             platform.client_id)
         expect(page.locator("text=Links not used yet")).to_have_count(0)
+        screenshot(page, "lti-index-after-registration")
