@@ -1,5 +1,5 @@
-"""LTI flask commands: register a platform, print the tool's URLs, run the grade passback
-worker, rotate our signing key. Errors print `error: <path>: <message>` and exit 2."""
+"""LTI flask commands: register a platform (or make a link for the LMS to register the tool
+itself), print the tool's URLs, run the grade passback worker, rotate our signing key. Errors print `error: <path>: <message>` and exit 2."""
 
 from __future__ import annotations
 
@@ -85,6 +85,31 @@ def register(app: Flask) -> None:
         click.echo(f"{verb} platform {platform.public_id} ({platform.issuer}, client "
                    f"{platform.client_id}, deployments {', '.join(platform.deployment_ids)})")
         _print_urls()
+
+    @app.cli.command("lti-registration-link")
+    @click.option("--owner", "owner_email", required=True,
+                  help="Email of the instructor the registered platform belongs to.")
+    @click.option("--course", "course_ref", default="",
+                  help="Put every LMS course of the platform into this course (code or id); "
+                       "default: a new course per LMS course.")
+    def registration_link(owner_email: str, course_ref: str) -> None:
+        """Print a single-use LTI Dynamic Registration link (paste it into Moodle or
+        Canvas: the LMS registers the tool itself)."""
+        from grader.lti import dynamic
+        from grader.services import courses
+
+        owner = courses.user_by_email(owner_email)
+        if owner is None or not owner.is_instructor:
+            _fail(f"no instructor with the email {owner_email!r}", "owner")
+        course = None
+        if course_ref:
+            course = courses.find_course(course_ref)
+            if course is None or courses.role_in(owner, course) != "instructor":
+                _fail(f"no course taught by {owner_email} with the code or id {course_ref!r}",
+                      "course")
+        url, link = dynamic.make_link(owner, course)
+        click.echo(url)
+        click.echo(f"single use, valid until {link.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
 
     @app.cli.command("lti-platforms")
     def list_platforms() -> None:

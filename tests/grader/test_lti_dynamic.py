@@ -264,3 +264,27 @@ def test_a_link_cannot_be_cancelled_by_another_instructor(app, teacher, instruct
                                     is_instructor=True)
         assert dynamic.cancel_link(other, link_id) is False
         assert dynamic.cancel_link(instructor, link_id) is True
+
+
+def test_the_command_prints_a_link_that_registers(app, runner, instructor, course, harness,
+                                                  platform):
+    result = runner.invoke(args=["lti-registration-link", "--owner", instructor.email,
+                                 "--course", course.code])
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip()
+    assert url.startswith("http://localhost/lti/register/") and "single use" in result.stderr
+    assert open_link(app.test_client(), url, platform).status_code == 200
+    (stored,) = platforms(app)
+    assert stored.owner_id == instructor.id and stored.course_id == course.id
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--owner", "nobody@example.edu"], "error: owner: no instructor"),
+    (["--owner", "student1@example.edu"], "error: owner: no instructor"),
+    (["--owner", "teacher@example.edu", "--course", "NOPE"], "error: course: no course"),
+])
+def test_the_command_refuses_naming_the_option(app, runner, course, args, expected):
+    result = runner.invoke(args=["lti-registration-link", *args])
+    assert result.exit_code == 2 and expected in result.output
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(LtiRegistrationLink)) == 0
