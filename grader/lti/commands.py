@@ -29,6 +29,26 @@ def _print_urls() -> None:
     click.echo(f"Canvas JSON config:    {urls.canvas_config}")
 
 
+def _owner_and_course(owner_email: str, course_ref: str) -> tuple[Any, Any]:
+    """The instructor of `--owner` and the course of `--course` (either may be empty: None);
+    exit 2 naming the option for an unknown one, or a course the owner does not teach."""
+    from grader.services import courses
+
+    owner = None
+    if owner_email:
+        owner = courses.user_by_email(owner_email)
+        if owner is None or not owner.is_instructor:
+            _fail(f"no instructor with the email {owner_email!r}", "owner")
+    course = None
+    if course_ref:
+        course = courses.find_course(course_ref)
+        if course is None:
+            _fail(f"no course with the code or id {course_ref!r}", "course")
+        if owner is not None and courses.role_in(owner, course) != "instructor":
+            _fail(f"{owner_email} does not teach {course.code}", "course")
+    return owner, course
+
+
 def register(app: Flask) -> None:
     """Add the LTI commands to `app`."""
 
@@ -53,19 +73,9 @@ def register(app: Flask) -> None:
                           token_audience: str, owner_email: str, course_ref: str) -> None:
         """Register an LMS (or add deployment ids to one already registered)."""
         from grader.lti import registry
-        from grader.services import courses
         from problems.errors import SpecError
 
-        owner = None
-        if owner_email:
-            owner = courses.user_by_email(owner_email)
-            if owner is None or not owner.is_instructor:
-                _fail(f"no instructor with the email {owner_email!r}", "owner")
-        course = None
-        if course_ref:
-            course = courses.find_course(course_ref)
-            if course is None:
-                _fail(f"no course with the code or id {course_ref!r}", "course")
+        owner, course = _owner_and_course(owner_email, course_ref)
         existing = registry.find(issuer.strip(), client_id.strip())
         try:
             if existing:
@@ -96,17 +106,9 @@ def register(app: Flask) -> None:
         """Print a single-use LTI Dynamic Registration link (paste it into Moodle or
         Canvas: the LMS registers the tool itself)."""
         from grader.lti import dynamic
-        from grader.services import courses
 
-        owner = courses.user_by_email(owner_email)
-        if owner is None or not owner.is_instructor:
-            _fail(f"no instructor with the email {owner_email!r}", "owner")
-        course = None
-        if course_ref:
-            course = courses.find_course(course_ref)
-            if course is None or courses.role_in(owner, course) != "instructor":
-                _fail(f"no course taught by {owner_email} with the code or id {course_ref!r}",
-                      "course")
+        owner, course = _owner_and_course(owner_email, course_ref)
+        assert owner is not None  # --owner is required
         url, link = dynamic.make_link(owner, course)
         click.echo(url)
         click.echo(f"single use, valid until {link.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
