@@ -1,5 +1,6 @@
 """LTI flask commands: register a platform (or make a link for the LMS to register the tool
-itself), print the tool's URLs, run the grade passback worker, rotate our signing key. Errors print `error: <path>: <message>` and exit 2."""
+itself), print the tool's URLs, run the grade passback worker, rotate our signing key.
+Errors print `error: <path>: <message>` and exit 2."""
 
 from __future__ import annotations
 

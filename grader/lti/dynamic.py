@@ -47,11 +47,6 @@ from problems.errors import SpecError
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 RESOURCE_LINK = "LtiResourceLinkRequest"
-AGS_SCOPES = (
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
-)
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email")
 MAX_CONFIGURATION_BYTES = 256 * 1024
 _REMAKE = "make a new registration link on CNN Quiz's LMS page (Teach → LMS)"
@@ -292,12 +287,11 @@ def client_metadata(config: PlatformConfiguration) -> dict[str, Any]:
         "client_name": title,
         "jwks_uri": urls.jwks,
         "token_endpoint_auth_method": "private_key_jwt",
-        "scope": " ".join(AGS_SCOPES),
+        "scope": " ".join(registry.AGS_SCOPES),
         TOOL_CONFIGURATION: {
             "domain": urlsplit(urls.launch).netloc,
             "target_link_uri": urls.launch,
-            "description": "Randomized, auto-graded problem sets on CNN arithmetic: shapes, "
-                           "parameters, receptive fields and pooling. Grades return to the LMS.",
+            "description": registry.TOOL_DESCRIPTION,
             "claims": list(CLAIMS),
             "messages": messages,
         },

@@ -19,6 +19,14 @@ from grader.models import Course, Enrollment, User, utcnow
 from problems.errors import SpecError
 
 MAX_DEPLOYMENTS = 200
+# What the tool asks an LMS for (Assignment and Grade Services), and how it describes itself.
+AGS_SCOPES = (
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+)
+TOOL_DESCRIPTION = ("Randomized, auto-graded problem sets on CNN arithmetic: shapes, parameters, "
+                    "receptive fields and pooling. Grades return to the LMS.")
 
 
 @dataclass(frozen=True)

@@ -58,13 +58,6 @@ from grader.models import ProblemSet, User
 
 log = logging.getLogger("grader.lti")
 
-AGS_SCOPES = [
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
-]
-
-
 @bp.after_request
 def _no_store(response: Response) -> Response:
     if request.endpoint != "lti.jwks" and request.endpoint != "lti.static":
@@ -111,12 +104,11 @@ def canvas_config() -> Any:
                  "text": title, "selection_height": 600, "selection_width": 800}
     return jsonify({
         "title": title,
-        "description": "Randomized, auto-graded problem sets on CNN arithmetic: shapes, "
-                       "parameters, receptive fields and pooling. Grades return to the LMS.",
+        "description": registry.TOOL_DESCRIPTION,
         "oidc_initiation_url": urls.login,
         "target_link_uri": urls.launch,
         "public_jwk_url": urls.jwks,
-        "scopes": AGS_SCOPES,
+        "scopes": list(registry.AGS_SCOPES),
         "extensions": [{
             "platform": "canvas.instructure.com",
             "domain": domain,
