@@ -1,7 +1,7 @@
 """LTI 1.3 tables: registered platforms and their deployments, the tool's own keys, login
-states and used nonces, new-window tickets, dynamic-registration links, the LMS contexts, users and resource links
-mapped onto ours, pending deep-linking requests, cached service tokens, and the
-grade-passback outbox.
+states and used nonces, new-window tickets, dynamic-registration links, the LMS contexts,
+users and resource links mapped onto ours, pending deep-linking requests, cached service
+tokens, and the grade-passback outbox.
 
 Imported at the end of grader.models so that Alembic sees these tables.
 """

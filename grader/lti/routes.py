@@ -58,6 +58,7 @@ from grader.models import ProblemSet, User
 
 log = logging.getLogger("grader.lti")
 
+
 @bp.after_request
 def _no_store(response: Response) -> Response:
     if request.endpoint != "lti.jwks" and request.endpoint != "lti.static":
