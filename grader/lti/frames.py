@@ -38,7 +38,7 @@ FRAME_KEY = "lti_frame"  # in the session: it began with an LTI launch
 _SESSIONLESS = re.compile(r"/api/v\d+/(?!docs$)")
 
 
-def _served_securely(app: Flask) -> bool:
+def served_securely(app: Flask) -> bool:
     return bool(app.config.get("SESSION_COOKIE_SECURE")) or (
         has_request_context() and request.is_secure)
 
@@ -67,7 +67,7 @@ class FrameSessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
     def _framed(self, app: Flask) -> bool:
-        if not has_request_context() or not _served_securely(app):
+        if not has_request_context() or not served_securely(app):
             return False
         if session:  # (`in`, not .get(): reading it must not mark the session accessed)
             return FRAME_KEY in session
@@ -97,7 +97,7 @@ def cookie_attributes() -> dict[str, Any]:
     """Attributes for our other cookies set inside an LMS frame (the login state): always
     `SameSite=None` (the launch is a cross-site POST), and over HTTPS `Secure; Partitioned`."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    secure = _served_securely(app)
+    secure = served_securely(app)
     return {"secure": secure, "samesite": "None", "httponly": True,
             "partitioned": secure and bool(app.config.get("LTI_PARTITIONED_COOKIES", True))}
 

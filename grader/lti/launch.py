@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from grader import db
-from grader.lti import registry
+from grader.lti import frames, registry
 from grader.lti.models import LtiNonce, LtiPlatform, LtiState
 from grader.lti.sql import insert_ignore
 from grader.models import utcnow
@@ -347,9 +347,13 @@ def _check_browser(state: str, cookies: Mapping[str, str], proof: StorageProof |
     if login is None:
         raise LaunchError(400, "state_unknown", "state",
                           "Unknown or already used state: start the launch again from the LMS.")
-    raise LaunchError(400, "state_cookie_missing", "state",
-                      "This browser has no record of starting the login (the state cookie "
-                      "is missing: cookies blocked, or the login began elsewhere).")
+    message = ("This browser has no record of starting the login (the state cookie is "
+               "missing: cookies blocked, or the login began elsewhere).")
+    if not frames.served_securely(current_app._get_current_object()):  # type: ignore[attr-defined]
+        message += (" This tool is served over plain http, where browsers refuse the cross-site "
+                    "cookie a launch needs (SameSite=None requires Secure): serve it over https "
+                    "(BASE_URL).")
+    raise LaunchError(400, "state_cookie_missing", "state", message)
 
 
 def _consume_state(form: Mapping[str, str], cookies: Mapping[str, str],

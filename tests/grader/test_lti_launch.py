@@ -423,6 +423,18 @@ def test_missing_or_mismatched_state_is_refused(app, client, lti):
     assert lti.post(client, token, state).status_code == 303
 
 
+def test_a_missing_state_cookie_over_plain_http_says_to_serve_https(app, client, lti):
+    """Browsers refuse a SameSite=None cookie without Secure: over http, the refusal says
+    why the launch cannot work there; over https it does not."""
+    state, nonce = lti.start(client, "teacher")
+    token = lti.platform.id_token("teacher", nonce)
+    over_http = lti.post(app.test_client(), token, state).get_json()["error"]["message"]
+    assert "served over plain http" in over_http and "BASE_URL" in over_http
+    app.config["SESSION_COOKIE_SECURE"] = True
+    over_https = lti.post(app.test_client(), token, state).get_json()["error"]["message"]
+    assert "state cookie is missing" in over_https and "plain http" not in over_https
+
+
 def test_a_replayed_nonce_is_refused(app, client, lti):
     state, nonce = lti.start(client, "teacher")
     token = lti.platform.id_token("teacher", nonce)
