@@ -171,8 +171,8 @@ class Platform:
         self.storage_target: str | None = None
         self.errors: list[str] = []
         self.registration_token: str | None = "reg-" + secrets.token_hex(8)
-        self.configuration_mode = "ok"  # or "500", "not_json", "wrong_issuer", "no_lti",
-        #                                  "no_deep_linking", "hang"
+        self.configuration_mode = "ok"  # or "500", "not_json", "huge", "wrong_issuer",
+        #                                  "no_lti", "no_deep_linking", "hang"
         self.registration_faults: list[str] = []  # "400", "no_deployment", "no_client_id"
         self.registrations: list[dict[str, Any]] = []
         self.product = "moodle"
@@ -571,6 +571,8 @@ class Platform:
                                "error_description": "configuration store down"}, 500)
         if mode == "not_json":
             return Response("<html>Moodle</html>", mimetype="text/html")
+        if mode == "huge":
+            return self._json({"issuer": self.issuer, "padding": "x" * (1 << 20)})
         messages = [{"type": "LtiResourceLinkRequest"}]
         if mode != "no_deep_linking":
             messages.append({"type": "LtiDeepLinkingRequest",

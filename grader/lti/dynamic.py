@@ -26,6 +26,7 @@ Every request to the platform has a timeout (LTI_HTTP_TIMEOUT) and follows no re
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,14 +42,14 @@ from grader.lti import registry
 from grader.lti.launch import DEEP_LINKING, LaunchError
 from grader.lti.models import LtiPlatform, LtiRegistrationLink
 from grader.models import Course, User, utcnow
-from grader.services.passback import platform_message
+from grader.services.passback import reply_message
 from problems.errors import SpecError
 
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 RESOURCE_LINK = "LtiResourceLinkRequest"
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email")
-MAX_CONFIGURATION_BYTES = 256 * 1024
+MAX_REPLY_BYTES = 256 * 1024  # of the platform's configuration or registration
 _REMAKE = "make a new registration link on CNN Quiz's LMS page (Teach → LMS)"
 
 
@@ -180,10 +181,25 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _send(method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    content: bytes  # at most MAX_REPLY_BYTES + 1 bytes of the body
+
+
+def _send(method: str, url: str, what: str, **kwargs: Any) -> _Reply:
+    """One request to the platform: a timeout, no redirects, and at most MAX_REPLY_BYTES
+    (+1, to tell a longer body) of its answer read."""
     timeout = float(current_app.config["LTI_HTTP_TIMEOUT"])
     try:
-        return requests.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        with requests.request(method, url, timeout=timeout, allow_redirects=False, stream=True,
+                              **kwargs) as response:
+            content = b""
+            for chunk in response.iter_content(64 * 1024):
+                content += chunk
+                if len(content) > MAX_REPLY_BYTES:
+                    break
+            return _Reply(response.status_code, content[:MAX_REPLY_BYTES + 1])
     except requests.Timeout:
         raise LaunchError(504, "registration_platform_timeout", what,
                           f"The LMS did not answer within {timeout:g} s ({url}): try again "
@@ -194,17 +210,18 @@ def _send(method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
                           "again from the LMS.") from None
 
 
-def _json_reply(response: requests.Response, what: str, ok: tuple[int, ...]) -> dict[str, Any]:
-    if response.status_code not in ok:
+def _json_reply(reply: _Reply, what: str, ok: tuple[int, ...]) -> dict[str, Any]:
+    text = reply.content.decode("utf-8", "replace")
+    if reply.status not in ok:
         raise LaunchError(502, "registration_platform_refused", what,
-                          f"The LMS refused ({what}): {platform_message(response)}")
-    if len(response.content) > MAX_CONFIGURATION_BYTES:
+                          f"The LMS refused ({what}): {reply_message(reply.status, text)}")
+    if len(reply.content) > MAX_REPLY_BYTES:
         raise LaunchError(502, "registration_platform_refused", what,
                           f"The LMS's answer ({what}) is larger than "
-                          f"{MAX_CONFIGURATION_BYTES // 1024} KiB.")
+                          f"{MAX_REPLY_BYTES // 1024} KiB.")
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise LaunchError(502, "registration_platform_refused", what,

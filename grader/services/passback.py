@@ -487,10 +487,14 @@ def scores_url(lineitem: str) -> str:
 
 def platform_message(response: requests.Response) -> str:
     """The platform's own words about an error (JSON error fields, else the text)."""
-    text = response.text or ""
+    return reply_message(response.status_code, response.text or "")
+
+
+def reply_message(status: int, text: str) -> str:
+    """`platform_message` of a reply with this status and text."""
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         parts = [str(body[k]) for k in ("error", "error_description", "message", "reason")
@@ -500,7 +504,7 @@ def platform_message(response: requests.Response) -> str:
         if parts:
             text = ": ".join(parts)
     text = " ".join(text.split())[:300]
-    return f"HTTP {response.status_code}" + (f": {text}" if text else "")
+    return f"HTTP {status}" + (f": {text}" if text else "")
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -154,6 +154,7 @@ def test_without_a_deployment_id_launches_wait_until_the_instructor_adds_it(
 @pytest.mark.parametrize(("mode", "status", "reason", "words"), [
     ("500", 502, "registration_platform_refused", "configuration store down"),
     ("not_json", 502, "registration_platform_refused", "not a JSON object"),
+    ("huge", 502, "registration_platform_refused", "larger than 256 KiB"),
     ("wrong_issuer", 422, "registration_configuration_invalid", "not on the host"),
     ("no_lti", 422, "registration_configuration_invalid", "not an LTI platform"),
     ("hang", 504, "registration_platform_timeout", "did not answer within 2 s"),
