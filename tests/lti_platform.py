@@ -172,7 +172,7 @@ class Platform:
         self.errors: list[str] = []
         self.registration_token: str | None = "reg-" + secrets.token_hex(8)
         self.configuration_mode = "ok"  # or "500", "not_json", "huge", "wrong_issuer",
-        #                                  "no_lti", "no_deep_linking", "hang"
+        #                       "no_lti", "no_deep_linking", "odd_messages", "bad_urls", "hang"
         self.registration_faults: list[str] = []  # "400", "no_deployment", "no_client_id"
         self.registrations: list[dict[str, Any]] = []
         self.product = "moodle"
@@ -594,8 +594,10 @@ class Platform:
         if mode != "no_lti":
             body["https://purl.imsglobal.org/spec/lti-platform-configuration"] = {
                 "product_family_code": self.product, "version": "4.5",
-                "messages_supported": messages,
+                "messages_supported": 7 if mode == "odd_messages" else messages,
             }
+        if mode == "bad_urls":
+            body["jwks_uri"] = "https://[lms/jwks"
         return self._json(body)
 
     def _register(self, request: Request) -> Response:

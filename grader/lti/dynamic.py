@@ -258,7 +258,8 @@ def fetch_configuration(url: str, registration_token: str | None) -> PlatformCon
     if not isinstance(lti, dict):
         raise _refused(PLATFORM_CONFIGURATION, "missing: this is not an LTI platform's "
                                                "configuration")
-    messages = [m.get("type") for m in lti.get("messages_supported") or []
+    offered = lti.get("messages_supported")
+    messages = [m.get("type") for m in (offered if isinstance(offered, list) else [])
                 if isinstance(m, dict)]
     if messages and RESOURCE_LINK not in messages:
         raise _refused(f"{PLATFORM_CONFIGURATION}.messages_supported",

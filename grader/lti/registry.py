@@ -84,7 +84,11 @@ def check_url(value: Any, path: str) -> str:
         raise SpecError(path, "is required")
     if len(text) > 2000:
         raise SpecError(path, "is longer than 2000 characters")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises for a port out of range)
+    except ValueError as err:  # "https://[abc": no valid host
+        raise SpecError(path, f"{text[:200]!r} is not a valid URL ({err})") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise SpecError(path, f"{text!r} is not an absolute http(s) URL")
     if any(ch.isspace() for ch in text):

@@ -83,6 +83,8 @@ def test_register_a_platform_with_the_form(app, teacher, instructor):
     ({"auth_login_url": "http://lms.example.edu/auth"}, "auth_login_url", "must use https"),
     ({"token_url": "not a url"}, "token_url", "not an absolute"),
     ({"key_set_url": "ftp://lms.example.edu/jwks"}, "key_set_url", "not an absolute"),
+    ({"key_set_url": "https://[lms.example.edu/jwks"}, "key_set_url", "not a valid URL"),
+    ({"token_url": "https://lms.example.edu:99999/token"}, "token_url", "not a valid URL"),
     ({"deployment_ids": "\n \n"}, "deployment_ids", "at least one"),
     ({"course": "not-mine"}, "course", "choose one of your courses"),
 ])

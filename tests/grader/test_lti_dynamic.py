@@ -116,6 +116,16 @@ def test_the_lms_registers_the_tool_and_its_launches_then_work(app, teacher, ins
     assert len(platforms(app)) == 1 and len(platform.registrations) == 1
 
 
+def test_a_configuration_without_a_list_of_messages_gets_a_launch_only(app, teacher, harness,
+                                                                       platform):
+    """`messages_supported` that is no list offers nothing we can read: register the
+    resource-link launch, which every LTI platform has."""
+    platform.configuration_mode = "odd_messages"
+    assert open_link(app.test_client(), make_link(teacher), platform).status_code == 200
+    (sent,) = platform.registrations
+    assert [m["type"] for m in sent[TOOL]["messages"]] == ["LtiResourceLinkRequest"]
+
+
 def test_a_registration_into_a_course_and_without_deep_linking(app, teacher, course, harness,
                                                                  platform):
     platform.configuration_mode = "no_deep_linking"
@@ -157,6 +167,7 @@ def test_without_a_deployment_id_launches_wait_until_the_instructor_adds_it(
     ("huge", 502, "registration_platform_refused", "larger than 256 KiB"),
     ("wrong_issuer", 422, "registration_configuration_invalid", "not on the host"),
     ("no_lti", 422, "registration_configuration_invalid", "not an LTI platform"),
+    ("bad_urls", 422, "registration_configuration_invalid", "jwks_uri"),
     ("hang", 504, "registration_platform_timeout", "did not answer within 2 s"),
 ])
 def test_a_bad_platform_configuration_registers_nothing(app, teacher, harness, platform, mode,
