@@ -79,7 +79,10 @@ def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     target = target.strip()
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # no valid host ("http://[x"): nowhere to go
+        return None
     if (not target.startswith("/") or target.startswith("//") or "\\" in target
             or parts.scheme or parts.netloc or any(ord(c) < 32 for c in target)):
         return None

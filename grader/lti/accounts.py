@@ -163,9 +163,13 @@ def _enroll(s: Session, course: Course, user: User, role: str) -> None:
 
 
 def _url(value: Any) -> str | None:
-    if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
-        return value.strip()
-    return None
+    if not isinstance(value, str):
+        return None
+    try:
+        scheme = urlsplit(value).scheme
+    except ValueError:  # no valid host
+        return None
+    return value.strip() if scheme in ("http", "https") else None
 
 
 def _link(s: Session, platform: LtiPlatform, context: LtiContext, launch: Launch,

@@ -135,8 +135,11 @@ def _hash(token: str) -> str:
 
 
 def safe_target(target: str) -> bool:
-    """A local path of ours (never another host)."""
-    parts = urlsplit(target)
+    """A local path of ours (never another host, nor text that is no URL at all)."""
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "/x?[" is fine, but "//[x" has no valid host
+        return False
     return (target.startswith("/") and not target.startswith("//") and "\\" not in target
             and not parts.scheme and not parts.netloc and all(ord(c) >= 32 for c in target))
 

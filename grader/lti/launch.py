@@ -108,6 +108,14 @@ def _param(params: Mapping[str, str], name: str, required: bool = True) -> str:
     return value
 
 
+def _scheme(url: str) -> str:
+    """The URL's scheme; "" for text that is no URL (a host like "[x")."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
+
+
 def _with_query(url: str, params: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
@@ -550,7 +558,7 @@ def validate(form: Mapping[str, str], cookies: Mapping[str, str],
     else:
         settings = launch.deep_linking
         return_url = settings.get("deep_link_return_url")
-        if not isinstance(return_url, str) or urlsplit(return_url).scheme not in ("http", "https"):
+        if not isinstance(return_url, str) or _scheme(return_url) not in ("http", "https"):
             raise LaunchError(400, "deep_linking_settings_missing",
                               "id_token.deep_linking_settings.deep_link_return_url",
                               "The deep-linking request has no return URL.")

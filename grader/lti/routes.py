@@ -384,8 +384,7 @@ def continue_in_window() -> Any:
         return _picker_error(err)
     start_session(row.user)
     target = request.form.get("next", "")
-    parts = urlsplit(target)
-    if not (target.startswith("/teach/") and not parts.scheme and not parts.netloc
-            and "\\" not in target and "//" not in target):
+    if not (target.startswith("/teach/") and "//" not in target
+            and frames.safe_target(target)):
         target = url_for("instructor.course", course_id=row.course.public_id)
     return redirect(target, code=303)

@@ -108,8 +108,11 @@ def test_signed_in_user_visiting_login_goes_home(client, instructor):
     ("//evil.example/phish", "/"),
     ("/\\evil.example", "/"),
     ("javascript:alert(1)", "/"),
+    ("http://[evil.example/phish", "/"),  # no valid host: no URL at all (it was a 500)
+    ("//[evil.example", "/"),
 ])
 def test_next_only_ever_leads_to_a_local_page(client, student, target, expected):
+    assert client.get("/login", query_string={"next": target}).status_code == 200
     response = login(client, student.email, next_url=target)
     assert response.status_code == 302
     assert response.headers["Location"] == expected

@@ -601,9 +601,11 @@ def test_continue_signs_the_instructor_in_a_window_of_their_own(app, client, lti
     assert response.status_code == 303
     assert response.headers["Location"] == f"/teach/courses/{course.public_id}/sets/new"
     assert new_window.get(response.headers["Location"]).status_code == 200
-    evil = app.test_client().post("/lti/continue", headers=SAME_ORIGIN,
-                                  data={"token": token, "next": "https://evil.example/"})
-    assert evil.headers["Location"] == f"/teach/courses/{course.public_id}"
+    for evil_next in ("https://evil.example/", "/teach//evil.example", "//[evil.example",
+                      "/teach/\\evil.example"):
+        evil = app.test_client().post("/lti/continue", headers=SAME_ORIGIN,
+                                      data={"token": token, "next": evil_next})
+        assert evil.headers["Location"] == f"/teach/courses/{course.public_id}", evil_next
 
 
 @pytest.mark.parametrize("headers", [
@@ -632,12 +634,18 @@ def test_deep_linking_is_for_instructors_only(app, client, lti):
     assert not signed_in(client) and count(app, LtiUser) == 0
 
 
-def test_deep_linking_requires_a_return_url(app, client, lti):
+@pytest.mark.parametrize("return_url", [None, "ftp://lms.example/return",
+                                        "https://[lms.example/return"])
+def test_deep_linking_requires_a_return_url(app, client, lti, return_url):
     state, nonce = lti.start(client, "teacher", "dl")
     spec = _deep_link_spec(lti.platform)
     claims = lti.platform.claims("teacher", nonce, spec)
-    claims[DL + "deep_linking_settings"].pop("deep_link_return_url")
+    if return_url is None:
+        claims[DL + "deep_linking_settings"].pop("deep_link_return_url")
+    else:
+        claims[DL + "deep_linking_settings"]["deep_link_return_url"] = return_url
     response = lti.post(client, lti.platform.sign(claims), state)
+    assert response.status_code == 400
     assert response.get_json()["error"]["reason"] == "deep_linking_settings_missing"
 
 
