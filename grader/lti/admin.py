@@ -94,7 +94,7 @@ def new_registration_link() -> Any:
     return render_template("lti/registration_link.html", url=url, link=link, course=course)
 
 
-@bp.post("/registration-links/<int:link_id>/cancel")
+@bp.post("/registration-links/<int(max=2147483647):link_id>/cancel")
 def cancel_registration_link(link_id: int) -> Any:
     if dynamic.cancel_link(current_user, link_id):
         record_audit("lti_registration_link_cancelled", f"link {link_id}")

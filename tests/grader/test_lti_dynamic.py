@@ -267,6 +267,13 @@ def test_the_instructor_page_offers_links_and_lists_the_open_ones(app, teacher, 
         assert db.session().scalar(select(func.count()).select_from(LtiRegistrationLink)) == 1
 
 
+@pytest.mark.parametrize("link_id", ["99999999999999999999", "2147483648", "-1", "x"])
+def test_cancelling_a_link_that_cannot_exist_is_a_404(app, teacher, link_id):
+    response = teacher.post(f"/teach/lti/registration-links/{link_id}/cancel",
+                            data={"csrf_token": csrf_token(teacher, "/teach/lti/")})
+    assert response.status_code == 404
+
+
 def test_a_link_cannot_be_cancelled_by_another_instructor(app, teacher, instructor):
     make_link(teacher)
     with app.app_context():
