@@ -7,7 +7,7 @@ import secrets
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from grader import db
@@ -45,7 +45,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _security_headers(app)
     _error_handlers(app)
+    _no_nul_in_url_parts(app)
     return app
+
+
+def _no_nul_in_url_parts(app: Flask) -> None:
+    """A URL part holding a NUL (`%00`) names nothing: no id, code or email holds one, and
+    PostgreSQL's text cannot even hold one to compare (the query failed with a 500). The
+    pages answer 404; the JSON API answers its own 404 naming the part (grader.api.routes)."""
+
+    @app.url_value_preprocessor
+    def _refuse_nul(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values and request.blueprint != "api" and any(
+                isinstance(v, str) and "\x00" in v for v in values.values()):
+            abort(404)
 
 
 def _security_headers(app: Flask) -> None:
