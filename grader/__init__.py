@@ -45,20 +45,34 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _security_headers(app)
     _error_handlers(app)
-    _no_nul_in_url_parts(app)
+    _no_nul_in_page_input(app)
     return app
 
 
-def _no_nul_in_url_parts(app: Flask) -> None:
-    """A URL part holding a NUL (`%00`) names nothing: no id, code or email holds one, and
-    PostgreSQL's text cannot even hold one to compare (the query failed with a 500). The
-    pages answer 404; the JSON API answers its own 404 naming the part (grader.api.routes)."""
+def _no_nul_in_page_input(app: Flask) -> None:
+    """A NUL character (`%00`) is in no id, code, email or text of ours, and PostgreSQL's
+    text cannot even hold one to compare (a query with one failed with a 500). So, on the
+    pages: a URL part holding one names nothing (404), and a query or form field holding
+    one is refused naming the field (400). The JSON API refuses them itself, naming the
+    place (grader.api)."""
 
     @app.url_value_preprocessor
     def _refuse_nul(endpoint: str | None, values: dict[str, Any] | None) -> None:
         if values and request.blueprint != "api" and any(
                 isinstance(v, str) and "\x00" in v for v in values.values()):
             abort(404)
+
+    @app.before_request
+    def _refuse_nul_fields() -> None:
+        if request.blueprint == "api":
+            return
+        for source in (request.args, request.form):
+            for name, value in source.items(multi=True):
+                if "\x00" in name or "\x00" in value:
+                    shown = name.replace("\x00", "\\0")[:40]
+                    abort(400, description=f"The field {shown!r} holds a NUL character (\\0), "
+                                           "which no text here can hold: remove it and send "
+                                           "the form again.")
 
 
 def _security_headers(app: Flask) -> None:
