@@ -280,6 +280,8 @@ def _roster_line(s: Session, course: Course, row: list[str], columns: dict[str, 
                  line: int, seen: dict[str, int], report: RosterReport) -> str | None:
     if len(row) > len(columns):
         return f"expected {len(columns)} columns, got {len(row)} (quote names that contain a comma)"
+    if any("\x00" in value for value in row):
+        return "holds a NUL character (\\0), which no email, name or password can hold"
 
     def cell(name: str) -> str:
         index = columns.get(name)

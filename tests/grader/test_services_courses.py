@@ -162,17 +162,20 @@ def test_roster_adds_good_lines_and_reports_bad_ones_by_line(ctx, course, studen
         "new3@example.edu,,\n"                               # 8: no name
         "new4@example.edu,Short Pw,abc\n"                    # 9: short password
         "new5@example.edu,Too,Many,Cells\n"                  # 10: too many cells
+        "new6\x00@example.edu,Nul,\n"                         # 11: NUL (a 500 on PostgreSQL)
+        "new7@example.edu,N\x00ul,\n"                         # 12: NUL in the name
     )
     report = courses.import_roster(course, csv_text)
     assert report.added == ["new1@example.edu", "new2@example.edu"]
     assert report.existing == [student.email]
-    assert [line for line, _ in report.errors] == [4, 7, 8, 9, 10]
+    assert [line for line, _ in report.errors] == [4, 7, 8, 9, 10, 11, 12]
     messages = dict(report.errors)
     assert "not an email address" in messages[4]
     assert "line 2" in messages[7]
     assert "name is required" in messages[8]
     assert "at least 8" in messages[9]
     assert "columns" in messages[10]
+    assert "NUL character" in messages[11] and "NUL character" in messages[12]
 
     new1 = courses.user_by_email("new1@example.edu")
     assert verify_password(new1.password_hash, "first password")
