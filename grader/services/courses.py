@@ -19,7 +19,8 @@ from problems.errors import SpecError
 
 ROLES = ("instructor", "student")
 # Deliberately loose: one @, no spaces, a dot in the domain. Delivery is the real test.
-_EMAIL = re.compile(r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"']+$")
+_EMAIL = re.compile(r"^[^@\s,;<>\"'\x00-\x1f\x7f]+@[^@\s,;<>\"'\x00-\x1f\x7f]+"
+                    r"\.[^@\s,;<>\"'\x00-\x1f\x7f]+$")
 _ROSTER_COLUMNS = ("email", "name", "password")
 
 
@@ -43,6 +44,15 @@ class RosterReport:
 def normalize_email(email: str) -> str:
     """Emails compare case-insensitively: stored trimmed and lower-case."""
     return email.strip().lower()
+
+
+def line_problem(text: str) -> str | None:
+    """Why `text` is not one line of text (a name, a title, a code), or None: control
+    characters, a NUL among them (which PostgreSQL's text cannot even hold), have no place
+    in one."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "must be one line of text, without control characters"
+    return None
 
 
 def email_problem(email: str) -> str | None:
@@ -91,6 +101,8 @@ def _create_user(s: Session, email: str, name: str, password: str | None,
         raise SpecError("name", "is required")
     if len(name) > 255:
         raise SpecError("name", "is longer than 255 characters")
+    if problem := line_problem(name):
+        raise SpecError("name", problem)
     if password is not None and (problem := password_problem(password)):
         raise SpecError("password", problem)
     if s.scalar(select(User.id).where(User.email == email)) is not None:
@@ -116,6 +128,9 @@ def create_course(code: str, title: str, instructor: User) -> Course:
         raise SpecError("title", "is required")
     if len(title) > 255:
         raise SpecError("title", "is longer than 255 characters")
+    for path, text in (("code", code), ("title", title)):
+        if problem := line_problem(text):
+            raise SpecError(path, problem)
     if not instructor.is_instructor:
         raise SpecError("instructor", f"{instructor.email} is not an instructor account")
     with db.transaction() as s:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from grader import db
 from grader.auth.access import deny
 from grader.models import Course, Enrollment, Item, ProblemSet, Submission, User, utcnow
+from grader.services.courses import line_problem
 from problems import kinds
 from problems.errors import SpecError
 
@@ -99,6 +100,8 @@ def _validate_settings(title: Any, attempts: Any, opens: Any, due: Any, solution
         raise SpecError(names["title"], "is required")
     if len(title.strip()) > 255:
         raise SpecError(names["title"], "is longer than 255 characters")
+    if problem := line_problem(title):
+        raise SpecError(names["title"], problem)
     if type(attempts) is not int or not 1 <= attempts <= MAX_ATTEMPTS:
         raise SpecError(names["attempts"], f"expected a whole number from 1 to {MAX_ATTEMPTS}, got {attempts!r}")
     opens_at = parse_when(opens, names["opens"])

@@ -137,6 +137,8 @@ def test_build_set_from_yaml_and_publish(app, runner, teacher_course, tmp_path):
     (json.dumps({"title": "W", "items": [{"kind": KIND, "difficulty": 7}]}),
      "error: items[0].difficulty: expected 1, 2 or 3, got 7"),
     ('{"title": ', "error: not valid JSON: line 1"),
+    (json.dumps({"title": "W\u0000eek", "items": [{"kind": KIND}]}),  # a traceback on PostgreSQL
+     "error: title: must be one line of text, without control characters"),
 ])
 def test_build_set_errors_exit_2_with_the_path(app, runner, teacher_course, tmp_path, text, message):
     path = tmp_path / "bad.json"

@@ -43,12 +43,23 @@ def test_create_user_normalises_email_and_hashes_the_password(ctx):
     ("a b@example.edu", "A", None, "email"),
     ("a@example.edu", "  ", None, "name"),
     ("a@example.edu", "A", "short", "password"),
+    ("a\x00b@example.edu", "A", None, "email"),  # NUL: a 500 on PostgreSQL
+    ("a@example.edu", "A\x00", None, "name"),
+    ("a@example.edu", "Ada\nLovelace", None, "name"),
 ])
 def test_create_user_names_the_bad_field(ctx, email, name, password, path):
     with pytest.raises(SpecError) as err:
         courses.create_user(email, name, password)
     assert err.value.path == path
     assert _count(User) == 0
+
+
+@pytest.mark.parametrize("code, title, path", [("C\x00", "T", "code"), ("C1", "T\x00", "title"),
+                                              ("C1", "Two\nlines", "title")])
+def test_create_course_refuses_control_characters(ctx, instructor, code, title, path):
+    with pytest.raises(SpecError, match="one line of text") as err:
+        courses.create_course(code, title, instructor)
+    assert err.value.path == path
 
 
 def test_duplicate_email_is_refused_in_any_case(ctx):
