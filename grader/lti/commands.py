@@ -141,11 +141,14 @@ def register(app: Flask) -> None:
             key = keys.rotate(s)
             kids = [k.kid for k in keys.published(s)]
         click.echo(f"new signing key {key.kid}; published: {', '.join(kids)}")
+        click.echo("drop a retired key (once platforms have refetched our JWKS) with: "
+                   "flask lti-drop-key -- KID")
 
     @app.cli.command("lti-drop-key")
     @click.argument("kid")
     def drop_key(kid: str) -> None:
-        """Stop publishing a retired key (after platforms have refetched our JWKS)."""
+        """Stop publishing a retired key (after platforms have refetched our JWKS). A kid
+        may start with "-" (1 in 64 do): write `flask lti-drop-key -- KID`."""
         from grader import db
         from grader.lti import keys
 
