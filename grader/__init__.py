@@ -58,7 +58,7 @@ def _no_nul_in_page_input(app: Flask) -> None:
 
     @app.url_value_preprocessor
     def _refuse_nul(endpoint: str | None, values: dict[str, Any] | None) -> None:
-        if values and request.blueprint != "api" and any(
+        if values and not (endpoint or "").startswith("api.") and any(
                 isinstance(v, str) and "\x00" in v for v in values.values()):
             abort(404)
 

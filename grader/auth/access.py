@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, NoReturn, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import abort, request
 from flask_login import current_user
@@ -58,6 +59,18 @@ def record_audit(action: str, detail: str = "", user_id: int | None = None) -> N
             s.add(AuditLog(user_id=user_id, action=action[:64], detail=detail[:2000]))
     except Exception:  # pragma: no cover - the database is down; the log line still exists
         log.exception("could not write audit row %s", action)
+
+
+def local_path(target: str) -> bool:
+    """`target` is a path on this site (where a user may be sent after signing in): never
+    another host, a scheme, a backslash trick, control characters, or text that is no URL
+    at all ("//[x" has no valid host)."""
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return False
+    return (target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not parts.scheme and not parts.netloc and all(ord(c) >= 32 for c in target))
 
 
 def deny(detail: str, action: str = "access_denied", user: Any = None) -> NoReturn:

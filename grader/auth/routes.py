@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     current_app,
@@ -26,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from grader import db
 from grader.auth import bp
-from grader.auth.access import record_audit
+from grader.auth.access import local_path, record_audit
 from grader.extensions import limiter, login_manager
 from grader.models import User
 from grader.passwords import hash_password, needs_rehash, password_problem, verify_password
@@ -79,14 +78,7 @@ def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     target = target.strip()
-    try:
-        parts = urlsplit(target)
-    except ValueError:  # no valid host ("http://[x"): nowhere to go
-        return None
-    if (not target.startswith("/") or target.startswith("//") or "\\" in target
-            or parts.scheme or parts.netloc or any(ord(c) < 32 for c in target)):
-        return None
-    return target
+    return target if local_path(target) else None
 
 
 def _wants_json() -> bool:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader import db
-from grader.lti.launch import RESOURCE_LINK, Launch, LaunchError
+from grader.lti.launch import RESOURCE_LINK, Launch, LaunchError, url_scheme
 from grader.lti.models import (
     LtiContext,
     LtiLinkUser,
@@ -163,13 +162,9 @@ def _enroll(s: Session, course: Course, user: User, role: str) -> None:
 
 
 def _url(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        scheme = urlsplit(value).scheme
-    except ValueError:  # no valid host
-        return None
-    return value.strip() if scheme in ("http", "https") else None
+    if isinstance(value, str) and url_scheme(value) in ("http", "https"):
+        return value.strip()
+    return None
 
 
 def _link(s: Session, platform: LtiPlatform, context: LtiContext, launch: Launch,

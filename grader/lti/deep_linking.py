@@ -7,7 +7,6 @@ form: the LMS shows the picker in a frame, where our session cookie may not be s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -21,7 +20,7 @@ from sqlalchemy import select, update
 from grader import db
 from grader.lti import keys, registry
 from grader.lti.launch import DL, LTI, VERSION, Launch
-from grader.lti.models import LtiDeepLink
+from grader.lti.models import LtiDeepLink, token_digest
 from grader.models import Course, ProblemSet, utcnow
 from grader.services.problem_sets import sets_for_course, total_points
 
@@ -38,9 +37,6 @@ class DeepLinkError(Exception):
         self.message = message
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
 
 def begin(launch: Launch, user_id: int, course: Course) -> str:
     """Store the request; the token for the picker's form."""
@@ -50,7 +46,7 @@ def begin(launch: Launch, user_id: int, course: Course) -> str:
     now = utcnow()
     with db.transaction() as s:
         s.add(LtiDeepLink(
-            token_hash=_hash(token), platform_id=launch.platform.id,
+            token_hash=token_digest(token), platform_id=launch.platform.id,
             deployment_id=launch.deployment_id, user_id=user_id, course_id=course.id,
             return_url=str(settings["deep_link_return_url"]),
             data=json.dumps(data) if data is not None else None,
@@ -67,7 +63,7 @@ def find(token: str) -> LtiDeepLink:
     if not token or len(token) > 100:
         raise DeepLinkError("deep_link_unknown", "This selection is not known: start it again "
                                                  "from the LMS.")
-    row = db.session().scalar(select(LtiDeepLink).where(LtiDeepLink.token_hash == _hash(token)))
+    row = db.session().scalar(select(LtiDeepLink).where(LtiDeepLink.token_hash == token_digest(token)))
     if row is None:
         raise DeepLinkError("deep_link_unknown", "This selection is not known: start it again "
                                                  "from the LMS.")

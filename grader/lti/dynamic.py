@@ -25,7 +25,6 @@ Every request to the platform has a timeout (LTI_HTTP_TIMEOUT) and follows no re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from sqlalchemy import delete, select, update
 from grader import db
 from grader.lti import registry
 from grader.lti.launch import DEEP_LINKING, LaunchError
-from grader.lti.models import LtiPlatform, LtiRegistrationLink
+from grader.lti.models import LtiPlatform, LtiRegistrationLink, token_digest
 from grader.models import Course, User, utcnow
 from grader.services.passback import reply_message
 from problems.errors import SpecError
@@ -52,9 +51,6 @@ CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email")
 MAX_REPLY_BYTES = 256 * 1024  # of the platform's configuration or registration
 _REMAKE = "make a new registration link on CNN Quiz's LMS page (Teach → LMS)"
 
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def link_url(token: str) -> str:
@@ -70,7 +66,7 @@ def make_link(owner: User, course: Course | None = None) -> tuple[str, LtiRegist
     with db.transaction() as s:
         s.execute(delete(LtiRegistrationLink).where(LtiRegistrationLink.expires_at < now,
                                                     LtiRegistrationLink.platform_id.is_(None)))
-        row = LtiRegistrationLink(token_hash=_hash(token), owner_id=owner.id,
+        row = LtiRegistrationLink(token_hash=token_digest(token), owner_id=owner.id,
                                   course_id=course.id if course else None, created_at=now,
                                   expires_at=now + timedelta(seconds=ttl))
         s.add(row)
@@ -101,7 +97,7 @@ def _claim(token: str) -> int:
         raise LaunchError(404, "registration_link_unknown", "token",
                           f"This registration link is not known: {_REMAKE}.")
     now = utcnow()
-    digest = _hash(token)
+    digest = token_digest(token)
     with db.transaction() as s:
         claimed = s.execute(
             update(LtiRegistrationLink)
@@ -154,20 +150,10 @@ def _refused(path: str, message: str) -> LaunchError:
     return LaunchError(422, "registration_configuration_invalid", path, message)
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _scheme_and_host(url: str) -> tuple[str, str]:
+    """Of a URL `_url` accepted."""
     parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
-
-
-def origin_of(url: str) -> str | None:
-    """`scheme://host[:port]` of an absolute http(s) URL; None for anything else."""
-    try:
-        scheme, host, port = _origin(url)
-    except ValueError:
-        return None
-    if scheme not in ("http", "https") or not host or any(c in host for c in " '\";"):
-        return None
-    return f"{scheme}://{host}" + (f":{port}" if port else "")
+    return parts.scheme.lower(), (parts.hostname or "").lower()
 
 
 def _url(value: Any, path: str) -> str:
@@ -240,7 +226,7 @@ def fetch_configuration(url: str, registration_token: str | None) -> PlatformCon
     body = _json_reply(_send("GET", url, "openid_configuration", headers=headers),
                        "openid_configuration", (200,))
     issuer = _url(body.get("issuer"), "issuer")
-    if _origin(issuer)[:2] != _origin(url)[:2]:
+    if _scheme_and_host(issuer) != _scheme_and_host(url):
         raise _refused("issuer", f"the platform's issuer {issuer!r} is not on the host its "
                                  f"configuration came from ({urlsplit(url).hostname}): refused, "
                                  "as LTI Dynamic Registration asks (register this LMS on the "

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select, update
 
 from grader import db
-from grader.lti.models import LtiWindowTicket
+from grader.auth.access import local_path
+from grader.lti.models import LtiWindowTicket, token_digest
 from grader.models import User, utcnow
 
 FRAME_KEY = "lti_frame"  # in the session: it began with an LTI launch
@@ -130,30 +130,17 @@ def same_origin_request() -> bool:
 # ---------------------------------------------------------------- window tickets
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def safe_target(target: str) -> bool:
-    """A local path of ours (never another host, nor text that is no URL at all)."""
-    try:
-        parts = urlsplit(target)
-    except ValueError:  # "/x?[" is fine, but "//[x" has no valid host
-        return False
-    return (target.startswith("/") and not target.startswith("//") and "\\" not in target
-            and not parts.scheme and not parts.netloc and all(ord(c) >= 32 for c in target))
-
 
 def issue_ticket(user: User, target: str) -> str:
     """A ticket that signs `user` in once, in a window of their own, and opens `target`."""
-    if not safe_target(target):
+    if not local_path(target):
         raise ValueError(f"not a local path: {target!r}")
     token = secrets.token_urlsafe(32)
     now = utcnow()
     ttl = int(current_app.config["LTI_WINDOW_TTL"])
     with db.transaction() as s:
         s.execute(delete(LtiWindowTicket).where(LtiWindowTicket.expires_at < now))
-        s.add(LtiWindowTicket(token_hash=_hash(token), user_id=user.id, target=target,
+        s.add(LtiWindowTicket(token_hash=token_digest(token), user_id=user.id, target=target,
                               created_at=now, expires_at=now + timedelta(seconds=ttl)))
     return token
 
@@ -178,7 +165,7 @@ def use_ticket(token: str) -> Ticket:
         raise TicketError(400, "ticket_unknown", "This link is not known: open the activity "
                                                  "again from the LMS.")
     now = utcnow()
-    digest = _hash(token)
+    digest = token_digest(token)
     with db.transaction() as s:
         used = s.execute(
             update(LtiWindowTicket)
@@ -198,7 +185,7 @@ def use_ticket(token: str) -> Ticket:
             raise TicketError(410, "ticket_expired", "This link has expired: open the "
                                                      "activity again from the LMS.")
         user = s.get(User, used.user_id)
-    if user is None or not safe_target(used.target):  # pragma: no cover - cascades, checks
+    if user is None or not local_path(used.target):  # pragma: no cover - cascades, checks
         raise TicketError(400, "ticket_unknown", "This link is not known: open the activity "
                                                  "again from the LMS.")
     return Ticket(user, used.target)

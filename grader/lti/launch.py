@@ -87,14 +87,26 @@ class LoginRedirect:
 def platform_origin(platform: LtiPlatform) -> str:
     """The origin of the platform's OIDC authorization URL: the only origin our pages send
     postMessages to, and accept answers from (LTI client-side postMessages)."""
-    parts = urlsplit(platform.auth_login_url.strip())
+    return url_origin(platform.auth_login_url) or ""
+
+
+def url_origin(url: str) -> str | None:
+    """The origin of an absolute http(s) URL as a browser serializes it (what
+    MessageEvent.origin is compared with, and what a CSP source may name): no user info, no
+    default port. None for anything else, a host that could break out of a CSP header
+    (quotes, spaces, separators) included."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # no valid host or port
+        return None
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host or any(
+            c.isspace() or c in "'\";," for c in host):
+        return None
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal
-    port = parts.port
-    default = {"https": 443, "http": 80}.get(scheme)
-    # As a browser serializes it (what MessageEvent.origin is compared with): no user
-    # info, no default port.
+    default = {"https": 443, "http": 80}[scheme]
     return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
@@ -108,7 +120,7 @@ def _param(params: Mapping[str, str], name: str, required: bool = True) -> str:
     return value
 
 
-def _scheme(url: str) -> str:
+def url_scheme(url: str) -> str:
     """The URL's scheme; "" for text that is no URL (a host like "[x")."""
     try:
         return urlsplit(url).scheme
@@ -558,7 +570,7 @@ def validate(form: Mapping[str, str], cookies: Mapping[str, str],
     else:
         settings = launch.deep_linking
         return_url = settings.get("deep_link_return_url")
-        if not isinstance(return_url, str) or _scheme(return_url) not in ("http", "https"):
+        if not isinstance(return_url, str) or url_scheme(return_url) not in ("http", "https"):
             raise LaunchError(400, "deep_linking_settings_missing",
                               "id_token.deep_linking_settings.deep_link_return_url",
                               "The deep-linking request has no return URL.")

@@ -8,6 +8,7 @@ Imported at the end of grader.models so that Alembic sees these tables.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grader.models import Base, Course, ProblemSet, User, new_public_id, utcnow
+
+
+def token_digest(token: str) -> str:
+    """How a single-use token (deep-linking, new-window ticket, registration link) is
+    stored: its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class LtiPlatform(Base):

@@ -36,7 +36,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from grader import content_security_policy, db
-from grader.auth.access import record_audit
+from grader.auth.access import local_path, record_audit
 from grader.auth.routes import start_session
 from grader.lti import accounts, bp, deep_linking, dynamic, frames, keys, registry
 from grader.lti.deep_linking import DeepLinkError
@@ -51,6 +51,7 @@ from grader.lti.launch import (
     platform_origin,
     start_login,
     storage_check,
+    url_origin,
     validate,
 )
 from grader.lti.models import LtiPlatform
@@ -148,7 +149,7 @@ def register(token: str) -> Any:
             product=done.product))
     # The LMS shows this page in a frame of its own (on the host of its configuration).
     ancestors = current_app.config["FRAME_ANCESTORS"]
-    lms_origin = dynamic.origin_of(config_url)
+    lms_origin = url_origin(config_url)
     if lms_origin:
         ancestors = f"{ancestors} {lms_origin}"
     response.headers["Content-Security-Policy"] = content_security_policy(ancestors)
@@ -385,6 +386,6 @@ def continue_in_window() -> Any:
     start_session(row.user)
     target = request.form.get("next", "")
     if not (target.startswith("/teach/") and "//" not in target
-            and frames.safe_target(target)):
+            and local_path(target)):
         target = url_for("instructor.course", course_id=row.course.public_id)
     return redirect(target, code=303)
