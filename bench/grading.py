@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -61,6 +62,7 @@ class Result:
     errors: int  # non-2xx responses and socket errors
     server_cpu: float = 0.0  # CPU seconds the gunicorn processes used meanwhile
     services_cpu: float = 0.0  # and Redis and PostgreSQL
+    client_cpu: float = 0.0  # and the load generator
 
     def cpu_us(self, seconds: float) -> float:
         """`seconds` of CPU per request, in microseconds."""
@@ -213,18 +215,26 @@ local key = "%(key)s"
 local run = "%(run)s"
 local counter = 0
 local next_thread = 0
+local texts = {}  -- each request's text around its Idempotency-Key, formatted once
 function setup(thread)
   thread:set("tid", next_thread)
   next_thread = next_thread + 1
 end
+function init(args)
+  for i, r in ipairs(requests) do
+    local text = wrk.format("POST", r[1], {
+      ["Authorization"] = "Bearer " .. key,
+      ["Content-Type"] = "application/json",
+      ["Idempotency-Key"] = "@KEY@",
+    }, r[2])
+    local at = string.find(text, "@KEY@", 1, true)
+    texts[i] = {string.sub(text, 1, at - 1), string.sub(text, at + 5)}
+  end
+end
 function request()
   counter = counter + 1
-  local r = requests[(counter %% #requests) + 1]
-  return wrk.format("POST", r[1], {
-    ["Authorization"] = "Bearer " .. key,
-    ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = run .. "-" .. tid .. "-" .. counter,
-  }, r[2])
+  local t = texts[(counter %% #texts) + 1]
+  return t[1] .. run .. "-" .. tid .. "-" .. counter .. t[2]
 end
 """
 
@@ -243,7 +253,9 @@ def wrk(url: str, connections: int, seconds: float, script: Path | None) -> Resu
                "--timeout", "10s"]
     if script is not None:
         command += ["-s", str(script)]
+    before = children_cpu()
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    client = children_cpu() - before
     total = re.search(r"(\d+) requests in ([\d.]+)(s|m|ms)", out)
     assert total, out
     seconds_taken = _ms(total.group(2) + total.group(3)) / 1000
@@ -255,7 +267,7 @@ def wrk(url: str, connections: int, seconds: float, script: Path | None) -> Resu
             errors += sum(int(g) for g in match.groups())
     p50 = _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
-    return Result(int(total.group(1)), seconds_taken, p50, p99, errors)
+    return Result(int(total.group(1)), seconds_taken, p50, p99, errors, client_cpu=client)
 
 
 # ---------------------------------------------------------------- load: Python fallback
@@ -323,7 +335,7 @@ def combine(rounds: list[Result]) -> Result:
     return Result(sum(r.requests for r in rounds), sum(r.seconds for r in rounds),
                   median([r.p50_ms for r in rounds]), median([r.p99_ms for r in rounds]),
                   sum(r.errors for r in rounds), sum(r.server_cpu for r in rounds),
-                  sum(r.services_cpu for r in rounds))
+                  sum(r.services_cpu for r in rounds), sum(r.client_cpu for r in rounds))
 
 
 # ---------------------------------------------------------------- CPU used
@@ -339,6 +351,12 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds used so far by this process's finished children (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def pids(*command: str) -> list[int]:
@@ -552,10 +570,11 @@ def show(report: dict[str, object], args: argparse.Namespace) -> bool:
     print(f"\n[{report['engine']}] client: {report['client']}; {report['rounds']} rounds per case, "
           "taking turns (p50, p99: the median round's)")
     print(f"  {'case':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}"
-          f" {'CPU/req: gunicorn':>18} {'Redis+DB':>9}")
+          f" {'CPU/req: gunicorn':>18} {'Redis+DB':>9} {'client':>7}")
     for label, r in (("hello", hello), ("grading", grading)):
         print(f"  {label:<8} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.requests:>9} "
-              f"{r.errors:>7} {r.cpu_us(r.server_cpu):>15.0f} us {r.cpu_us(r.services_cpu):>6.0f} us")
+              f"{r.errors:>7} {r.cpu_us(r.server_cpu):>15.0f} us {r.cpu_us(r.services_cpu):>6.0f} us"
+              f" {r.cpu_us(r.client_cpu):>4.0f} us")
     cpu_ratio = (hello.cpu_us(hello.server_cpu + hello.services_cpu)
                  / max(1e-9, grading.cpu_us(grading.server_cpu + grading.services_cpu)))
     print(f"  CPU per request, hello/grading (what the ratio would be with the CPU to "
