@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -15,18 +16,65 @@ from problems.spec import parse_pool, parse_stack
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-def _refuse_constant(name: str) -> None:
-    raise SpecError("", f"{name} is not a number in JSON: use finite numbers only")
+class _Refused:
+    """Stands, in a parsed body, where strict JSON refuses something: a NaN or Infinity
+    literal, or an object that gives a key twice (`key`); found after parsing, with its path."""
+
+    __slots__ = ("key", "literal")
+
+    def __init__(self, literal: str | None = None, key: str | None = None) -> None:
+        self.literal = literal
+        self.key = key
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object that gave `refused.key` twice (the last value is kept, as json does)."""
+
+    refused: _Refused
+
+
+def join_path(parts: Iterable[str | int]) -> str:
+    """The spec's path notation: `layers[3].kernel`; a key that is not a name is quoted."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.isidentifier():
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part[:40] + ('...' if len(part) > 40 else ''))}]"
+    return out
 
 
 def load_json(text: str | bytes) -> Any:
-    """Parse strict JSON (no NaN or Infinity); a syntax error names its line and column."""
+    """Parse strict JSON: no NaN or Infinity and no key given twice in one object (some
+    readers keep the first, Python the last), each refused naming its place; a syntax error
+    names its line and column."""
     if len(text) > MAX_BODY_BYTES:
         raise SpecError("", f"the body is too large (at most {MAX_BODY_BYTES // 2**20} MiB)")
+    found: list[_Refused] = []
+
+    def constant(literal: str) -> _Refused:
+        refused = _Refused(literal=literal)
+        found.append(refused)
+        return refused
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) == len(items):
+            return obj
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                break
+            seen.add(key)
+        marked = _Duplicated(obj)
+        marked.refused = _Refused(key=key)
+        found.append(marked.refused)
+        return marked
+
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except SpecError:
-        raise
+        value = json.loads(text, parse_constant=constant, object_pairs_hook=pairs)
     except json.JSONDecodeError as err:
         raise SpecError("", f"not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
     except UnicodeDecodeError:
@@ -36,6 +84,31 @@ def load_json(text: str | bytes) -> Any:
     except ValueError:
         # Python refuses to read integers of more than 4,300 digits.
         raise SpecError("", "a number in the body is too long") from None
+    if found:
+        _refuse_first(value)
+    return value
+
+
+def _refuse_first(value: Any) -> None:
+    """Raise the refusal of the first refused place of `value` in document order.
+    Iterative: the body may nest as deep as the parser allows."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Refused):
+            assert node.literal is not None
+            raise SpecError(join_path(path), f"{node.literal} is not a number in JSON: "
+                            "use finite numbers only")
+        if isinstance(node, _Duplicated):
+            key = node.refused.key
+            assert key is not None
+            shown = json.dumps(key[:40] + ("..." if len(key) > 40 else ""), ensure_ascii=False)
+            raise SpecError(join_path((*path, key)), f"{shown} is given twice in one object: "
+                            "give each key once")
+        if isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
 
 
 def solve_json(body: Any) -> dict[str, Any]:
@@ -45,7 +118,7 @@ def solve_json(body: Any) -> dict[str, Any]:
 
 def _plain(values: np.ndarray) -> list[Any]:
     """Nested lists, integral values written as JSON integers (8, not 8.0)."""
-    if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
+    if np.all(values == np.round(values)) and np.all(np.abs(values) <= 2**53):
         return values.astype(np.int64).tolist()
     return values.tolist()
 
@@ -59,8 +132,16 @@ def pool_json(body: Any) -> dict[str, Any]:
             request.dilation, request.ceil_mode, request.count_include_pad,
         )
     output, argmax = result.output, result.argmax
-    if not np.all(np.isfinite(output)):
-        raise SpecError("input", "the values are too large to average (the sum overflows a float)")
+    overflowed = ~np.isfinite(output)
+    if overflowed.any():  # an average whose sum overflows: the same average of the grid
+        # scaled down by a power of two (exact), scaled back up (the mean is finite)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = pool2d(
+                np.ldexp(request.grid, -64), request.op, request.kernel, request.stride,
+                request.padding, request.dilation, request.ceil_mode,
+                request.count_include_pad, with_argmax=False,
+            ).output
+        output = np.where(overflowed, np.ldexp(scaled, 64), output)
     if request.rank == 2:
         output = output[0]
         argmax = None if argmax is None else argmax[0]

@@ -37,6 +37,10 @@ GLOBAL_POOL_TYPES: dict[str, PoolOp] = {
 MAX_LAYERS = 10_000
 MAX_SIZE = 1_000_000
 MAX_GRID_CELLS = 4_000_000
+MAX_GRID_CHANNELS = 4_096
+MAX_POOL_WORK = 100_000_000  # window cells read by one `pool` request, in all
+MAX_EXACT_INT = 2**53  # larger integers are not all floats: a max could change a value
+_NUMBER_TYPES = {int, float}
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, int):
         return str(value) if abs(value) < 10**30 else "a very large integer"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
@@ -202,10 +206,11 @@ def _check_fields(obj: Mapping[str, Any], path: str, allowed: tuple[str, ...], w
     for key in obj:
         if key not in allowed:
             allowed_text = ", ".join(a for a in allowed if a != "type") or "no fields"
-            if key.isidentifier():
+            if key.isidentifier() and len(key) <= 40:
                 field_path = f"{path}.{key}" if path else key
-            else:  # a name with spaces, quotes or newlines is quoted, so the path stays one line
-                field_path = f"{path}[{json.dumps(key)}]"
+            else:  # quoted (so the path stays one line) and a long name cut
+                shown = key if len(key) <= 40 else key[:37] + "..."
+                field_path = f"{path}[{json.dumps(shown)}]"
             raise SpecError(field_path, f"unknown field for {what} (allowed: {allowed_text})")
 
 
@@ -404,42 +409,92 @@ def _finite(number: int | float) -> bool:
         return False
 
 
+def _empty_level(value: list[Any]) -> tuple[int, str]:
+    """How many levels of lists `value` has down its first cells, and the path of the first
+    empty list met on the way ("" if none)."""
+    depth, probe, path = 0, value, "input"
+    while isinstance(probe, list):
+        depth += 1
+        if not probe:
+            return depth, path
+        probe, path = probe[0], f"{path}[0]"
+    return depth, ""
+
+
+def _bad_cell(row: list[Any], rpath: str) -> SpecError:
+    """The refusal for the first cell of `row` that is not a number a float holds exactly."""
+    for k, cell in enumerate(row):
+        if type(cell) not in (int, float):
+            return SpecError(f"{rpath}[{k}]", f"expected a finite number, got {_describe(cell)}")
+        if not _finite(cell):
+            return SpecError(f"{rpath}[{k}]", "the number is too large for a 64-bit float "
+                             "(at most about 1.8e308 in magnitude)")
+        if type(cell) is int and abs(cell) > MAX_EXACT_INT:
+            return SpecError(f"{rpath}[{k}]", f"the integer {_describe(cell)} is too large to "
+                             f"pool exactly (at most {MAX_EXACT_INT:,} in magnitude); write it "
+                             "as a decimal number (with a point or an exponent) to pool it "
+                             "rounded")
+    raise AssertionError("no bad cell in the row")
+
+
 def _read_grid(value: Any) -> np.ndarray:
-    """A 2-D `[H][W]` or 3-D `[C][H][W]` list of finite numbers, as float64 (C, H, W)."""
+    """A 2-D `[H][W]` or 3-D `[C][H][W]` list of finite numbers, as float64 (C, H, W).
+
+    Each row is checked at once (the set of its cells' types, then numpy), and cell by cell
+    only to name the cell that is refused: a grid of millions of cells reads in a second."""
     if not isinstance(value, list) or not value:
         raise SpecError("input", "expected a non-empty 2-D [H][W] or 3-D [C][H][W] grid of numbers")
-    depth = 0
-    probe: Any = value
-    while isinstance(probe, list) and probe:
-        depth += 1
-        probe = probe[0]
+    depth, empty = _empty_level(value)
+    if empty and depth in (2, 3):
+        what = "row of numbers" if empty.count("[") == depth - 1 else "list of rows"
+        raise SpecError(empty, f"expected a non-empty {what}, got []")
     if depth not in (2, 3):
         raise SpecError("input", f"expected a 2-D [H][W] or 3-D [C][H][W] grid, got {depth} level(s) of lists")
     channels = value if depth == 3 else [value]
+    if len(channels) > MAX_GRID_CHANNELS:
+        raise SpecError("input", f"{len(channels):,} channels is too many (at most "
+                        f"{MAX_GRID_CHANNELS:,})")
     expected: tuple[int, int] | None = None
     total = 0
     for c, channel in enumerate(channels):
         cpath = f"input[{c}]" if depth == 3 else "input"
         if not isinstance(channel, list) or not channel:
-            raise SpecError(cpath, "expected a non-empty list of rows")
+            raise SpecError(cpath, f"expected a non-empty list of rows, got {_describe(channel)}")
         for r, row in enumerate(channel):
-            rpath = f"{cpath}[{r}]"
             if not isinstance(row, list) or not row:
-                raise SpecError(rpath, f"expected a non-empty row of numbers, got {_describe(row)}")
+                raise SpecError(f"{cpath}[{r}]", f"expected a non-empty row of numbers, got {_describe(row)}")
             if expected is None:
                 expected = (len(channel), len(row))
             if len(row) != expected[1]:
-                raise SpecError(rpath, f"row has {len(row)} cells; the first row has {expected[1]}")
+                raise SpecError(f"{cpath}[{r}]", f"row has {len(row)} cells; the first row has {expected[1]}")
             total += len(row)
             if total > MAX_GRID_CELLS:
                 raise SpecError("input", f"grid is too large (at most {MAX_GRID_CELLS:,} cells)")
-            for k, cell in enumerate(row):
-                if type(cell) not in (int, float) or not _finite(cell):
-                    raise SpecError(f"{rpath}[{k}]", f"expected a finite number, got {_describe(cell)}")
+            types = set(map(type, row))
+            if not types <= _NUMBER_TYPES:
+                raise _bad_cell(row, f"{cpath}[{r}]")
         if expected is not None and len(channel) != expected[0]:
             raise SpecError(cpath, f"channel has {len(channel)} rows; the first has {expected[0]}")
-    grid = np.array(channels, dtype=np.float64)
+    try:
+        grid = np.array(channels, dtype=np.float64)
+    except OverflowError:  # an integer beyond any float
+        grid = None
+    if grid is None or not np.isfinite(grid).all() or (np.abs(grid) >= MAX_EXACT_INT).any():
+        for c, channel in enumerate(channels):
+            for r, row in enumerate(channel):
+                cpath = f"input[{c}][{r}]" if depth == 3 else f"input[{r}]"
+                if any(type(x) is int and abs(x) > MAX_EXACT_INT or not _finite(x) for x in row):
+                    raise _bad_cell(row, cpath)
+    assert grid is not None
     return grid
+
+
+def check_pool_work(grid_shape: tuple[int, ...], out: tuple[int, int], kernel: tuple[int, int]) -> None:
+    """Refuse a pooling whose windows would read more than MAX_POOL_WORK cells in all."""
+    work = grid_shape[0] * out[0] * out[1] * kernel[0] * kernel[1]
+    if work > MAX_POOL_WORK:
+        raise SpecError("kernel", f"this pooling reads {work:,} window cells "
+                        f"(channels x output cells x kernel area); at most {MAX_POOL_WORK:,}")
 
 
 POOL_FIELDS_MAX = ("input", "op", "kernel", "stride", "padding", "dilation", "ceil_mode", "global")
@@ -463,8 +518,9 @@ def parse_pool(value: Any) -> PoolRequest:
         h, w = grid.shape[1:]
         return PoolRequest(grid, rank, op, True, kernel=(h, w), stride=(h, w))
     options = _pool_options(obj, "", op, f"{op} pooling")
-    windows_2d(
+    rows, cols = windows_2d(
         grid.shape[1:], options["kernel"], options["stride"], options["padding"],
         options["dilation"], options["ceil_mode"], pooling=True,
     )
+    check_pool_work(grid.shape, (rows.out, cols.out), options["kernel"])
     return PoolRequest(grid, rank, is_global=False, **options)
