@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -232,44 +232,84 @@ def import_roster(course: Course, csv_text: str,
 
     Good lines are added and bad ones reported with their line numbers; everything is
     committed in one transaction. A known email is enrolled without touching its name or
-    password. `progress(n)` is called after each data line (for a progress bar)."""
+    password. A broken quote costs only its own line: reading resumes on the next one.
+    `progress(n)` is called after each data line (for a progress bar)."""
     report = RosterReport()
     text = csv_text.lstrip("\ufeff")
-    lines = text.splitlines()
+    # The physical lines as the csv module sees them (\n, \r\n or \r), ends kept.
+    lines = io.StringIO(text, newline="").readlines()
     if not any(line.strip() for line in lines):
         report.errors.append((1, "the file is empty: expected a header line email,name[,password]"))
         return report
     delimiter = _delimiter(lines[0])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except csv.Error as err:
-        report.errors.append((1, f"the header line is not valid CSV: {err}"))
+    header_row, span, error = _read_record(lines, 0, delimiter)
+    if error:
+        report.errors.append((1, f"the header line is not valid CSV: {error}"))
         return report
-    columns = _header_columns(header)
+    columns = _header_columns([h.strip() for h in header_row], lines[0].rstrip("\r\n"))
     if isinstance(columns, str):
         report.errors.append((1, columns))
         return report
 
     seen: dict[str, int] = {}
+    index = span
     with db.transaction() as s:
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as err:
-                report.errors.append((reader.line_num, f"not valid CSV: {err}"))
-                break  # the csv module cannot resynchronise after a broken quote
-            line = reader.line_num
+        while index < len(lines):
+            line = index + 1
+            row, span, error = _read_record(lines, index, delimiter)
             if progress:
-                progress(1)
+                progress(sum(1 for physical in lines[index:index + span] if physical.strip()))
+            index += span
+            if error:
+                report.errors.append((line, f"not valid CSV: {error}"))
+                continue
             if not any(cell.strip() for cell in row):
+                continue
+            if span > 1:
+                report.errors.append((line, _multiline_problem(row, columns, line, span)))
                 continue
             message = _roster_line(s, course, row, columns, line, seen, report)
             if message:
                 report.errors.append((line, message))
     return report
+
+
+# A quoted value may run over this many physical lines before the quote counts as unclosed;
+# no roster value holds a line break, so this only bounds the reading of a broken line.
+_MAX_RECORD_LINES = 5
+
+
+def _read_record(lines: list[str], start: int, delimiter: str) -> tuple[list[str], int, str]:
+    """The CSV record starting at physical line `start`: (cells, physical lines it took, "")
+    or ([], 1, why it is not valid CSV). A broken record costs only its first line."""
+    window = lines[start:start + _MAX_RECORD_LINES]
+    taken = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal taken
+        for physical in window:
+            taken += 1
+            yield physical
+
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+    try:
+        row = next(reader)
+    except StopIteration:
+        return [], max(1, taken), ""
+    except csv.Error as err:
+        if "unexpected end of data" in str(err):
+            return [], 1, ("a quote opened on this line is not closed "
+                           "(a quote inside a quoted value is written twice: \"\")")
+        return [], 1, (f"{err} (a value in quotes must be followed by the separator; "
+                       "a quote inside a quoted value is written twice: \"\")")
+    return row, max(1, taken), ""
+
+
+def _multiline_problem(row: list[str], columns: dict[str, int], line: int, span: int) -> str:
+    names = [name for name, i in columns.items() if i < len(row) and ("\n" in row[i] or "\r" in row[i])]
+    what = names[0] if names else "a value"
+    return (f"the {what} runs over lines {line}-{line + span - 1}: a {what} must be one line "
+            "of text (check the quotes on these lines)")
 
 
 def _delimiter(header_line: str) -> str:
@@ -279,12 +319,15 @@ def _delimiter(header_line: str) -> str:
     return ","
 
 
-def _header_columns(header: list[str]) -> dict[str, int] | str:
-    unknown = [h for h in header if h not in _ROSTER_COLUMNS]
+def _header_columns(typed_cells: list[str], typed: str) -> dict[str, int] | str:
+    """The index of each column, or why the header is not one (quoting the line as typed)."""
+    header = [h.lower() for h in typed_cells]
+    unknown = [t for t, h in zip(typed_cells, header, strict=True) if h not in _ROSTER_COLUMNS]
     if "email" not in header or "name" not in header or unknown:
         extra = f" (unknown column {unknown[0]!r})" if unknown else ""
+        shown = typed if len(typed) <= 80 else typed[:79] + "…"
         return ("the first line must be the header email,name or email,name,password"
-                f"{extra}; got {','.join(header)!r}")
+                f"{extra}; got {shown!r}")
     duplicated = [h for h in _ROSTER_COLUMNS if header.count(h) > 1]
     if duplicated:
         return f"the column {duplicated[0]!r} appears twice in the header"
@@ -323,9 +366,15 @@ def _roster_line(s: Session, course: Course, row: list[str], columns: dict[str, 
         return "name is required for a new user"
     if len(name) > 255:
         return "name is longer than 255 characters"
+    if problem := line_problem(name):
+        return f"name {problem}"
     if password and (problem := password_problem(password)):
         return f"password {problem}"
-    user = _create_user(s, email, name, password or None, False)
+    try:
+        # The checks above should catch everything; this keeps a missed one a refused line.
+        user = _create_user(s, email, name, password or None, False)
+    except SpecError as err:
+        return f"{err.path} {err.message}"
     _enroll(s, course, user, "student")
     report.added.append(email)
     return None

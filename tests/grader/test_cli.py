@@ -100,6 +100,18 @@ def test_import_roster_by_id_lists_refused_lines_and_exits_2(app, runner, teache
     assert _count(app, Enrollment) == 2
 
 
+def test_import_roster_refuses_a_two_line_name_without_a_traceback(app, runner, teacher_course, tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text('email,name,password\na@example.edu,A,\n'
+                    'mia@uni.edu,"Mia ""Quote"" O\'Neil\nNewline",password1\n'
+                    'b@example.edu,B,\n', encoding="utf-8")
+    result = runner.invoke(args=["import-roster", "CNN101", str(path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)  # no traceback
+    assert "2 added, 0 already known, 1 refused" in result.stdout
+    assert "line 3: the name runs over lines 3-4" in result.stderr
+    assert _count(app, Enrollment) == 3
+
+
 def test_import_roster_unknown_course(runner, tmp_path):
     path = tmp_path / "roster.csv"
     path.write_text("email,name\n", encoding="utf-8")

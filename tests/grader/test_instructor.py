@@ -390,6 +390,28 @@ def test_roster_upload_reports_added_existing_and_bad_lines(app, teacher, course
     assert "lines refused" not in _html(teacher.get(f"/teach/courses/{course.public_id}"))
 
 
+def test_roster_upload_refuses_a_two_line_name_and_keeps_the_good_lines(app, teacher, course):
+    text = (
+        "email,name,password\n"
+        "ann@example.edu,Ann A,\n"
+        'mia@uni.edu,"Mia ""Quote"" O\'Neil\nNewline",password1\n'  # lines 3-4: refused
+        'sam@example.edu,"Sam"x,\n'  # line 5: broken quote
+        "tina@example.edu,Tina,\n"  # line 6: still read
+    )
+    response = _post(
+        teacher,
+        f"/teach/courses/{course.public_id}/roster",
+        {"roster": (io.BytesIO(text.encode()), "class.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    page = _html(teacher.get(response.headers["Location"]))
+    assert "<strong>2</strong> added" in page and "<strong>2</strong> lines refused" in page
+    rows = re.findall(r'<tr><td class="num">(\d+)</td><td>([^<]*)</td></tr>', page)
+    assert [int(line) for line, _ in rows] == [3, 5]
+    assert "Tina" in page and "Ann A" in page
+
+
 def test_roster_upload_without_a_file_or_with_binary_is_a_field_error(teacher, course):
     url = f"/teach/courses/{course.public_id}/roster"
     response = _post(teacher, url, {}, content_type="multipart/form-data")

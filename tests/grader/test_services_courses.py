@@ -236,6 +236,44 @@ def test_roster_reports_a_broken_quote(ctx, course):
     assert report.errors and report.errors[0][0] == 3 and "CSV" in report.errors[0][1]
 
 
+def test_roster_refuses_a_quoted_two_line_name_and_imports_the_rest(ctx, course):
+    text = ('email,name,password\n'
+            'ok@example.edu,Ok,\n'
+            'mia@example.edu,"Mia ""Quote"" O\'Neil\nNewline",password1\n'  # lines 3-4
+            'last@example.edu,Last,\n')                                       # line 5
+    report = courses.import_roster(course, text)
+    assert report.added == ["ok@example.edu", "last@example.edu"]
+    assert len(report.errors) == 1
+    line, message = report.errors[0]
+    assert line == 3 and "name" in message and "lines 3-4" in message and "one line" in message
+    assert courses.user_by_email("mia@example.edu") is None
+
+
+def test_roster_refuses_a_name_with_a_tab_as_a_line_not_a_crash(ctx, course):
+    report = courses.import_roster(course, "email,name\nt@example.edu,Tab\tName\nu@example.edu,U\n")
+    assert report.added == ["u@example.edu"]
+    assert report.errors == [(2, "name must be one line of text, without control characters")]
+
+
+def test_roster_reads_on_after_a_broken_quote(ctx, course):
+    text = ("email,name\n"
+            "rick@example.edu,Rick\n"
+            'sam@example.edu,"Sam"x\n'        # line 3: broken quote
+            "tina@example.edu,Tina\n"
+            'vic@example.edu,"Unclosed\n'     # line 5: a quote never closed
+            "uma@example.edu,Uma\n")
+    report = courses.import_roster(course, text)
+    assert report.added == ["rick@example.edu", "tina@example.edu", "uma@example.edu"]
+    assert [line for line, _ in report.errors] == [3, 5]
+    assert "not valid CSV" in report.errors[0][1] and "not closed" in report.errors[1][1]
+
+
+def test_roster_header_error_quotes_the_line_as_typed(ctx, course):
+    report = courses.import_roster(course, "mike@uni.edu,Mike\n")
+    (line, message), = report.errors
+    assert line == 1 and "got 'mike@uni.edu,Mike'" in message
+
+
 def test_roster_calls_progress_for_each_line(ctx, course):
     seen = []
     courses.import_roster(course, "email,name\na@example.edu,A\nb@example.edu,B\n", progress=seen.append)
