@@ -134,6 +134,33 @@ def init_app(app: Flask) -> None:
         role = "instructor" if user.is_instructor else "student"
         click.echo(f"created {role} {user.email} (id {user.public_id})")
 
+    @app.cli.command("set-password")
+    @click.argument("email")
+    @click.option("--generate", is_flag=True,
+                  help="Set a random password and print it (instead of asking for one).")
+    @click.option("--password", default=None, envvar="NEW_USER_PASSWORD",
+                  help="The new password (asked for when neither this nor --generate is given).")
+    def set_password(email: str, generate: bool, password: str | None) -> None:
+        """Set (reset) the password of the user with EMAIL; their sessions are signed out."""
+        from grader.services import courses
+
+        user = courses.user_by_email(email)
+        if user is None:
+            _fail(f"no user with the email {email!r}", "email")
+        if generate and password is not None:
+            _fail("give either --password or --generate, not both", "password")
+        if generate:
+            password = courses.generate_password()
+        elif password is None:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        try:
+            courses.set_password(user, password)
+        except SpecError as err:
+            _fail(err.message, err.path)
+        click.echo(f"password of {user.email} set; their sessions are signed out")
+        if generate:
+            click.echo(password)
+
     @app.cli.command("create-course")
     @click.argument("code")
     @click.argument("title")
@@ -169,7 +196,8 @@ def init_app(app: Flask) -> None:
         with tqdm(total=total, unit="student", file=sys.stderr, disable=None,
                   desc=f"roster {course.code}") as bar:
             report = courses.import_roster(course, text, progress=bar.update)
-        click.echo(f"{len(report.added)} added, {len(report.existing)} already known, "
+        enrolled = f" ({len(report.already_enrolled)} already enrolled)" if report.already_enrolled else ""
+        click.echo(f"{len(report.added)} added, {len(report.existing)} already known{enrolled}, "
                    f"{len(report.errors)} refused")
         for line, message in report.errors:
             click.echo(f"line {line}: {message}", err=True)

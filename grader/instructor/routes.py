@@ -150,7 +150,14 @@ def add_student(course_id: str) -> Any:
         flash(f"{report.added[0]} added to the course (new account).", "success")
     else:
         email = report.existing[0] if report.existing else form.email
-        flash(f"{email} already had an account and is now enrolled.", "success")
+        if report.already_enrolled:
+            message = f"{email} is already enrolled in this course; nothing changed."
+        else:
+            message = f"{email} already had an account and is now enrolled."
+        if password:
+            message += (" The initial password you gave was not applied: an existing account"
+                        " keeps its own (use Set password in the roster to replace it).")
+        flash(message, "success")
     return redirect(url_for("instructor.course", course_id=course.public_id) + "#roster")
 
 
@@ -195,7 +202,8 @@ def upload_roster(course_id: str) -> Any:
         "course": course.public_id,
         "filename": upload.filename[:80],
         "added": len(report.added),
-        "existing": len(report.existing),
+        "existing": len(report.existing) - len(report.already_enrolled),
+        "already_enrolled": len(report.already_enrolled),
         "added_emails": report.added[:10],
         "errors": [
             [line, message[:MAX_REPORTED_MESSAGE]]
@@ -204,6 +212,30 @@ def upload_roster(course_id: str) -> Any:
         "more_errors": max(0, len(report.errors) - MAX_REPORTED_ERRORS),
     }
     return redirect(url_for("instructor.course", course_id=course.public_id) + "#roster-report")
+
+
+@bp.route("/courses/<course_id>/students/<user_id>/password", methods=["GET", "POST"])
+def student_password(course_id: str, user_id: str) -> Any:
+    """Set a new password for a student of one's course: typed by the instructor, or
+    generated and shown once. The student's sessions are signed out."""
+    course = own_course(course_id)
+    student = course_student(course, user_id)
+    page = "instructor/student_password.html"
+    if request.method == "GET":
+        return render_template(page, course=course, student=student, error="", generated="")
+    typed = request.form.get("password", "")
+    password = typed if typed else courses.generate_password()
+    try:
+        courses.set_password(student, password)
+    except SpecError as err:
+        error = f"The password {err.message}."
+        return render_template(page, course=course, student=student, error=error, generated=""), 422
+    record_audit("password_reset", f"{student.public_id} in {course.public_id}")
+    if typed:
+        flash(f"{student.email} has a new password: the one you typed.", "success")
+        return redirect(url_for("instructor.course", course_id=course.public_id) + "#roster")
+    # Shown in this response only (never stored, never put in the session cookie).
+    return render_template(page, course=course, student=student, error="", generated=password)
 
 
 # ---------------------------------------------------------------- the problem-set builder
@@ -491,5 +523,6 @@ def _sentence_text(message: str) -> str:
     message = message.strip()
     if not message:
         return "Not valid."
-    message = message[0].upper() + message[1:]
+    if "@" not in message.split(" ", 1)[0]:  # an email is quoted as typed, never capitalised
+        message = message[0].upper() + message[1:]
     return message if message.endswith((".", "!", "?", ")")) else message + "."

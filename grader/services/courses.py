@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -27,10 +28,12 @@ _ROSTER_COLUMNS = ("email", "name", "password")
 @dataclass
 class RosterReport:
     """What a roster import did: emails added (new users), emails already known (now
-    enrolled if they were not), and the lines refused as (line number, message)."""
+    enrolled if they were not; those that already were are also in `already_enrolled`),
+    and the lines refused as (line number, message)."""
 
     added: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    already_enrolled: list[str] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     @property
@@ -88,6 +91,17 @@ def set_password(user: User, password: str) -> None:
     with db.transaction():
         user.password_hash = hash_password(password)
         user.session_epoch = user.session_epoch + 1
+
+
+# No 0/O, 1/l/I: a password read aloud or copied from a screen is typed right.
+_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
+def generate_password() -> str:
+    """A random password to hand to a student: 16 letters and digits in groups of four
+    (80 bits), easy to read out and type."""
+    chars = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(16))
+    return "-".join(chars[i:i + 4] for i in range(0, 16, 4))
 
 
 def _create_user(s: Session, email: str, name: str, password: str | None,
@@ -359,7 +373,10 @@ def _roster_line(s: Session, course: Course, row: list[str], columns: dict[str, 
             Enrollment.course_id == course.id, Enrollment.user_id == user.id))
         if role == "instructor":
             return f"{email} is an instructor of this course"
-        _enroll(s, course, user, "student")
+        if role == "student":
+            report.already_enrolled.append(email)
+        else:
+            _enroll(s, course, user, "student")
         report.existing.append(email)
         return None
     if not name:

@@ -112,6 +112,36 @@ def test_import_roster_refuses_a_two_line_name_without_a_traceback(app, runner, 
     assert _count(app, Enrollment) == 3
 
 
+def test_set_password_generates_prompts_and_refuses_bad_input(app, runner, teacher_course):
+    with app.app_context():
+        courses.create_user("s@example.edu", "S")  # imported without a password
+    result = runner.invoke(args=["set-password", "S@Example.edu", "--generate"])
+    assert result.exit_code == 0, result.output
+    generated = result.stdout.strip().splitlines()[-1]
+    assert "password of s@example.edu set" in result.stdout and len(generated) == 19
+    with app.app_context():
+        assert verify_password(courses.user_by_email("s@example.edu").password_hash, generated)
+
+    result = runner.invoke(args=["set-password", "s@example.edu"],
+                           input="typed password\ntyped password\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert verify_password(courses.user_by_email("s@example.edu").password_hash, "typed password")
+
+    result = runner.invoke(args=["set-password", "s@example.edu", "--password", "short"])
+    assert result.exit_code == 2 and "error: password: must be at least 8" in result.stderr
+    result = runner.invoke(args=["set-password", "nobody@example.edu", "--generate"])
+    assert result.exit_code == 2 and "error: email: no user with the email" in result.stderr
+
+
+def test_import_roster_counts_students_already_enrolled(app, runner, teacher_course, tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("email,name\na@example.edu,A\n", encoding="utf-8")
+    assert runner.invoke(args=["import-roster", "CNN101", str(path)]).exit_code == 0
+    result = runner.invoke(args=["import-roster", "CNN101", str(path)])
+    assert result.exit_code == 0 and "0 added, 1 already known (1 already enrolled), 0 refused" in result.stdout
+
+
 def test_import_roster_unknown_course(runner, tmp_path):
     path = tmp_path / "roster.csv"
     path.write_text("email,name\n", encoding="utf-8")

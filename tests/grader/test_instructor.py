@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from grader import db
 from grader.models import AuditLog, Course, Enrollment, Grade, Item, ProblemSet, Submission, User
+from grader.passwords import verify_password
 from grader.services import attempts, courses, gradebook, problem_sets, regrade, stats
 from grader.variants import variant_seed
 from problems import kinds
@@ -187,6 +188,8 @@ def _urls(course: Course, ps: ProblemSet, item: Item, student: User) -> list[tup
         ("POST", f"/teach/sets/{s}/publish"),
         ("POST", f"/teach/sets/{s}/unpublish"),
         ("POST", f"/teach/sets/{s}/regrade"),
+        ("GET", f"/teach/courses/{c}/students/{student.public_id}/password"),
+        ("POST", f"/teach/courses/{c}/students/{student.public_id}/password"),
     ]
 
 
@@ -240,12 +243,14 @@ def test_instructor_of_another_course_gets_404_and_changes_nothing(
             "items-0-points": "1",
             "email": "x@example.edu",
             "name": "X",
+            "password": "hijacked password",
         }
         response = client.open(url, method=method, data=data if method == "POST" else None)
         assert response.status_code == 404, (method, url)
     with app.app_context():
         fresh = db.session().get(ProblemSet, ps.id)
         assert fresh.title == "Week 1: shapes" and fresh.published_at is None
+        assert verify_password(db.session().get(User, student.id).password_hash, TEST_PASSWORD)
         assert db.session().scalar(select(func.count(ProblemSet.id))) == 1
         logged = (
             db.session()
@@ -343,6 +348,72 @@ def test_add_one_student_new_and_existing(app, teacher, course):
     assert login(other, "new.person@example.edu", "a long enough password").status_code == 302
 
 
+def test_adding_an_enrolled_student_again_says_so_and_keeps_their_password(app, teacher, course, student):
+    url = f"/teach/courses/{course.public_id}/students"
+    response = _post(teacher, url, {"email": student.email, "name": "", "password": "another password"})
+    assert response.status_code == 302
+    page = _html(teacher.get(response.headers["Location"]))
+    assert f"{student.email} is already enrolled in this course; nothing changed." in page
+    assert "already had an account and is now enrolled" not in page
+    assert "initial password you gave was not applied" in page
+    with app.app_context():
+        assert verify_password(db.session().get(User, student.id).password_hash, TEST_PASSWORD)
+
+
+def test_instructor_sets_a_generated_password_shown_once(app, teacher, course, student):
+    student_client = app.test_client()
+    assert login(student_client, student.email).status_code == 302
+    url = f"/teach/courses/{course.public_id}/students/{student.public_id}/password"
+    assert url in _html(teacher.get(f"/teach/courses/{course.public_id}"))
+    form = _html(teacher.get(url))
+    assert "Set the password" in form and 'name="csrf_token"' in form
+    # Without the CSRF token nothing happens.
+    assert teacher.post(url, data={}).status_code == 400
+    response = _post(teacher, url, {}, token_from=url)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    shown = re.search(r"<code>([a-z0-9-]{19})</code>", _html(response))
+    assert shown, _html(response)
+    other = app.test_client()
+    assert login(other, student.email, shown.group(1)).status_code == 302
+    assert login(app.test_client(), student.email).status_code == 401  # the old one is gone
+    assert student_client.get("/").status_code == 302  # their old session is signed out
+    with app.app_context():
+        assert db.session().scalar(
+            select(func.count(AuditLog.id)).where(AuditLog.action == "password_reset")
+        ) == 1
+    assert shown.group(1) not in _html(teacher.get(f"/teach/courses/{course.public_id}"))
+
+
+def test_instructor_sets_a_typed_password_or_is_told_what_is_wrong(app, teacher, course, student):
+    url = f"/teach/courses/{course.public_id}/students/{student.public_id}/password"
+    response = _post(teacher, url, {"password": "short"}, token_from=url)
+    assert response.status_code == 422
+    assert re.search(r'id="error-password">The password must be at least 8', _html(response))
+    response = _post(teacher, url, {"password": "chosen by teacher"}, token_from=url)
+    assert response.status_code == 302
+    assert "has a new password" in _html(teacher.get(response.headers["Location"]))
+    assert login(app.test_client(), student.email, "chosen by teacher").status_code == 302
+
+
+def test_no_password_reset_for_the_instructor_or_a_stranger(app, teacher, course, instructor, rival):
+    for user in (instructor, rival):
+        url = f"/teach/courses/{course.public_id}/students/{user.public_id}/password"
+        assert teacher.get(url).status_code == 404
+        assert _post(teacher, url, {"password": "taken over now"}).status_code == 404
+    assert login(app.test_client(), rival.email).status_code == 302
+
+
+def test_an_email_starting_an_error_is_not_capitalised(app, teacher, course):
+    with app.app_context():
+        courses.create_user("Demo-teacher@example.edu", "Demo", TEST_PASSWORD, is_instructor=True)
+        courses.enroll(db.session().get(Course, course.id),
+                       courses.user_by_email("demo-teacher@example.edu"), "instructor")
+    response = _post(teacher, f"/teach/courses/{course.public_id}/students",
+                     {"email": "Demo-teacher@example.edu", "name": "D"})
+    assert response.status_code == 422
+    assert ">demo-teacher@example.edu is an instructor of this course.<" in _html(response)
+
+
 @pytest.mark.parametrize(
     "data, field, message",
     [
@@ -379,8 +450,9 @@ def test_roster_upload_reports_added_existing_and_bad_lines(app, teacher, course
     assert response.status_code == 302
     page = _html(teacher.get(response.headers["Location"]))
     assert (
-        "<strong>2</strong> added" in page and "<strong>1</strong> already had an account" in page
+        "<strong>2</strong> added" in page and "<strong>0</strong> already had an account" in page
     )
+    assert "<strong>1</strong> already enrolled" in page
     assert "<strong>3</strong> lines refused" in page
     rows = re.findall(r'<tr><td class="num">(\d+)</td><td>([^<]*)</td></tr>', page)
     assert [int(line) for line, _ in rows] == [4, 5, 6]

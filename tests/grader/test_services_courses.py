@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 from werkzeug.exceptions import NotFound
 
 from grader import db
 from grader.models import AuditLog, Enrollment, User
-from grader.passwords import verify_password
+from grader.passwords import password_problem, verify_password
 from grader.services import courses
 from problems.errors import SpecError
 
@@ -178,7 +180,7 @@ def test_roster_adds_good_lines_and_reports_bad_ones_by_line(ctx, course, studen
     )
     report = courses.import_roster(course, csv_text)
     assert report.added == ["new1@example.edu", "new2@example.edu"]
-    assert report.existing == [student.email]
+    assert report.existing == report.already_enrolled == [student.email]
     assert [line for line, _ in report.errors] == [4, 7, 8, 9, 10, 11, 12]
     messages = dict(report.errors)
     assert "not an email address" in messages[4]
@@ -202,6 +204,8 @@ def test_roster_enrolls_a_known_user_from_another_course(ctx, instructor):
     report = courses.import_roster(other_course, "email,name\nknown@example.edu,Known\n")
     assert report.existing == ["known@example.edu"] and report.added == [] and report.ok
     assert courses.role_in(known, other_course) == "student"
+    again = courses.import_roster(other_course, "email,name\nknown@example.edu,Known\n")
+    assert again.existing == again.already_enrolled == ["known@example.edu"] and again.ok
 
 
 def test_roster_refuses_the_course_instructor(ctx, course, instructor):
@@ -272,6 +276,12 @@ def test_roster_header_error_quotes_the_line_as_typed(ctx, course):
     report = courses.import_roster(course, "mike@uni.edu,Mike\n")
     (line, message), = report.errors
     assert line == 1 and "got 'mike@uni.edu,Mike'" in message
+
+
+def test_generated_passwords_are_long_readable_and_random(ctx):
+    first, second = courses.generate_password(), courses.generate_password()
+    assert first != second and password_problem(first) is None
+    assert re.fullmatch(r"[a-km-np-z2-9]{4}(-[a-km-np-z2-9]{4}){3}", first)
 
 
 def test_roster_calls_progress_for_each_line(ctx, course):
