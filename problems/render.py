@@ -96,6 +96,7 @@ def steps_text(steps: Sequence[Step]) -> str:
         lines += [f"   $ {m}" for m in step.math]
         if step.grid is not None and "values" in step.grid:
             lines += ["   " + row for row in _marked_grid(step.grid).splitlines()]
-            if "result" in step.grid:
+            # A step may carry "result": None (a grid with no single value to show).
+            if step.grid.get("result") is not None:
                 lines.append(f"   -> {format_number(step.grid['result'])}")
     return "\n".join(lines)

@@ -19,9 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from problems import kinds
 from problems.__main__ import main
 from problems.contract import load_json, pool_json, solve_json
 from problems.errors import SpecError
+from problems.kinds.base import format_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_POOLING = importlib.util.find_spec("problems.pooling") is not None
@@ -380,3 +382,41 @@ def test_main_pool_answers_with_status_0_or_2(body, table):
             strict_json(out)
     else:
         assert out == "" and err.startswith("error: ")
+
+
+# ---------------------------------------------------------------- every kind through the CLI
+
+GENERATE_FLAGS = [[], ["--answers"], ["--json"], ["--json", "--answers"]]
+
+
+@pytest.mark.parametrize("kind", sorted(kinds.KINDS))
+def test_generate_with_every_documented_flag_prints_every_kind_difficulty_and_seed(kind):
+    # `generate --answers` (shown in the README) once crashed for maxpool_gradient on a
+    # worked-solution grid without a single result value.
+    for difficulty in (1, 2, 3):
+        for seed in (0, 1, 2, 3, 7, 2**40):
+            for flags in GENERATE_FLAGS:
+                argv = ["generate", "--kind", kind, "--difficulty", str(difficulty), "--seed", str(seed), *flags]
+                status, out, err = run_main(argv, b"")
+                assert status == 0 and err == "", (argv, err)
+                if "--json" in flags:
+                    data = strict_json(out)
+                    assert ("answers" in data) == ("--answers" in flags)
+                else:
+                    assert ("Worked solution:" in out) == ("--answers" in flags), argv
+
+
+@pytest.mark.parametrize("kind", sorted(kinds.KINDS))
+def test_grade_with_and_without_follow_through_answers_every_kind(kind):
+    for difficulty in (1, 2, 3):
+        for seed in (0, 1, 7):
+            problem = kinds.generate(kind, difficulty, seed)
+            right = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}
+            for body, all_right in ((right, True), ({}, False), ({p.id: "7" for p in problem.parts}, None)):
+                for flags in ([], ["--no-follow-through"]):
+                    argv = ["grade", "--kind", kind, "--difficulty", str(difficulty), "--seed", str(seed), *flags]
+                    status, out, err = run_main(argv, json.dumps(body).encode())
+                    assert status == 0 and err == "", (argv, body, err)
+                    parts = strict_json(out)["parts"]
+                    if all_right is not None:
+                        assert all(p["correct"] for p in parts) == all_right, (argv, body)
