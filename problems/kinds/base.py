@@ -452,13 +452,16 @@ def grade_parts(
             results.append(PartResult(part.id, 1.0, part.points, True, "Correct.", value))
             continue
         if allow_follow_through and follow_through and part.depends_on and all(d in given for d in part.depends_on):
-            if any(not _same(problem.part(d), given[d], problem.answers[d]) for d in part.depends_on):
+            wrong_earlier = [d for d in part.depends_on if not _same(problem.part(d), given[d], problem.answers[d])]
+            if wrong_earlier:
                 expected = follow_through(problem, part.id, given)
                 if expected is not None and _same(part, value, expected):
-                    names = ", ".join(problem.part(d).prompt for d in part.depends_on)
+                    names = "; ".join(problem.part(d).prompt for d in wrong_earlier)
+                    earlier = "answer" if len(wrong_earlier) == 1 else "answers"
+                    verb = "was" if len(wrong_earlier) == 1 else "were"
                     results.append(PartResult(
                         part.id, 1.0, part.points, True,
-                        f"Correct given your earlier answer ({names}), which was wrong: "
+                        f"Correct given your earlier {earlier} ({names}), which {verb} wrong: "
                         "full credit by follow-through.",
                         given=value, follow_through=True,
                     ))

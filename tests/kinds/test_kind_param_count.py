@@ -108,6 +108,27 @@ def test_total_gets_follow_through_from_the_students_own_layers():
     assert part(strict, "total").score == 0
 
 
+def test_follow_through_message_names_only_the_earlier_answers_that_were_wrong():
+    problem = fixed_problem()
+    right = correct_texts(problem)
+    prompts = {p.id: p.prompt for p in problem.parts}
+    one_wrong = {**right, "params_3": "1168"}
+    count = lambda part_id: int(right[part_id].replace(",", ""))  # noqa: E731
+    own_total = count("total") - count("params_3") + 1168
+    result = kinds.grade(problem, {**one_wrong, "total": str(own_total)})
+    feedback = part(result, "total").feedback
+    assert part(result, "total").follow_through
+    assert feedback.startswith(f"Correct given your earlier answer ({prompts['params_3']}), which was wrong")
+    assert prompts["params_0"] not in feedback and prompts["params_5"] not in feedback
+
+    two_wrong = {**one_wrong, "params_0": "72"}
+    own_total += 72 - count("params_0")
+    feedback = part(kinds.grade(problem, {**two_wrong, "total": str(own_total)}), "total").feedback
+    assert feedback.startswith(
+        f"Correct given your earlier answers ({prompts['params_0']}; {prompts['params_3']}), which were wrong")
+    assert prompts["params_1"] not in feedback and prompts["params_5"] not in feedback
+
+
 def test_total_follow_through_counts_shown_rows_at_their_shown_value():
     problem = fixed_problem()
     assert (
