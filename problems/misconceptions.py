@@ -23,13 +23,13 @@ class Misconception:
 _ALL = (
     Misconception(
         "bias_forgotten", "Bias forgotten",
-        "Each filter (or dense unit) also has one bias: add `filters` (or `units`) to the weights, "
+        "Each filter (or dense unit) also has one bias: add the number of filters (or units) to the weights, "
         "unless the layer says bias: false.",
     ),
     Misconception(
         "bias_per_input_channel", "Bias counted per input channel",
-        "There is one bias per filter, not one per input channel: a conv2d layer has `filters` "
-        "biases, whatever its number of input channels.",
+        "There is one bias per filter, not one per input channel: a conv2d layer has as many "
+        "biases as filters, whatever its number of input channels.",
     ),
     Misconception(
         "same_as_valid", '"same" taken for "valid"',
@@ -92,7 +92,7 @@ _ALL = (
     ),
     Misconception(
         "channels_not_updated", "Channels not changed by the convolution",
-        "A convolution outputs one channel per filter: the channel count becomes `filters`, "
+        "A convolution outputs one channel per filter: the channel count becomes the number of filters, "
         "whatever it was before.",
     ),
     Misconception(

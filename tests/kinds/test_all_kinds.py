@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from problems import kinds
+from problems import kinds, misconceptions
 from problems.errors import SpecError
-from problems.kinds.base import ANSWER_TYPES
+from problems.kinds.base import ANSWER_TYPES, format_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [(name, d) for name in kinds.KINDS for d in kinds.DIFFICULTIES]
@@ -97,3 +99,39 @@ def test_cli_generate_and_kinds():
     bad = subprocess.run([sys.executable, "-m", "problems", "generate", "--kind", "nope"],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "kind: unknown problem kind" in bad.stderr
+
+
+# Inline code, bold, emphasis and links: these texts are shown as plain text (web, API, exports).
+MARKDOWN = re.compile(r"`|\*\*|__|(?<![\w\\])_[A-Za-z][^_\n]*_(?!\w)|\[[^\]\n]+\]\(")
+
+
+def _plain_texts(value: Any, where: str = "") -> list[tuple[str, str]]:
+    """Every string in a JSON value, with its key path; LaTeX under "math" is left out."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() if k != "math" for t in _plain_texts(v, f"{where}.{k}")]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _plain_texts(v, where)]
+    return []
+
+
+def test_misconception_names_and_explanations_hold_no_markdown():
+    texts = _plain_texts([m.to_json() for m in misconceptions._ALL])
+    assert len(texts) > 30
+    assert [t for t in texts if MARKDOWN.search(t[1])] == []
+
+
+@pytest.mark.parametrize(("kind", "difficulty"), CASES)
+def test_statements_steps_and_feedback_hold_no_markdown(kind, difficulty):
+    for seed in range(12):
+        problem = kinds.generate(kind, difficulty, seed)
+        shown = [problem.public(), [s.to_json() for s in kinds.worked_solution(problem)]]
+        test = kinds.self_test(problem)
+        parts = {p.id: p for p in problem.parts}
+        named = [{**test.correct, **{i: format_answer(parts[i], v) for i, v in wrong.items() if i in parts}}
+                 for _, wrong in vars(kinds.get(kind)).get("wrong_models", lambda _: ())(problem)]
+        for texts in (test.correct, *test.wrong.values(), *named, {p.id: "7" for p in problem.parts},
+                      {p.id: "x" for p in problem.parts}, {}):
+            shown.append(kinds.grade(problem, texts).to_json())
+        assert [t for t in _plain_texts(shown) if MARKDOWN.search(t[1])] == [], (kind, difficulty, seed)
