@@ -886,3 +886,12 @@ def test_the_exports_package_imports_neither_flask_nor_sqlalchemy():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_an_lms_hint_keeps_a_parts_own_example_without_separators():
+    from problems.exports.common import hint
+    from problems.kinds.base import Part, whole_number_hint
+
+    assert hint(Part("size", "RF size", "int", hint_text=whole_number_hint(7))) == "a whole number, e.g. 7"
+    assert hint(Part("big", "Count", "int", hint_text=whole_number_hint(12_345))) == "a whole number, e.g. 12345"
+    assert hint(Part("params", "Param #", "int")) == "a whole number without separators, e.g. 18496"

@@ -18,7 +18,7 @@ from typing import Any
 
 from problems import kinds
 from problems.answers import AnswerFormatError, parse_choice, parse_choices
-from problems.kinds.base import Part, Problem, format_number
+from problems.kinds.base import TICK_HINT, Part, Problem, format_number
 
 # Words that mean "no choice" to the choices parser: a part with such a label needs no extra
 # "None of these" box.
@@ -288,6 +288,8 @@ def problem_context(
                 " ".join(c.casefold().split()) in _EMPTY_WORDS for c in part.get("choices") or []
             ),
             "none_checked": part["answer_type"] == "choices" and text.strip().lower() == "none",
+            # Checkboxes here: the part's own hint is for typed answers.
+            "hint": TICK_HINT if part["answer_type"] == "choices" else part.get("hint", ""),
             "feedback": feedback,
             "status": _status(feedback),
             "grid": None,

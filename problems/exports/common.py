@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ LMS_HINTS: dict[str, str] = {
     "cells": "(row, column) pairs in increasing order, e.g. (0, 1), (2, 3); or none",
     "range": "an inclusive range, e.g. 3 to 9",
 }
+_THOUSANDS_RE = re.compile(r"(?<=[0-9]),(?=[0-9]{3})")
 # Text answers with at most this many items are accepted in every order.
 MAX_PERMUTED = 3
 
@@ -344,6 +346,9 @@ def hint(part: Part) -> str:
     if part.answer_type in ("choice", "choices") and part.choices:
         listed = "; ".join(part.choices)
         return f"{LMS_HINTS[part.answer_type]}: {listed}"
+    if part.answer_type == "int" and part.hint_text:
+        # The part's own example (7 for a receptive field), its digits without separators.
+        return _THOUSANDS_RE.sub("", part.hint_text)
     return LMS_HINTS[part.answer_type]
 
 

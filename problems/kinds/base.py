@@ -40,6 +40,18 @@ FORMAT_HINTS: dict[str, str] = {
 }
 
 
+# The "choices" hint above is for typed answers (API, exports, command line); the web
+# shows checkboxes. Nothing ticked or typed: "none" is the empty answer ("None of these").
+TICK_HINT = "tick every choice that applies"
+NO_CHOICE_GIVEN = 'No answer given: choose every choice that applies, or "none" if none does.'
+
+
+def whole_number_hint(example: int) -> str:
+    """The hint of an "int" part with an example that fits the quantity (7 for a receptive
+    field, not 18,496)."""
+    return f"a whole number, e.g. {example:,}"
+
+
 @cheap_init
 @dataclass(frozen=True)
 class Part:
@@ -53,9 +65,15 @@ class Part:
     grid_shape: tuple[int, int] | None = None
     tolerance: Tolerance = Tolerance()
     depends_on: tuple[str, ...] = ()
+    # The format hint when the answer type's would mislead (an example that fits the
+    # quantity, the precision accepted); empty for the answer type's own.
+    hint_text: str = ""
 
     @property
     def hint(self) -> str:
+        """How to write the answer, shown beside the box and in "No answer given"."""
+        if self.hint_text:
+            return self.hint_text
         if self.answer_type == "grid" and self.grid_shape:
             return f"a {self.grid_shape[0]}x{self.grid_shape[1]} grid: one row per line"
         return FORMAT_HINTS[self.answer_type]
@@ -433,7 +451,8 @@ def grade_parts(
         if text is not None and type(text) is not str:
             text = str(text)
         if not text or text.isspace():  # none, or nothing but whitespace
-            errors[part_id] = f"No answer given: expected {part.hint}."
+            errors[part_id] = (NO_CHOICE_GIVEN if part.answer_type == "choices"
+                               else f"No answer given: expected {part.hint}.")
             continue
         try:
             given[part_id] = read_answer(part, text)

@@ -143,7 +143,7 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     parts = [Part(CELLS_ID, "The input cells that receive a nonzero gradient", "cells")]
     answers: dict[str, Any] = {CELLS_ID: nonzero}
     if difficulty >= 2:
-        parts.append(Part(GRID_ID, "The gradient dL/dx of the input (one row per line)", "grid",
+        parts.append(Part(GRID_ID, "The gradient dL/dx of the input", "grid",
                           grid_shape=(side, side), tolerance=GRID_TOLERANCE))
         answers[GRID_ID] = gradient
     statement: list[dict[str, Any]] = [

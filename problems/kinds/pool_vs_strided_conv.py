@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from problems.errors import SpecError
-from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
+from problems.kinds.base import Draft, Part, Problem, Step, WrongModel, whole_number_hint
 from problems.kinds.draws import Draws, draw_until
 from problems.kinds.stacks import (
     LayerJSON,
@@ -166,11 +166,13 @@ _COUNT_PARTS = (
         "pool_rf",
         "Receptive field size (side, in input pixels) of one output unit of option A",
         "int",
+        hint_text=whole_number_hint(7),
     ),
     Part(
         "conv_rf",
         "Receptive field size (side, in input pixels) of one output unit of option B",
         "int",
+        hint_text=whole_number_hint(7),
     ),
 )
 _NEXT_PARTS = (
@@ -179,6 +181,7 @@ _NEXT_PARTS = (
         "Receptive field size of a unit of a further 3x3 convolution "
         "(padding same) placed after option A",
         "int",
+        hint_text=whole_number_hint(7),
         depends_on=("pool_rf",),
     ),
     Part(
@@ -186,6 +189,7 @@ _NEXT_PARTS = (
         "Receptive field size of a unit of a further 3x3 convolution "
         "(padding same) placed after option B",
         "int",
+        hint_text=whole_number_hint(7),
         depends_on=("conv_rf",),
     ),
 )

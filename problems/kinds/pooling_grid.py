@@ -218,8 +218,7 @@ def _task_text(params: Mapping[str, Any]) -> str:
     """What to do and the rules that matter for these settings."""
     op = params["op"]
     side = len(params["input"])
-    text = [f"{_OP_NAMES[op]} of the {side}x{side} input below. Give the pooled output grid, "
-            "one row per line."]
+    text = [f"{_OP_NAMES[op]} of the {side}x{side} input below. Fill in the pooled output grid."]
     if op == "avg":
         text.append("Averages to 2 decimal places or as fractions (e.g. 13/3).")
     padded = params["padding"] == "same" or params["padding"] > 0

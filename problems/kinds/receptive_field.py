@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.kinds.base import Draft, Part, Problem, Step, WrongModel
+from problems.kinds.base import Draft, Part, Problem, Step, WrongModel, whole_number_hint
 from problems.kinds.draws import Draws
 from problems.kinds.stacks import (
     LayerJSON,
@@ -36,6 +36,8 @@ SUMMARY = "How far a unit sees: receptive-field size and jump, its input window,
 
 _WINDOWED = ("conv2d", "maxpool2d", "avgpool2d", "minpool2d")
 _POOLS = ("maxpool2d", "avgpool2d", "minpool2d")
+# Sizes and jumps share one table, and so one hint: an example of their size.
+_SMALL_HINT = whole_number_hint(7)
 # Sub-questions: (a) size and jump, (b) input rows and columns of one unit, (c) depth.
 _SETS_BY_DIFFICULTY: dict[int, tuple[tuple[str, ...], ...]] = {
     1: (("a",), ("b",), ("c",)),
@@ -316,9 +318,9 @@ def draft_for(asked: tuple[str, ...], stack: Mapping[str, Any] | None = None, la
             "neighbouring units of the same layer. Rows and columns count from 0."))
         if "a" in asked:
             parts.append(Part("size", f"Receptive-field size of a unit of layer {layer} "
-                              "(input pixels per side)", "int"))
+                              "(input pixels per side)", "int", hint_text=_SMALL_HINT))
             parts.append(Part("jump", f"Jump of layer {layer} (input pixels between "
-                              "neighbouring units)", "int"))
+                              "neighbouring units)", "int", hint_text=_SMALL_HINT))
             answers["size"] = int(field.size[0])
             answers["jump"] = int(field.jump[0])
             cells = {(layer, "size"): "size", (layer, "jump"): "jump"}
@@ -353,7 +355,8 @@ def draft_for(asked: tuple[str, ...], stack: Mapping[str, Any] | None = None, la
             f"of the last convolution has a receptive field of at least {target}x{target} pixels, "
             f"wide enough to see the whole of a {target}x{target} image? (Take the input as large "
             "as the stack needs.)"))
-        parts.append(Part("layers", f"Convolutions needed to see {target}x{target} pixels", "int"))
+        parts.append(Part("layers", f"Convolutions needed to see {target}x{target} pixels", "int",
+                          hint_text=whole_number_hint(3)))
         answers["layers"] = len(sizes)
     return Draft("Receptive fields", tuple(statement), tuple(parts), answers, params)
 

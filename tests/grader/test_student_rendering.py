@@ -152,3 +152,13 @@ def test_a_choices_part_offers_none_unless_a_label_says_none():
     ctx = rendering.problem_context(problem, {"p": "none", "q": "none"})
     assert ctx["parts"]["p"]["offer_none"] and ctx["parts"]["p"]["none_checked"]
     assert not ctx["parts"]["q"]["offer_none"] and ctx["parts"]["q"]["checked"] == {"none"}
+
+
+def test_a_choices_part_says_tick_on_the_page_and_keeps_the_typed_form_for_the_api():
+    part = Part("p", "Which?", "choices", choices=("a lot", "a little"))
+    assert "separated by commas" in part.to_json()["hint"]  # the API and exports: typed text
+    ctx = rendering.problem_context({"parts": [part.to_json()], "statement": []})
+    assert ctx["parts"]["p"]["hint"] == "tick every choice that applies"
+    shape = Part("s", "Shape?", "shape")
+    ctx = rendering.problem_context({"parts": [shape.to_json()], "statement": []})
+    assert ctx["parts"]["s"]["hint"] == shape.hint

@@ -135,3 +135,30 @@ def test_statements_steps_and_feedback_hold_no_markdown(kind, difficulty):
                       {p.id: "x" for p in problem.parts}, {}):
             shown.append(kinds.grade(problem, texts).to_json())
         assert [t for t in _plain_texts(shown) if MARKDOWN.search(t[1])] == [], (kind, difficulty, seed)
+
+
+def test_hints_and_wording_fit_the_quantity_and_both_the_page_and_typed_answers():
+    for seed in range(40):
+        problem = kinds.generate("receptive_field", 3, seed)
+        for part in problem.parts:
+            if part.answer_type == "int":
+                assert "18,496" not in part.hint, (seed, part.id, part.hint)
+        hints = {p.id: p.hint for p in problem.parts}
+        assert hints.get("layers", "a whole number, e.g. 3") == "a whole number, e.g. 3"
+        assert hints.get("size", "a whole number, e.g. 7") == "a whole number, e.g. 7"
+    conv = kinds.generate("pool_vs_strided_conv", 3, 0)
+    assert {p.id: p.hint for p in conv.parts}["conv_rf"] == "a whole number, e.g. 7"
+    assert {p.id: p.hint for p in conv.parts}["conv_params"] == "a whole number, e.g. 18,496"
+
+    for difficulty in kinds.DIFFICULTIES:
+        grid = kinds.generate("pooling_grid", difficulty, 0)
+        text = " ".join(b.get("text", "") for b in grid.public()["statement"])
+        assert "Fill in the pooled output grid." in text and "one row per line" not in text
+        assert "one row per line" in grid.parts[0].hint  # typed answers (API, exports) still told how
+    gradient = kinds.generate("maxpool_gradient", 2, 0)
+    assert all("one row per line" not in p.prompt for p in gradient.parts)
+
+    moves = kinds.generate("shift_invariance", 1, 0)
+    result = kinds.grade(moves, {**kinds.self_test(moves).correct, "invariant": ""})
+    feedback = next(p for p in result.parts if p.id == "invariant").feedback
+    assert feedback == 'No answer given: choose every choice that applies, or "none" if none does.'
