@@ -245,6 +245,15 @@ def parse_int(text: str) -> int:
     return _int_value(_clean(text))
 
 
+def parse_count(text: str) -> int:
+    """A whole number that counts something (parameters, MACs, values, pixels, layers):
+    as `parse_int`, but a negative one is a format error, costing no attempt."""
+    value = _int_value(_clean(text))
+    if value < 0:
+        raise AnswerFormatError(f"A count cannot be negative; got {_q(_clean(text))}. {INT_HINT}")
+    return value
+
+
 def parse_number(text: str) -> float:
     """A number: `1.75`, `.5`, `7/4`, `-3/2`, `1 3/4`, `55,744` or `1.2e-3`."""
     return _float_value(_clean(text))
@@ -261,6 +270,22 @@ _BRACKET_CHARACTERS = "()[]"
 _PLAIN_SHAPE_RE = re.compile(r"[0-9]{1,20}(?:x[0-9]{1,20})*", re.ASCII)
 
 
+# A shape as PyTorch and TensorFlow print it (lowercased): the list inside is read as usual.
+_WRAPPED_SHAPE_RE = re.compile(
+    r"(?:(?:torch\.)?size|(?:tf\.)?tensorshape)\(\s*(\[[^()\[\]]*\])\s*\)", re.ASCII)
+
+
+def _brackets_balanced(text: str) -> bool:
+    """Whether every ( and [ in `text` is closed, in order."""
+    open_brackets: list[str] = []
+    for char in text:
+        if char in _BRACKETS:
+            open_brackets.append(_BRACKETS[char])
+        elif char in ")]" and (not open_brackets or open_brackets.pop() != char):
+            return False
+    return not open_brackets
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """A tensor shape without its batch dimension: `26x26x32`, `(None, 26, 26, 32)`, `[10]`."""
     body = _clean(text).lower()
@@ -273,6 +298,11 @@ def parse_shape(text: str) -> tuple[int, ...]:
         if any(bracket in body for bracket in _BRACKET_CHARACTERS):
             raise AnswerFormatError(f"Write the sizes in one pair of brackets. {SHAPE_HINT}")
     elif any(bracket in body for bracket in _BRACKET_CHARACTERS):
+        wrapped = _WRAPPED_SHAPE_RE.fullmatch(body)
+        if wrapped:  # torch.Size([12, 12, 8]) or TensorShape([None, 12, 12, 8]), as printed
+            return parse_shape(wrapped.group(1))
+        if _brackets_balanced(body):
+            raise AnswerFormatError(f"{_q(_clean(text))} is not a shape we can read. {SHAPE_HINT}")
         raise AnswerFormatError(f"The brackets do not match. {SHAPE_HINT}")
     if body.endswith(","):  # the one-element tuple `(10,)`
         body = body[:-1].rstrip()

@@ -18,6 +18,7 @@ from problems.answers import (
     parse_cells,
     parse_choice,
     parse_choices,
+    parse_count,
     parse_grid,
     parse_grid_shaped,
     parse_int,
@@ -89,6 +90,18 @@ def test_parse_int_accepts_common_spellings(text: str, expected: int) -> None:
 )
 def test_parse_int_refuses_with_a_message_saying_what_is_expected(text: str, fragment: str) -> None:
     assert fragment in refused(parse_int, text)
+
+
+@pytest.mark.parametrize("text", ["-864", "-1", "\u2212864", "-12,864", "-1e3"])
+def test_a_negative_count_is_a_format_error_not_a_wrong_answer(text: str) -> None:
+    assert parse_int(text) < 0  # a plain whole number may be negative
+    message = refused(parse_count, text)
+    assert message.startswith("A count cannot be negative") and answers.INT_HINT in message
+
+
+def test_parse_count_reads_what_parse_int_reads_when_not_negative() -> None:
+    for text in ("0", "-0", "55,744", "+320", "1e3"):
+        assert parse_count(text) == parse_int(text)
 
 
 @given(st.integers(min_value=-(10**30), max_value=10**30))
@@ -177,6 +190,9 @@ def test_parse_number_reads_fractions_exactly(value: Fraction) -> None:
         "(-1, 26, 26, 32)",
         "[None, 26, 26, 32]",
         " ( 26 ,26 , 32 ) ",
+        "torch.Size([26, 26, 32])",  # as PyTorch prints a shape
+        "Size([26, 26, 32])",
+        "TensorShape([None, 26, 26, 32])",  # as TensorFlow prints one
     ],
 )
 def test_parse_shape_accepts_common_spellings_and_drops_the_batch_dimension(text: str) -> None:
@@ -207,6 +223,10 @@ def test_parse_shape_keeps_a_leading_one_as_a_dimension() -> None:
         ("(26, 26]", "The brackets do not match"),
         ("(26, 26, 16", "The brackets do not match"),
         ("26, 26)", "The brackets do not match"),
+        ("torch.Size([26, 26, 32]", "The brackets do not match"),
+        ("shape(26, 26, 32)", '"shape(26, 26, 32)" is not a shape we can read'),
+        ("torch.Size((26, 26))", '"torch.Size((26, 26))" is not a shape we can read'),
+        ("torch.Size([26, -3])", "Sizes must be positive; got -3"),
         ("((26, 26))", "Write the sizes in one pair of brackets"),
         ("[(26, 26)]", "Write the sizes in one pair of brackets"),
         ("twenty-six", '"twenty-six" is not a shape'),

@@ -251,8 +251,8 @@ WrongModel = tuple[str, Mapping[str, Any]]
 def read_answer(part: Part, text: str) -> Any:
     """The canonical value of a student's text for this part (raises AnswerFormatError)."""
     kind = part.answer_type
-    if kind == "int":
-        return parse.parse_int(text)
+    if kind == "int":  # every whole-number part counts something
+        return parse.parse_count(text)
     if kind == "shape":
         return list(parse.parse_shape(text))
     if kind == "number":
@@ -370,6 +370,27 @@ def _partial(part: Part, given: Any, correct: Any) -> tuple[float, list[list[boo
             return (1.0 if not got else 0.0), None
         return max(0.0, (len(want & got) - len(got - want)) / len(want)), None
     return 0.0, None
+
+
+def _set_feedback(kind: str, given: Any, correct: Any) -> str:
+    """How many of a set answer's items are right, stray and missing, without saying which."""
+    want = {_canonical(v) for v in correct}
+    got = {_canonical(v) for v in given}
+    right, stray, missing = len(want & got), len(got - want), len(want - got)
+    noun, not_in = ("cell", ("is not in the set", "are not in the set")) if kind == "cells" else (
+        "choice", ("does not apply", "do not apply"))
+    if not got:
+        bits = ["you gave none"]
+    elif len(got) == 1:
+        bits = [f"your {noun} is right" if right else f"your {noun} {not_in[0]}"]
+    else:
+        bits = [f"{right} of your {len(got)} {noun}s {'is' if right == 1 else 'are'} right"]
+        if stray:
+            bits.append(f"{stray} {not_in[stray != 1]}")
+    if missing:
+        bits.append(f"{missing} {'is' if missing == 1 else 'are'} missing")
+    text = "; ".join(bits)
+    return text[0].upper() + text[1:] + "."
 
 
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")
@@ -499,6 +520,8 @@ def grade_parts(
             feedback = f"{wrong_count} cell{'s' if wrong_count != 1 else ''} not right (marked)."
         elif part.answer_type == "shape":
             feedback = _shape_feedback(value, correct)
+        elif part.answer_type in ("choices", "cells"):
+            feedback = _set_feedback(part.answer_type, value, correct)
         elif score > 0:
             feedback = "Partly right."
         else:

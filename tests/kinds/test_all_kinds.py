@@ -162,3 +162,36 @@ def test_hints_and_wording_fit_the_quantity_and_both_the_page_and_typed_answers(
     result = kinds.grade(moves, {**kinds.self_test(moves).correct, "invariant": ""})
     feedback = next(p for p in result.parts if p.id == "invariant").feedback
     assert feedback == 'No answer given: choose every choice that applies, or "none" if none does.'
+
+
+@pytest.mark.parametrize(("kind", "difficulty"), CASES)
+def test_a_negative_count_costs_nothing_in_every_whole_number_part(kind, difficulty):
+    problem = kinds.generate(kind, difficulty, 0)
+    right = kinds.self_test(problem).correct
+    for part in problem.parts:
+        if part.answer_type == "int":
+            result = kinds.grade(problem, {**right, part.id: "\u2212864"})
+            graded = next(p for p in result.parts if p.id == part.id)
+            assert graded.format_error and graded.format_error.startswith("A count cannot be negative")
+            assert not result.valid
+
+
+def test_a_set_answer_says_how_many_items_are_right_stray_and_missing_but_not_which():
+    problem = kinds.generate("maxpool_gradient", 1, 0)
+    right = [tuple(c) for c in problem.answers["cells"]]
+    assert len(right) >= 3
+    stray = next((r, c) for r in range(9) for c in range(9) if (r, c) not in right)
+    typed = ", ".join(f"({r}, {c})" for r, c in [*right[:2], stray])
+    graded = kinds.grade(problem, {"cells": typed}).parts[0]
+    missing = len(right) - 2
+    assert graded.feedback == (f"2 of your 3 cells are right; 1 is not in the set; "
+                               f"{missing} {'is' if missing == 1 else 'are'} missing.")
+    assert str(stray) not in graded.feedback
+    one = kinds.grade(problem, {"cells": f"({right[0][0]}, {right[0][1]})"}).parts[0]
+    assert one.feedback == f"Your cell is right; {len(right) - 1} are missing." and 0 < one.score < 1
+
+    moves = kinds.generate("shift_invariance", 1, 0)
+    labels = [c for c in moves.parts[-1].choices if c not in moves.answers["invariant"]]
+    wrong = kinds.grade(moves, {**kinds.self_test(moves).correct, "invariant": labels[0]})
+    feedback = next(p for p in wrong.parts if p.id == "invariant").feedback
+    assert feedback.startswith("Your choice does not apply")
