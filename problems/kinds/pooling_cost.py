@@ -43,6 +43,8 @@ SUMMARY = (
 )
 
 RATIO_TOLERANCE = Tolerance(relative=0.01)
+# What RATIO_TOLERANCE accepts, said in the hint: 5.4 for 49/9 is right, 7 for 64/9 is not.
+RATIO_HINT = "a number or fraction, right to within 1%, e.g. 1.75 or 7/4"
 # Layer indices: stack A is [conv1, conv2], stack B is [conv1, pool, conv2].
 _A_FIRST, _A_SECOND = 0, 1
 _B_FIRST, _B_POOL, _B_SECOND = 0, 1, 2
@@ -179,6 +181,7 @@ _SECOND_PARTS = (
         "How many times fewer MACs the second convolution needs in stack B (A / B)",
         "number",
         tolerance=RATIO_TOLERANCE,
+        hint_text=RATIO_HINT,
         depends_on=("macs_without", "macs_with"),
     ),
 )
@@ -187,6 +190,7 @@ _TOTAL_PART = Part(
     "How many times fewer MACs the whole stack B needs than stack A (total A / total B)",
     "number",
     tolerance=RATIO_TOLERANCE,
+    hint_text=RATIO_HINT,
     depends_on=("macs_first", "macs_without", "macs_with"),
 )
 

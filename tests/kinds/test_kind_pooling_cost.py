@@ -185,3 +185,19 @@ def test_worked_solution_substitutes_the_numbers():
     json.dumps([s.to_json() for s in steps])
 
 
+
+
+def test_the_ratio_hint_states_the_one_percent_that_grading_accepts():
+    RATIO_TOLERANCE = pooling_cost.RATIO_TOLERANCE  # noqa: N806
+    assert RATIO_TOLERANCE.relative == 0.01 and RATIO_TOLERANCE.absolute == 0
+    checked = 0
+    for seed in range(20):
+        problem = kinds.generate("pooling_cost", 3, seed)
+        for part in problem.parts:
+            if part.answer_type == "number":
+                checked += 1
+                assert "within 1%" in part.hint and "within 1%" in part.to_json()["hint"]
+                truth = problem.answers[part.id]
+                assert RATIO_TOLERANCE.accepts(truth * 1.0099, truth)
+                assert not RATIO_TOLERANCE.accepts(truth * 1.0101, truth)
+    assert checked >= 20
