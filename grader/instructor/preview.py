@@ -11,6 +11,7 @@ from grader.models import Grade, Item, ProblemSet, Submission, User
 from grader.services.gradebook import submissions_of
 from grader.student.rendering import (
     grading_windows,
+    item_points_scale,
     problem_context,
     solution_context,
     solution_regions,
@@ -55,16 +56,23 @@ def preview_item(
         view.error = f"This item cannot be generated: {err.message}"
         return view
     view.problem = problem
+    public = problem.public()
     typed = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}
     view.answers = [(p.prompt, typed[p.id]) for p in problem.parts]
     if show_answers:
         steps = [s.to_json() for s in kinds.worked_solution(problem)]
         view.ctx = problem_context(
-            problem.public(), typed, readonly=True, regions=solution_regions(steps)
+            public,
+            typed,
+            readonly=True,
+            regions=solution_regions(steps),
+            points_scale=item_points_scale(item.points, public),
         )
         view.steps = solution_context(steps)
     else:
-        view.ctx = problem_context(problem.public(), {}, readonly=True)
+        view.ctx = problem_context(
+            public, {}, readonly=True, points_scale=item_points_scale(item.points, public)
+        )
     return view
 
 
@@ -96,12 +104,15 @@ def submission_views(problem_set: ProblemSet, item: Item, student: User) -> list
         else:
             result = dict(view.current.result or {})
             answers = {k: str(v) for k, v in (sub.answers or {}).items() if v is not None}
+            public = problem.public()
+            # The item's points now, as on the student's own page.
             view.ctx = problem_context(
-                problem.public(),
+                public,
                 answers,
                 result,
                 windows=grading_windows(problem, result),
                 readonly=True,
+                points_scale=item_points_scale(item.points, public),
             )
         views.append(view)
     return views

@@ -125,6 +125,13 @@ def points_label(value: Any) -> str:
     return f"{text} point" if text == "1" else f"{text} points"
 
 
+def item_points_scale(item_points: float, problem: Mapping[str, Any]) -> float:
+    """The factor that turns a problem's part points into an item's points: the item's
+    points over the problem's `max_points` (1 when the problem has none)."""
+    max_points = problem.get("max_points") or 0
+    return float(item_points) / max_points if max_points else 1.0
+
+
 def _cell_text(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value).lower() if isinstance(value, bool) else ""

@@ -105,7 +105,6 @@ def _item_page(
     )
     readonly = review is not None or not view["can_submit"]
     not_open = view["closed"] is not None and view["closed"].reason == "not_open"
-    max_points = view["problem"].get("max_points") or 0
     ctx = (
         None
         if not_open
@@ -116,7 +115,7 @@ def _item_page(
             windows=windows,
             regions=regions,
             readonly=readonly,
-            points_scale=(item.points / max_points) if max_points else 1.0,
+            points_scale=rendering.item_points_scale(item.points, view["problem"]),
         )
     )
     items = item.problem_set.items

@@ -878,6 +878,31 @@ def test_student_item_page_shows_answers_feedback_and_grade_history(app, teacher
     assert "has not submitted" in other
 
 
+def _part_labels(page: str) -> list[str]:
+    return re.findall(r"\((\d[\d.]* points?)\)", page) + re.findall(
+        r"· ([\d.]+ of [\d.]+ points?)<", page
+    )
+
+
+def test_answer_view_shows_the_same_part_points_as_the_students_page(
+    app, teacher, course, student
+):
+    ps = _make_set(app, course, n_items=1, points=7)
+    item = _items(app, ps)[0]
+    _submit(app, student, ps, 0, "wrong", 1)
+    pupil = app.test_client()
+    login(pupil, student.email)
+    own_url = f"/sets/{ps.public_id}/items/{item.public_id}"
+    url = f"/teach/sets/{ps.public_id}/items/{item.public_id}/students/{student.public_id}"
+    labels = _part_labels(_html(pupil.get(own_url)))
+    assert labels and labels == _part_labels(_html(teacher.get(url)))
+    # After a change of points both pages show the new part points alike.
+    with app.app_context():
+        problem_sets.update_item(db.session().get(Item, item.id), points=20)
+    assert _part_labels(_html(pupil.get(own_url))) == _part_labels(_html(teacher.get(url)))
+    assert _part_labels(_html(teacher.get(url))) != labels
+
+
 # ---------------------------------------------------------------- statistics
 
 
