@@ -1,7 +1,9 @@
 """The gradebook: every enrolled student against every item, with each student's best score.
 
 A submission's score is its current grade (the latest `Grade` row: a regrade adds one); a
-student's score on an item is the best over their attempts. Pure queries, no writes.
+student's score on an item is the best over their attempts. A course's totals count only
+the sets that are published and open (a draft or a set opening later is shown, not counted).
+Pure queries, no writes.
 """
 
 from __future__ import annotations
@@ -10,13 +12,23 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader import db
-from grader.models import Course, Enrollment, Grade, Item, ProblemSet, Submission, User
+from grader.models import (
+    Course,
+    Enrollment,
+    Grade,
+    Item,
+    ProblemSet,
+    Submission,
+    User,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,8 @@ class Column:
     position: int
     kind: str
     points: float
+    # False for a course gradebook's draft or not-yet-open set: shown, not in the totals.
+    counted: bool = True
 
     @property
     def label(self) -> str:
@@ -85,14 +99,20 @@ class Gradebook:
     title: str
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
-    sets: tuple[tuple[str, str, int], ...] = field(default=())  # (public_id, title, n columns)
+    # (public_id, title, n columns, why it is not counted: "" when it is)
+    sets: tuple[tuple[str, str, int, str], ...] = field(default=())
     # Current grades whose score is not fraction x the item's points now (points changed
     # since grading): a regrade brings them in line.
     stale: int = 0
 
     @property
     def max_total(self) -> float:
-        return sum(c.points for c in self.columns)
+        return sum(c.points for c in self.columns if c.counted)
+
+    @property
+    def uncounted(self) -> int:
+        """How many sets are shown but left out of the totals."""
+        return sum(1 for s in self.sets if s[3])
 
     def column_means(self) -> list[float | None]:
         """The mean best score of each item over the students who attempted it."""
@@ -137,8 +157,23 @@ def students_of(session: Session, course_id: int) -> list[User]:
     return list(session.scalars(query))
 
 
-def columns_of(sets: Iterable[ProblemSet]) -> list[Column]:
-    """One column per item, set by set, in position order."""
+def not_counted(problem_set: ProblemSet, now: datetime | None = None) -> str:
+    """Why a set stays out of a course's totals ("" when it counts): a draft, or a set that
+    opens later."""
+    if problem_set.published_at is None:
+        return "draft"
+    opens = problem_set.opens_at
+    if opens is not None:
+        opens = opens.replace(tzinfo=UTC) if opens.tzinfo is None else opens.astimezone(UTC)
+        if opens > (now or utcnow()):
+            return f"opens {opens:%Y-%m-%d %H:%M} UTC"
+    return ""
+
+
+def columns_of(sets: Iterable[ProblemSet], uncounted: Iterable[int] = ()) -> list[Column]:
+    """One column per item, set by set, in position order; the sets whose ids are in
+    `uncounted` are left out of the totals."""
+    left_out = set(uncounted)
     return [
         Column(
             item.id,
@@ -149,6 +184,7 @@ def columns_of(sets: Iterable[ProblemSet]) -> list[Column]:
             item.position,
             item.kind,
             float(item.points),
+            ps.id not in left_out,
         )
         for ps in sets
         for item in sorted(ps.items, key=lambda i: i.position)
@@ -156,8 +192,10 @@ def columns_of(sets: Iterable[ProblemSet]) -> list[Column]:
 
 
 def gradebook(target: Course | ProblemSet, session: Session | None = None) -> Gradebook:
-    """The gradebook of a whole course (every set, in order) or of one problem set."""
+    """The gradebook of a whole course (every set, in order; the totals count the published,
+    open ones) or of one problem set (its own totals, whatever its state)."""
     s = session or db.session()
+    reasons: dict[int, str] = {}
     if isinstance(target, ProblemSet):
         sets = [target]
         course_id = target.course_id
@@ -170,7 +208,9 @@ def gradebook(target: Course | ProblemSet, session: Session | None = None) -> Gr
         )
         course_id = target.id
         title = f"{target.code}: {target.title}"
-    columns = columns_of(sets)
+        now = utcnow()
+        reasons = {ps.id: not_counted(ps, now) for ps in sets}
+    columns = columns_of(sets, [i for i, why in reasons.items() if why])
     index = {c.item_id: j for j, c in enumerate(columns)}
     students = students_of(s, course_id)
 
@@ -190,7 +230,7 @@ def gradebook(target: Course | ProblemSet, session: Session | None = None) -> Gr
         if key not in best or grade.score > best[key][0]:
             best[key] = (float(grade.score), float(grade.fraction))
 
-    max_total = sum(c.points for c in columns)
+    max_total = sum(c.points for c in columns if c.counted)
     rows = []
     for user in students:
         cells = []
@@ -198,12 +238,22 @@ def gradebook(target: Course | ProblemSet, session: Session | None = None) -> Gr
             key = (user.id, c.item_id)
             score, fraction = best.get(key, (None, None))
             cells.append(Cell(score, fraction, attempts.get(key, 0), last.get(key)))
-        total = sum(cell.best for cell in cells if cell.best is not None)
+        total = sum(
+            cell.best
+            for cell, c in zip(cells, columns, strict=True)
+            if cell.best is not None and c.counted
+        )
         rows.append(
             Row(user.id, user.public_id, user.name, user.email, tuple(cells), total, max_total)
         )
     set_spans = tuple(
-        (ps.public_id, ps.title, sum(1 for c in columns if c.set_id == ps.id)) for ps in sets
+        (
+            ps.public_id,
+            ps.title,
+            sum(1 for c in columns if c.set_id == ps.id),
+            reasons.get(ps.id, ""),
+        )
+        for ps in sets
     )
     return Gradebook(title, tuple(columns), tuple(rows), set_spans, stale)
 
@@ -238,7 +288,8 @@ def format_number(value: float) -> str:
 def csv_header(book: Gradebook) -> list[str]:
     header = ["Name", "Email"]
     for c in book.columns:
-        header += [f"{c.long_label}", f"{c.long_label} attempts"]
+        label = c.long_label if c.counted else f"{c.long_label} (not in Total)"
+        header += [label, f"{label} attempts"]
     return header + ["Total", "Max", "Percentage"]
 
 

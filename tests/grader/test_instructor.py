@@ -782,6 +782,40 @@ def test_gradebook_takes_each_students_best_attempt(app, teacher, course, studen
     assert "Week 1: shapes" in course_page and "50.0%" in course_page
 
 
+def test_course_totals_count_only_published_sets_that_have_opened(
+    app, teacher, course, student
+):
+    from datetime import UTC, datetime, timedelta
+
+    ps = _make_set(app, course, opens_at=datetime.now(UTC) - timedelta(days=1))
+    _submit(app, student, ps, 0, "correct", 1)
+    _make_set(app, course, n_items=1, publish=False, title="Draft set")
+    later = datetime(datetime.now(UTC).year + 2, 1, 5, 9, 0, tzinfo=UTC)
+    _make_set(app, course, n_items=1, title="Next year", opens_at=later)
+    with app.app_context():
+        book = gradebook.gradebook(db.session().get(Course, course.id))
+        own = gradebook.gradebook(db.session().scalar(
+            select(ProblemSet).where(ProblemSet.title == "Draft set")))
+    sam = book.row_for(student.id)
+    assert len(book.columns) == 4 and [c.counted for c in book.columns] == [
+        True, True, False, False
+    ]
+    assert (sam.total, sam.max_total, sam.percentage) == (10.0, 20.0, 50.0)
+    assert book.max_total == 20.0 and book.uncounted == 2
+    assert own.max_total == 10.0  # a set's own gradebook counts itself
+    page = _html(teacher.get(f"/teach/courses/{course.public_id}/gradebook"))
+    assert "count only the published sets that have opened" in page
+    assert "draft: not counted" in page and f"opens {later:%Y-%m-%d} 09:00 UTC: not counted" in page
+    assert "50.0%" in page
+    rows = list(csv.reader(io.StringIO(
+        _html(teacher.get(f"/teach/courses/{course.public_id}/gradebook.csv")).lstrip("\ufeff")
+    )))
+    assert rows[0][-3:] == ["Total", "Max", "Percentage"]
+    assert sum("(not in Total)" in h for h in rows[0]) == 4
+    body = {r[1]: r for r in rows[1:]}
+    assert body["student1@example.edu"][-3:] == ["10", "20", "50"]
+
+
 def test_gradebook_uses_the_latest_grade_of_a_submission(app, course, student):
     ps = _make_set(app, course, n_items=1)
     item = _items(app, ps)[0]
