@@ -1,8 +1,10 @@
 """The instructor's API keys page: /teach/courses/<course>/api-keys (list, create, revoke).
 
-Instructors of that course only (anyone else: login, or a logged 404). A new key is shown
-once, in the response to the form that created it, and never again: only its SHA-256 is
-stored. Forms carry the CSRF token like every other page.
+Instructors of that course only (anyone else: login, or a logged 404). Creating a key
+redirects to the page (post/redirect/get), which shows the new key once: it waits in the
+session only until that page is drawn, and only its SHA-256 is stored. Revoking asks for a
+confirmation first (a page of its own: no JavaScript needed). Forms carry the CSRF token
+like every other page.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,6 +25,8 @@ from grader.services import api_keys
 from problems.errors import SpecError
 
 bp = Blueprint("api_keys", __name__, url_prefix="/teach")
+# A new key waits here (in the signed session) between the create POST and the page showing it.
+NEW_KEY = "new_api_key"
 
 
 @bp.before_request
@@ -53,7 +57,7 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _page(course: Course, *, new_key: api_keys.NewKey | None = None, name: str = "",
+def _page(course: Course, *, new_key: dict[str, str] | None = None, name: str = "",
           errors: dict[str, str] | None = None, status: int = 200) -> Any:
     with db.transaction():
         keys = api_keys.keys_of(course)
@@ -72,7 +76,11 @@ def _config(name: str) -> str:
 
 @bp.get("/courses/<course_id>/api-keys")
 def keys_page(course_id: str) -> Any:
-    return _page(own_course(course_id))
+    course = own_course(course_id)
+    new_key = session.pop(NEW_KEY, None)
+    if not isinstance(new_key, dict) or new_key.get("course") != course.public_id:
+        new_key = None
+    return _page(course, new_key=new_key)
 
 
 @bp.post("/courses/<course_id>/api-keys")
@@ -84,15 +92,34 @@ def create_key(course_id: str) -> Any:
     except SpecError as err:
         return _page(course, name=name, errors={err.path: f"The name {err.message}."},
                      status=422)
-    return _page(course, new_key=new_key, status=201)
+    # Shown once by the page after the redirect, so a reload neither makes another key nor
+    # shows this one again.
+    session[NEW_KEY] = {"course": course.public_id, "name": new_key.key.name,
+                        "token": new_key.token}
+    return redirect(url_for("api_keys.keys_page", course_id=course.public_id) + "#new-key")
+
+
+def _key(course: Course, key_id: str) -> Any:
+    key = api_keys.key_of(course, key_id)
+    if key is None:
+        deny(f"API key {key_id[:40]!r} of course {course.public_id}")
+    return key
+
+
+@bp.get("/courses/<course_id>/api-keys/<key_id>/revoke")
+def confirm_revoke(course_id: str, key_id: str) -> Any:
+    """Ask before revoking: what stops working, and that it cannot be undone."""
+    course = own_course(course_id)
+    return render_template("api/revoke_key.html", course=course, key=_key(course, key_id))
 
 
 @bp.post("/courses/<course_id>/api-keys/<key_id>/revoke")
 def revoke_key(course_id: str, key_id: str) -> Any:
     course = own_course(course_id)
-    key = api_keys.key_of(course, key_id)
-    if key is None:
-        deny(f"API key {key_id[:40]!r} of course {course.public_id}")
+    key = _key(course, key_id)
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("api_keys.confirm_revoke", course_id=course.public_id,
+                                key_id=key.public_id))
     if api_keys.revoke(key, by=current_user):
         flash(f"Key “{key.name}” revoked: requests with it are refused from now on.", "success")
     else:

@@ -87,13 +87,20 @@ def test_the_page_creates_a_key_shown_once_that_works(app, teacher, course):
     assert "No key yet" in page.get_data(as_text=True)
     token = csrf_token(teacher, page_url(course))
     created = teacher.post(page_url(course), data={"name": "Canvas", "csrf_token": token})
-    assert created.status_code == 201
-    html = created.get_data(as_text=True)
+    # post/redirect/get: the key is shown on the page the form redirects to
+    assert created.status_code == 302
+    assert created.headers["Location"].endswith(page_url(course) + "#new-key")
+    assert not KEY.search(created.get_data(as_text=True))
+    html = teacher.get(page_url(course)).get_data(as_text=True)
     key = KEY.search(html).group(0)
-    assert "shown only this once" in html
+    assert "shown only this once" in html and "Key “Canvas” created" in html
     assert get(teacher, "/sets", key).status_code == 200
+    # A reload makes no second key and does not show the secret again.
     later = teacher.get(page_url(course)).get_data(as_text=True)
     assert "Canvas" in later and key not in later and key.split("_", 2)[2] not in later
+    assert "created" not in later.split("Keys</h2>")[0]
+    with app.app_context():
+        assert [k.name for k in api_keys.keys_of(course)] == ["Canvas"]
 
 
 def test_the_page_refuses_an_empty_name(app, teacher, course):
@@ -110,7 +117,20 @@ def test_revoking_on_the_page_refuses_the_key_at_its_next_request(app, teacher, 
         new = api_keys.create_key(course, "Script")
     assert get(teacher, "/sets", new.token).status_code == 200
     url = f"{page_url(course)}/{new.key.public_id}/revoke"
-    response = teacher.post(url, data={"csrf_token": csrf_token(teacher, page_url(course))})
+    # The list's Revoke is a link to a confirmation page, not an immediate POST.
+    assert url in teacher.get(page_url(course)).get_data(as_text=True)
+    confirm = teacher.get(url)
+    assert confirm.status_code == 200
+    html = confirm.get_data(as_text=True)
+    assert "Revoke the key “Script”?" in html and "cannot be undone" in html
+    assert 'name="confirm" value="yes"' in html
+    # A POST without the confirmation only leads to that page.
+    unconfirmed = teacher.post(url, data={"csrf_token": csrf_token(teacher, page_url(course))})
+    assert unconfirmed.status_code == 302 and unconfirmed.headers["Location"].endswith(url)
+    assert get(teacher, "/sets", new.token).status_code == 200
+    response = teacher.post(
+        url, data={"csrf_token": csrf_token(teacher, page_url(course)), "confirm": "yes"}
+    )
     assert response.status_code == 302
     assert get(teacher, "/sets", new.token).status_code == 401
     page = teacher.get(page_url(course)).get_data(as_text=True)
@@ -121,7 +141,8 @@ def test_the_page_forms_need_the_csrf_token(app, teacher, course):
     with app.app_context():
         new = api_keys.create_key(course, "Script")
     assert teacher.post(page_url(course), data={"name": "No token"}).status_code == 400
-    assert teacher.post(f"{page_url(course)}/{new.key.public_id}/revoke").status_code == 400
+    assert teacher.post(f"{page_url(course)}/{new.key.public_id}/revoke",
+                        data={"confirm": "yes"}).status_code == 400
     with app.app_context():
         assert [k.name for k in api_keys.keys_of(course)] == ["Script"]
         assert api_keys.find_key(new.token).revoked_at is None
@@ -138,10 +159,13 @@ def test_only_the_courses_instructors_see_its_keys(app, client, course, other_co
     login(client, rival.email)
     assert client.get(page_url(course)).status_code == 404
     token = csrf_token(client, page_url(theirs))
-    revoke = client.post(f"{page_url(course)}/{key.public_id}/revoke", data={"csrf_token": token})
+    confirmed = {"csrf_token": token, "confirm": "yes"}
+    assert client.get(f"{page_url(course)}/{key.public_id}/revoke").status_code == 404
+    revoke = client.post(f"{page_url(course)}/{key.public_id}/revoke", data=confirmed)
     assert revoke.status_code == 404
     # Another course's key cannot be revoked through one's own course either.
-    revoke = client.post(f"{page_url(theirs)}/{key.public_id}/revoke", data={"csrf_token": token})
+    assert client.get(f"{page_url(theirs)}/{key.public_id}/revoke").status_code == 404
+    revoke = client.post(f"{page_url(theirs)}/{key.public_id}/revoke", data=confirmed)
     assert revoke.status_code == 404
     with app.app_context():
         assert api_keys.find_key(key.public_id).revoked_at is None
