@@ -348,6 +348,52 @@ def unpublish_set(set_id: str) -> Any:
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
 
 
+@bp.route("/sets/<set_id>/delete", methods=["GET", "POST"])
+def delete_set(set_id: str) -> Any:
+    """Delete a set nobody has submitted to, after a confirmation page; a set with
+    submissions is explained on that page and kept."""
+    problem_set = own_set(set_id)
+    submitted = problem_sets.submission_count(problem_set)
+    if request.method == "POST" and request.form.get("confirm") == "yes" and not submitted:
+        course_id, title = problem_set.course.public_id, problem_set.title
+        try:
+            problem_sets.delete_set(problem_set)
+        except SpecError as err:
+            flash(f"Not deleted: {_sentence(err)}", "error")
+            return redirect(url_for("instructor.delete_set", set_id=set_id))
+        record_audit("set_deleted", f"{set_id} in {course_id}")
+        flash(f"“{title}” deleted.", "success")
+        return redirect(url_for("instructor.course", course_id=course_id))
+    return render_template(
+        "instructor/confirm_delete.html",
+        course=problem_set.course,
+        problem_set=problem_set,
+        student=None,
+        submitted=submitted,
+    ), (409 if request.method == "POST" and submitted else 200)
+
+
+@bp.route("/courses/<course_id>/students/<user_id>/remove", methods=["GET", "POST"])
+def remove_student(course_id: str, user_id: str) -> Any:
+    """Unenroll a student after a confirmation page: their submissions stay recorded."""
+    course = own_course(course_id)
+    student = course_student(course, user_id)
+    if request.method == "POST" and request.form.get("confirm") == "yes":
+        courses.unenroll(course, student)
+        record_audit("student_removed", f"{student.public_id} from {course.public_id}")
+        flash(
+            f"{student.email} removed from {course.code}; their submissions are kept.", "success"
+        )
+        return redirect(url_for("instructor.course", course_id=course.public_id) + "#roster")
+    return render_template(
+        "instructor/confirm_delete.html",
+        course=course,
+        problem_set=None,
+        student=student,
+        submitted=gradebook.submissions_in_course(course, student),
+    )
+
+
 # ---------------------------------------------------------------- preview
 
 

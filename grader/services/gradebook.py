@@ -170,6 +170,18 @@ def not_counted(problem_set: ProblemSet, now: datetime | None = None) -> str:
     return ""
 
 
+def submissions_in_course(course: Course, user: User, session: Session | None = None) -> int:
+    """How many answers `user` has submitted to the course's sets."""
+    s = session or db.session()
+    query = (
+        select(func.count(Submission.id))
+        .join(Item, Item.id == Submission.item_id)
+        .join(ProblemSet, ProblemSet.id == Item.problem_set_id)
+        .where(ProblemSet.course_id == course.id, Submission.user_id == user.id)
+    )
+    return int(s.scalar(query) or 0)
+
+
 def columns_of(sets: Iterable[ProblemSet], uncounted: Iterable[int] = ()) -> list[Column]:
     """One column per item, set by set, in position order; the sets whose ids are in
     `uncounted` are left out of the totals."""

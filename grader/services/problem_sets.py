@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from grader import db
 from grader.auth.access import deny
-from grader.models import Course, Enrollment, Item, ProblemSet, Submission, User, utcnow
+from grader.models import Course, Draft, Enrollment, Item, ProblemSet, Submission, User, utcnow
 from grader.services.courses import line_problem
 from problems import kinds
 from problems.errors import SpecError
@@ -237,6 +237,33 @@ def unpublish(problem_set: ProblemSet) -> ProblemSet:
         problem_set = s.merge(problem_set, load=True)
         problem_set.published_at = None
         return problem_set
+
+
+def delete_set(problem_set: ProblemSet) -> None:
+    """Delete a set nobody has submitted to (a draft, a mistake), with its items and the
+    students' unsent drafts. A set with submissions raises SpecError: grades are never lost."""
+    with db.transaction() as s:
+        problem_set = s.merge(problem_set, load=True)
+        if has_submissions(problem_set, s):
+            raise SpecError("set", "students have already submitted answers to this set, and "
+                            "deleting it would delete their grades")
+        item_ids = select(Item.id).where(Item.problem_set_id == problem_set.id)
+        s.execute(delete(Draft).where(Draft.item_id.in_(item_ids)))
+        # Only items without submissions: one sent since the check above keeps its item,
+        # and the check below then refuses the whole delete (a submission's FK cascades).
+        s.execute(delete(Item).where(
+            Item.problem_set_id == problem_set.id, ~exists().where(Submission.item_id == Item.id)))
+        if s.scalar(select(func.count(Item.id)).where(Item.problem_set_id == problem_set.id)):
+            raise SpecError("set", "a student submitted an answer meanwhile; the set is kept")
+        s.execute(delete(ProblemSet).where(ProblemSet.id == problem_set.id))
+        s.expunge(problem_set)
+
+
+def submission_count(problem_set: ProblemSet) -> int:
+    """How many submissions the set's items have."""
+    return int(db.session().scalar(
+        select(func.count(Submission.id)).join(Item, Item.id == Submission.item_id)
+        .where(Item.problem_set_id == problem_set.id)) or 0)
 
 
 def has_submissions(problem_set: ProblemSet, s: Session | None = None) -> bool:

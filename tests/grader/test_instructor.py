@@ -21,6 +21,7 @@ from grader.passwords import verify_password
 from grader.services import attempts, courses, gradebook, problem_sets, regrade, stats
 from grader.variants import variant_seed
 from problems import kinds
+from problems.errors import SpecError
 from problems.kinds import output_shape
 from problems.kinds.base import format_answer
 
@@ -190,6 +191,10 @@ def _urls(course: Course, ps: ProblemSet, item: Item, student: User) -> list[tup
         ("POST", f"/teach/sets/{s}/regrade"),
         ("GET", f"/teach/courses/{c}/students/{student.public_id}/password"),
         ("POST", f"/teach/courses/{c}/students/{student.public_id}/password"),
+        ("GET", f"/teach/sets/{s}/delete"),
+        ("POST", f"/teach/sets/{s}/delete"),
+        ("GET", f"/teach/courses/{c}/students/{student.public_id}/remove"),
+        ("POST", f"/teach/courses/{c}/students/{student.public_id}/remove"),
     ]
 
 
@@ -245,9 +250,13 @@ def test_instructor_of_another_course_gets_404_and_changes_nothing(
             "name": "X",
             "password": "hijacked password",
         }
+        data["confirm"] = "yes"
         response = client.open(url, method=method, data=data if method == "POST" else None)
         assert response.status_code == 404, (method, url)
     with app.app_context():
+        assert db.session().scalar(
+            select(func.count(Enrollment.id)).where(Enrollment.user_id == student.id)
+        ) == 1
         fresh = db.session().get(ProblemSet, ps.id)
         assert fresh.title == "Week 1: shapes" and fresh.published_at is None
         assert verify_password(db.session().get(User, student.id).password_hash, TEST_PASSWORD)
@@ -692,6 +701,75 @@ def test_publish_and_unpublish(app, teacher, course, student):
         assert db.session().get(ProblemSet, ps.id).published_at is None
         actions = db.session().scalars(select(AuditLog.action)).all()
     assert "set_published" in actions and "set_unpublished" in actions
+
+
+def test_a_set_without_submissions_is_deleted_after_a_confirmation(app, teacher, course, student):
+    ps = _make_set(app, course, publish=False, title="Oops")
+    url = f"/teach/sets/{ps.public_id}/delete"
+    assert url in _html(teacher.get(f"/teach/sets/{ps.public_id}"))
+    page = _html(teacher.get(url))
+    assert "Delete “Oops”?" in page and "cannot be undone" in page
+    # Without the confirmation field nothing happens.
+    assert _post(teacher, url).status_code == 200
+    with app.app_context():
+        assert db.session().get(ProblemSet, ps.id) is not None
+    # Without the CSRF token neither.
+    assert teacher.post(url, data={"confirm": "yes"}).status_code == 400
+    done = _post(teacher, url, {"confirm": "yes"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(
+        f"/teach/courses/{course.public_id}"
+    )
+    with app.app_context():
+        assert db.session().get(ProblemSet, ps.id) is None
+        assert db.session().scalar(select(func.count(Item.id))) == 0
+        assert db.session().scalar(
+            select(func.count(AuditLog.id)).where(AuditLog.action == "set_deleted")
+        ) == 1
+    assert "“Oops” deleted." in _html(teacher.get(f"/teach/courses/{course.public_id}"))
+    assert teacher.get(url).status_code == 404
+
+
+def test_a_set_with_submissions_cannot_be_deleted(app, teacher, course, student):
+    ps = _make_set(app, course)
+    _submit(app, student, ps, 0, "correct", 1)
+    url = f"/teach/sets/{ps.public_id}/delete"
+    page = _html(teacher.get(url))
+    assert "cannot be deleted" in page and "1 answer to it" in page
+    assert "unpublish it" in page and "due date" in page
+    refused = _post(teacher, url, {"confirm": "yes"})
+    assert refused.status_code == 409 and "cannot be deleted" in _html(refused)
+    with app.app_context():
+        assert db.session().get(ProblemSet, ps.id) is not None
+        assert db.session().scalar(select(func.count(Submission.id))) == 1
+        with pytest.raises(SpecError) as err:
+            problem_sets.delete_set(db.session().get(ProblemSet, ps.id))
+        assert err.value.path == "set" and "submitted" in err.value.message
+
+
+def test_removing_a_student_keeps_their_submissions_out_of_the_gradebook(
+    app, teacher, course, student, other_student
+):
+    ps = _make_set(app, course)
+    _submit(app, student, ps, 0, "correct", 1)
+    url = f"/teach/courses/{course.public_id}/students/{student.public_id}/remove"
+    assert url in _html(teacher.get(f"/teach/courses/{course.public_id}"))
+    page = _html(teacher.get(url))
+    assert "Remove Sam Student from CNN101?" in page
+    assert "1 submitted answer is kept in the database" in page and "gradebook" in page
+    assert teacher.post(url, data={"confirm": "yes"}).status_code == 400  # no CSRF token
+    done = _post(teacher, url, {"confirm": "yes"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("#roster")
+    with app.app_context():
+        assert db.session().scalar(
+            select(func.count(Enrollment.id)).where(Enrollment.user_id == student.id)
+        ) == 0
+        assert db.session().scalar(select(func.count(Submission.id))) == 1
+        book = gradebook.gradebook(db.session().get(ProblemSet, ps.id))
+    assert book.row_for(student.id) is None and book.row_for(other_student.id) is not None
+    assert "removed from CNN101; their submissions are kept" in _html(
+        teacher.get(f"/teach/courses/{course.public_id}")
+    )
+    assert teacher.get(url).status_code == 404  # no longer a student of the course
 
 
 # ---------------------------------------------------------------- preview
