@@ -120,7 +120,8 @@ def register(app: Flask) -> None:
             f"{'disc':>7}{'flagged':>9}"
         )
         for it in result.items:
-            disc = "-" if it.discrimination is None else f"{it.discrimination:.2f}"
+            shown = it.discrimination_shown
+            disc = "-" if shown is None else f"{shown:.2f}"
             mean_score = "-" if it.mean_score is None else f"{it.mean_score:.2f}"
             click.echo(
                 f"{it.column.label:<6}{it.column.kind[:17]:<18}{it.n:>4}{mean_score:>8}"

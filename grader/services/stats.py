@@ -14,7 +14,8 @@ Formulas, for item i over the n students who attempted it (population moments):
   between the item score and the REST-OF-TEST score r_u = sum over the set's other items of
   u's first-attempt scores (0 where u has not attempted the item). Moodle shows it as
   100 times this ("discrimination index"). Undefined (None) below 2 students or when x or r
-  does not vary;
+  does not vary; computed from 2 students, but shown (`discrimination_shown`) only from
+  MIN_STUDENTS, the threshold of the variant comparison: from fewer it is mostly noise;
 - histogram   = counts of fractions in 10 bins [0, .1), [.1, .2), ..., [.9, 1] (1.0 in the last);
 - misconceptions = over every attempt's current grade: how many submissions and how many
   distinct students the misconception was diagnosed in;
@@ -104,9 +105,25 @@ class ItemStats:
         return [v for v in self.variants if v.flagged]
 
     @property
+    def discrimination_shown(self) -> float | None:
+        """The discrimination to show: None below MIN_STUDENTS students (too few to mean
+        anything) or when it is undefined."""
+        return self.discrimination if self.n >= MIN_STUDENTS else None
+
+    @property
+    def discrimination_note(self) -> str:
+        """Why no discrimination is shown ("" when one is)."""
+        if self.n < MIN_STUDENTS:
+            return f"shown from {MIN_STUDENTS} students who attempted the item ({self.n} so far)"
+        if self.discrimination is None:
+            return "undefined: the item scores or the rest-of-set scores do not vary"
+        return ""
+
+    @property
     def discrimination_index(self) -> float | None:
-        """Moodle's display: 100 x the correlation."""
-        return None if self.discrimination is None else 100.0 * self.discrimination
+        """Moodle's display: 100 x the correlation (when shown)."""
+        shown = self.discrimination_shown
+        return None if shown is None else 100.0 * shown
 
 
 @dataclass(frozen=True)

@@ -1057,7 +1057,10 @@ def test_item_statistics_on_a_constructed_dataset(app, course, student, other_st
         sum((x - mx) ** 2 for x in xs) / 5 * sum((r - mr) ** 2 for r in rest) / 5
     )
     assert one.discrimination == pytest.approx(r_expected)
-    assert one.discrimination_index == pytest.approx(100 * r_expected)
+    # Computed, but from 5 students not shown (the variant comparison's threshold).
+    assert one.discrimination_shown is None and one.discrimination_index is None
+    assert one.discrimination_note == f"shown from {stats.MIN_STUDENTS} students who " \
+        "attempted the item (5 so far)"
     # Best attempts: 1.0, 0.7, 0.9, 1.0, 0.0.
     assert one.facility_best == pytest.approx(3.6 / 5) and one.full_marks == 2
     assert one.mean_attempts == pytest.approx(7 / 5)
@@ -1079,6 +1082,28 @@ def test_item_statistics_on_a_constructed_dataset(app, course, student, other_st
         result.misconceptions[0].id == "padding_forgotten"
         and result.misconceptions[0].students == 2
     )
+
+
+def test_discrimination_is_shown_only_from_the_minimum_of_students(app, teacher, course):
+    ps = _make_set(app, course, n_items=2)
+    q1, q2 = _items(app, ps)
+    people = [_student(app, course, f"d{i}@example.edu", f"D {i}") for i in range(10)]
+    for i, user in enumerate(people[:2]):
+        _record(app, user, q1, 1, [0.0, 1.0][i])
+        _record(app, user, q2, 1, [1.0, 0.0][i])
+    url = f"/teach/sets/{ps.public_id}/stats"
+    page = _html(teacher.get(url))
+    assert "-1.00" not in page and "index -100%" not in page
+    assert f"not shown: shown from {stats.MIN_STUDENTS} students who attempted the item " \
+        "(2 so far)" in page
+    for i, user in enumerate(people[2:], start=2):
+        _record(app, user, q1, 1, (i % 5) / 4)
+        _record(app, user, q2, 1, (i % 3) / 2)
+    with app.app_context():
+        one = stats.set_stats(db.session().get(ProblemSet, ps.id)).items[0]
+    assert one.n == stats.MIN_STUDENTS and one.discrimination_shown == one.discrimination
+    page = _html(teacher.get(url))
+    assert f"{one.discrimination:.2f} <span class=\"muted small\">(index " in page
 
 
 def test_correlation_matches_a_hand_computed_point_biserial():
