@@ -260,6 +260,7 @@ def new_set(course_id: str) -> Any:
         return _builder(course, None, form, 422)
     record_audit("set_created", f"{problem_set.public_id} in {course.public_id}")
     flash(f"“{problem_set.title}” saved as a draft. Preview it, then publish it.", "success")
+    _warn_if_past_due(problem_set)
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
 
 
@@ -297,6 +298,7 @@ def edit_set(set_id: str) -> Any:
         form.errors[f.field_key(err.path)] = _sentence(err)
         return _builder(course, problem_set, form, 422)
     flash("Problem set saved.", "success")
+    _warn_if_past_due(problem_set)
     if (points_changed or follow_through_changed) and problem_sets.has_submissions(problem_set):
         what = "points" if points_changed else "follow-through setting"
         flash(
@@ -305,6 +307,17 @@ def edit_set(set_id: str) -> Any:
             "warning",
         )
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
+
+
+def _warn_if_past_due(problem_set: ProblemSet) -> None:
+    """A warning when the set's due date has passed: students can no longer submit."""
+    due = problem_sets.utc(problem_set.due_at)
+    if due is not None and due <= datetime.now(UTC):
+        flash(
+            f"The due date ({when(due)}) is in the past: students can no longer submit "
+            "answers to this set. Move the due date to reopen it.",
+            "warning",
+        )
 
 
 def _builder(
@@ -333,6 +346,7 @@ def publish_set(set_id: str) -> Any:
     else:
         record_audit("set_published", problem_set.public_id)
         flash(f"“{problem_set.title}” is published: its students can see it.", "success")
+        _warn_if_past_due(problem_set)
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
 
 

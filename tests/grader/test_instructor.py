@@ -703,6 +703,39 @@ def test_publish_and_unpublish(app, teacher, course, student):
     assert "set_published" in actions and "set_unpublished" in actions
 
 
+def test_saving_or_publishing_a_set_whose_due_date_has_passed_warns(
+    app, teacher, course, student
+):
+    url = f"/teach/courses/{course.public_id}/sets/new"
+    past = {"opens_at": "2020-01-01T09:00", "due_at": "2020-01-08T17:30"}
+    created = _post(teacher, url, _builder_data(**past), token_from=url)
+    page = _html(teacher.get(created.headers["Location"]))
+    warning = "is in the past: students can no longer submit answers to this set"
+    assert "saved as a draft" in page and "2020-01-08 17:30 UTC" in page and warning in page
+    set_url = created.headers["Location"]
+    _post(teacher, f"{set_url}/publish", token_from=set_url)
+    page = _html(teacher.get(set_url))
+    assert "is published: its students can see it." in page and warning in page
+    # A set with submissions whose due date moves into the past.
+    ps = _make_set(app, course, title="Open one")
+    _submit(app, student, ps, 0, "correct", 1)
+    edit = f"/teach/sets/{ps.public_id}"
+    data = {
+        "title": "Open one", "attempts_allowed": "3", "solutions": "always",
+        "follow_through": "on", "due_at": "2021-03-04T05:06",
+    }
+    for n, item in enumerate(_items(app, ps)):
+        data |= {f"items-{n}-id": item.public_id, f"items-{n}-kind": KIND,
+                 f"items-{n}-difficulty": "1", f"items-{n}-points": "10"}
+    assert _post(teacher, edit, data, token_from=edit).status_code == 302
+    page = _html(teacher.get(edit))
+    assert "Problem set saved." in page and "2021-03-04 05:06 UTC" in page and warning in page
+    # A future due date says nothing of the kind.
+    data["due_at"] = "2999-01-01T00:00"
+    _post(teacher, edit, data, token_from=edit)
+    assert warning not in _html(teacher.get(edit))
+
+
 def test_a_set_without_submissions_is_deleted_after_a_confirmation(app, teacher, course, student):
     ps = _make_set(app, course, publish=False, title="Oops")
     url = f"/teach/sets/{ps.public_id}/delete"
