@@ -3,6 +3,7 @@ a change (POST-redirect-GET)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from datetime import UTC, datetime
@@ -19,10 +20,13 @@ from grader.instructor.access import course_student, own_course, own_item, own_s
 from grader.instructor.preview import preview_item, student_seed, submission_views
 from grader.models import Course, ProblemSet
 from grader.services import courses, gradebook, problem_sets, regrade, stats
-from problems import kinds
+from problems import exports, kinds
 from problems.errors import SpecError
 
 ROSTER_REPORT_KEY = "roster_report"
+# A question-bank download from the set page holds at most this many variants per item.
+EXPORT_MAX_VARIANTS = 200
+EXPORT_FORMATS = (("moodle", "Moodle XML"), ("qti", "QTI 1.2 (Canvas, a zip)"), ("gift", "GIFT"))
 # The report rides in the (signed, size-limited) session cookie until the next page view.
 MAX_REPORTED_ERRORS = 25
 MAX_REPORTED_MESSAGE = 160
@@ -320,8 +324,57 @@ def _warn_if_past_due(problem_set: ProblemSet) -> None:
         )
 
 
+@bp.get("/sets/<set_id>/export")
+def export_set(set_id: str) -> Any:
+    """The set's items as a question bank (Moodle XML, QTI 1.2 or GIFT) of N variants each,
+    through `problems.exports`; a bad format or count is a field error on the set page."""
+    problem_set = own_set(set_id)
+    fmt = request.args.get("format", "")
+    count = request.args.get("variants", "").strip()
+    errors: dict[str, str] = {}
+    if fmt not in exports.FORMATS:
+        errors["export_format"] = "Format: choose Moodle XML, QTI 1.2 or GIFT."
+    variants = int(count) if re.fullmatch(r"[0-9]{1,6}", count) else 0
+    if not 1 <= variants <= EXPORT_MAX_VARIANTS:
+        errors["export_variants"] = (
+            f"Variants per item: a whole number from 1 to {EXPORT_MAX_VARIANTS}."
+        )
+    items = [
+        {
+            "kind": i.kind,
+            "difficulty": i.difficulty,
+            "points": float(i.points),
+            "title": f"{problem_set.title}: Q{i.position + 1}",
+        }
+        for i in sorted(problem_set.items, key=lambda i: i.position)
+    ]
+    if not items:
+        errors["export_format"] = "The set has no items to export."
+    if errors:
+        export = {"format": fmt, "variants": count, "errors": errors}
+        return _builder(
+            problem_set.course, problem_set, f.SetForm.from_set(problem_set), 422, export
+        )
+    # Stable per set, and not the set's secret itself (from which students' seeds derive).
+    seed = int(hashlib.sha256(f"export:{problem_set.secret}".encode()).hexdigest()[:12], 16)
+    category = f"{problem_set.course.code} {problem_set.title}".replace("/", "-")
+    data = exports.export(fmt, items, variants, seed, category=category)
+    record_audit("set_exported", f"{problem_set.public_id} {fmt} x{variants}")
+    extension, content_type = exports.FORMATS[fmt]
+    name = _filename(f"{problem_set.course.code}-{problem_set.title}-{fmt}-{variants}")
+    return Response(
+        data,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}{extension}"'},
+    )
+
+
 def _builder(
-    course: Course, problem_set: ProblemSet | None, form: f.SetForm, status: int = 200
+    course: Course,
+    problem_set: ProblemSet | None,
+    form: f.SetForm,
+    status: int = 200,
+    export: dict[str, Any] | None = None,
 ) -> Any:
     locked = problem_set is not None and problem_sets.has_submissions(problem_set)
     return render_template(
@@ -333,6 +386,9 @@ def _builder(
         solutions=f.SOLUTIONS,
         difficulties=f.DIFFICULTIES,
         total=sum(f.to_float(r.points) or 0 for r in form.items),
+        export=export or {"format": "moodle", "variants": "20", "errors": {}},
+        export_formats=EXPORT_FORMATS,
+        export_max=EXPORT_MAX_VARIANTS,
     ), status
 
 

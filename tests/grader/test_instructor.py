@@ -192,6 +192,7 @@ def _urls(course: Course, ps: ProblemSet, item: Item, student: User) -> list[tup
         ("GET", f"/teach/courses/{c}/students/{student.public_id}/password"),
         ("POST", f"/teach/courses/{c}/students/{student.public_id}/password"),
         ("GET", f"/teach/sets/{s}/delete"),
+        ("GET", f"/teach/sets/{s}/export?format=gift&variants=1"),
         ("POST", f"/teach/sets/{s}/delete"),
         ("GET", f"/teach/courses/{c}/students/{student.public_id}/remove"),
         ("POST", f"/teach/courses/{c}/students/{student.public_id}/remove"),
@@ -734,6 +735,82 @@ def test_saving_or_publishing_a_set_whose_due_date_has_passed_warns(
     data["due_at"] = "2999-01-01T00:00"
     _post(teacher, edit, data, token_from=edit)
     assert warning not in _html(teacher.get(edit))
+
+
+def _variants_per_bank(fmt: str, data: bytes) -> list[int]:
+    """How many variants each item's bank holds, read back from the file."""
+    if fmt == "moodle":
+        root = ET.fromstring(data)
+        counts: list[int] = []
+        for question in root.findall("question"):
+            if question.get("type") == "category":
+                counts.append(0)
+            else:
+                counts[-1] += 1
+        return counts
+    if fmt == "qti":
+        import zipfile
+
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            ET.fromstring(archive.read("imsmanifest.xml"))
+            banks = sorted(
+                n for n in archive.namelist() if n.endswith(".xml") and "/" in n
+                and not n.endswith("assessment_meta.xml")
+            )
+            return [
+                sum(1 for e in ET.fromstring(archive.read(n)).iter() if e.tag.endswith("}item")
+                    or e.tag == "item")
+                for n in banks
+            ]
+    text = data.decode("utf-8")
+    return [
+        text.count(f"\n// {KIND}-d1-s", start, end)
+        for start, end in zip(
+            [m.start() for m in re.finditer(r"\$CATEGORY:", text)],
+            [m.start() for m in re.finditer(r"\$CATEGORY:", text)][1:] + [len(text)],
+            strict=True,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type", "extension"),
+    [("moodle", "application/xml", "xml"), ("qti", "application/zip", "zip"),
+     ("gift", "text/plain; charset=utf-8", "txt")],
+)
+def test_a_set_downloads_as_a_question_bank_of_n_variants(
+    app, teacher, course, fmt, content_type, extension
+):
+    ps = _make_set(app, course, n_items=2)
+    page = _html(teacher.get(f"/teach/sets/{ps.public_id}"))
+    assert f'action="/teach/sets/{ps.public_id}/export#export"' in page
+    assert 'name="variants" type="number" min="1" max="200"' in page
+    response = teacher.get(f"/teach/sets/{ps.public_id}/export?format={fmt}&variants=3")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == content_type
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="CNN101-Week-1-shapes-{fmt}-3.{extension}"'
+    )
+    assert _variants_per_bank(fmt, response.data) == [3, 3]
+    again = teacher.get(f"/teach/sets/{ps.public_id}/export?format={fmt}&variants=3")
+    if fmt != "qti":  # the same choice gives the same file (a zip stamps its own times)
+        assert again.data == response.data
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [("format=moodle&variants=0", "export_variants", "a whole number from 1 to 200"),
+     ("format=moodle&variants=201", "export_variants", "a whole number from 1 to 200"),
+     ("format=moodle&variants=2.5", "export_variants", "a whole number from 1 to 200"),
+     ("format=moodle", "export_variants", "a whole number from 1 to 200"),
+     ("format=pdf&variants=3", "export_format", "choose Moodle XML, QTI 1.2 or GIFT")],
+)
+def test_a_bad_export_choice_is_a_field_message(app, teacher, course, query, field, message):
+    ps = _make_set(app, course, n_items=1)
+    response = teacher.get(f"/teach/sets/{ps.public_id}/export?{query}")
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    page = _html(response)
+    assert f'id="error-{field}"' in page and message in page
 
 
 def test_a_set_without_submissions_is_deleted_after_a_confirmation(app, teacher, course, student):
