@@ -63,8 +63,9 @@ def _filename(text: str) -> str:
 
 
 def _csv_response(text: str, name: str) -> Response:
+    # A byte-order mark: Excel on Windows reads the file as UTF-8 only with one.
     return Response(
-        text,
+        "\ufeff" + text,
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{_filename(name)}.csv"',
@@ -377,6 +378,9 @@ def _builder(
     export: dict[str, Any] | None = None,
 ) -> Any:
     locked = problem_set is not None and problem_sets.has_submissions(problem_set)
+    # Only points the server would accept add up (a refused 1e308 is no total).
+    points = [f.to_float(r.points) for r in form.items]
+    valid = [p for p in points if p is not None and 0 < p <= f.MAX_POINTS]
     return render_template(
         "instructor/set_builder.html",
         course=course,
@@ -385,7 +389,9 @@ def _builder(
         locked=locked,
         solutions=f.SOLUTIONS,
         difficulties=f.DIFFICULTIES,
-        total=sum(f.to_float(r.points) or 0 for r in form.items),
+        total=sum(valid),
+        total_skipped=len(points) - len(valid),
+        max_points=f.MAX_POINTS,
         export=export or {"format": "moodle", "variants": "20", "errors": {}},
         export_formats=EXPORT_FORMATS,
         export_max=EXPORT_MAX_VARIANTS,

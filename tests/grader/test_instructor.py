@@ -607,6 +607,44 @@ def test_builder_validation_messages_sit_next_to_the_field(
         assert db.session().scalar(select(func.count(ProblemSet.id))) == 0
 
 
+def test_builder_constraints_total_and_regrade_link_match_the_server(app, teacher, course):
+    url = f"/teach/courses/{course.public_id}/sets/new"
+    page = _html(teacher.get(url))
+    assert 'min="0"' not in page and 'min="0.001" max="1000" step="any"' in page
+    assert 'href="#"' not in page and "needs a regrade" in page
+    refused = _post(teacher, url, _builder_data(**{"items-1-points": "1e308"}), token_from=url)
+    assert refused.status_code == 422
+    page = _html(refused)
+    assert "Total: 10 points" in page and "1 item with invalid points left out" in page
+    assert "1" + "0" * 20 not in page
+    ps = _make_set(app, course, publish=False)
+    page = _html(teacher.get(f"/teach/sets/{ps.public_id}"))
+    assert f'href="/teach/sets/{ps.public_id}/regrade">regrade</a>' in page
+
+
+def test_a_too_large_upload_says_the_limit_and_offers_a_way_back(app, teacher, course):
+    app.config["MAX_CONTENT_LENGTH"] = 3 * 1024 * 1024
+    course_url = f"http://localhost/teach/courses/{course.public_id}"
+    response = teacher.post(
+        f"/teach/courses/{course.public_id}/roster",
+        data={
+            "csrf_token": csrf_token(teacher, f"/teach/courses/{course.public_id}"),
+            "roster": (io.BytesIO(b"a@example.edu,A\n" * 230_000), "big.csv"),
+        },
+        headers={"Referer": course_url},
+    )
+    assert response.status_code == 413
+    page = _html(response)
+    assert "at most 3 MB (3145728 bytes) per request" in page
+    assert f'href="{course_url}">Back to the form</a>' in page
+    elsewhere = teacher.post(
+        f"/teach/courses/{course.public_id}/roster",
+        data={"roster": (io.BytesIO(b"x" * (3 * 1024 * 1024 + 1)), "big.csv")},
+        headers={"Referer": "https://evil.example/"},
+    )
+    assert elsewhere.status_code == 413 and "evil.example" not in _html(elsewhere)
+
+
 def test_builder_refuses_a_set_without_items(app, teacher, course):
     url = f"/teach/courses/{course.public_id}/sets/new"
     data = {k: v for k, v in _builder_data().items() if not k.startswith("items-")}
@@ -964,6 +1002,11 @@ def test_gradebook_takes_each_students_best_attempt(app, teacher, course, studen
 
     page = _html(teacher.get(f"/teach/sets/{ps.public_id}/gradebook"))
     assert "Sam Student" in page and "50.0%" in page and "&times;2" in page
+    # The footer says what each of its cells averages over: items over those who attempted
+    # them (10 and 5), the total over every student ((10 + 10) / 2).
+    footer = page.split("<tfoot>")[1]
+    assert "Mean of attempted" not in footer and "Total and %: of every student" in footer
+    assert re.findall(r'<td class="num">([^<]*)</td>', footer)[-2:] == ["10", "50.0%"]
     items = _items(app, ps)
     assert f"/items/{items[0].public_id}/students/{student.public_id}" in page
     course_page = _html(teacher.get(f"/teach/courses/{course.public_id}/gradebook"))
@@ -996,7 +1039,7 @@ def test_course_totals_count_only_published_sets_that_have_opened(
     assert "draft: not counted" in page and f"opens {later:%Y-%m-%d} 09:00 UTC: not counted" in page
     assert "50.0%" in page
     rows = list(csv.reader(io.StringIO(
-        _html(teacher.get(f"/teach/courses/{course.public_id}/gradebook.csv")).lstrip("\ufeff")
+        teacher.get(f"/teach/courses/{course.public_id}/gradebook.csv").data.decode("utf-8-sig")
     )))
     assert rows[0][-3:] == ["Total", "Max", "Percentage"]
     assert sum("(not in Total)" in h for h in rows[0]) == 4
@@ -1024,7 +1067,9 @@ def test_gradebook_csv_matches_the_submissions(app, teacher, course, student, ot
         'attachment; filename="CNN101-Week-1-shapes-grades.csv"'
         == response.headers["Content-Disposition"]
     )
-    rows = list(csv.reader(io.StringIO(_html(response))))
+    # UTF-8 with a byte-order mark, so that Excel on Windows reads names like Ångström right.
+    assert response.data.startswith(b"\xef\xbb\xbfName,Email,")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][:4] == [
         "Name",
         "Email",
