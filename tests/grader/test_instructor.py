@@ -801,13 +801,11 @@ def _variants_per_bank(fmt: str, data: bytes) -> list[int]:
                 for n in banks
             ]
     text = data.decode("utf-8")
+    # A GIFT bank is its $CATEGORY line then one comment line per question, naming its seed
+    # (a variant with several parts is several questions of the same seed).
     return [
-        text.count(f"\n// {KIND}-d1-s", start, end)
-        for start, end in zip(
-            [m.start() for m in re.finditer(r"\$CATEGORY:", text)],
-            [m.start() for m in re.finditer(r"\$CATEGORY:", text)][1:] + [len(text)],
-            strict=True,
-        )
+        len(set(re.findall(rf"^// {KIND}-d1-s(\d+):", bank, flags=re.M)))
+        for bank in text.split("$CATEGORY:")[1:]
     ]
 
 
