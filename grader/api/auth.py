@@ -104,6 +104,8 @@ def not_found(path: str, label: str, detail: str) -> ApiError:
     """A 404 naming `path` ("no <label> with this id in the key's course") for another
     course's or a missing object, logged and audited like the pages' refusals."""
     caller = g.get("api_caller")
+    if isinstance(caller, Caller) and not caller.revocation_checked:
+        caller = caller_or_none()  # a revoked key is told so, not what exists (401)
     key = caller.public_id if isinstance(caller, Caller) else "-"
     log.warning("api_access_denied: key %s: %s", key, detail)
     try:

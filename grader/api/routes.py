@@ -247,11 +247,18 @@ def problems_get(problem_id: str) -> Response:
      "cannot be read are a 422 listing them under `format_errors`: nothing is recorded "
      "and the key stays unused.")
 def problems_grade(problem_id: str) -> Response:
-    caller = require_caller(revocation_checked_by_caller=True)  # grade() records only if unrevoked
-    key = idempotency_key()
-    value, body = read_body()
-    assert isinstance(body, m.GradeRequest)
-    return recorded(grade(caller, problem_id, body, key, request_hash(value)))
+    # The success path checks the key's revocation in the recording statement itself (no
+    # query more); every other exit checks it first, so a revoked key learns nothing (not
+    # even whether a problem exists) but its 401.
+    caller = require_caller(revocation_checked_by_caller=True)
+    try:
+        key = idempotency_key()
+        value, body = read_body()
+        assert isinstance(body, m.GradeRequest)
+        return recorded(grade(caller, problem_id, body, key, request_hash(value)))
+    except (ApiError, HTTPException):
+        caller_or_none()  # 401 if the key was revoked
+        raise
 
 
 # ---------------------------------------------------------------- the course

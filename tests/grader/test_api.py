@@ -810,3 +810,30 @@ def test_the_database_holds_no_plaintext_key(app, client, api_key):
         rows = db.session().execute(select(ApiKey.public_id, ApiKey.secret_hash, ApiKey.name))
         dump = " ".join(" ".join(map(str, row)) for row in rows)
     assert secret not in dump and api_key not in dump
+
+
+def test_a_revoked_key_gets_only_its_401_from_the_grading_route(app, client, api_key):
+    # The success path checks the revocation in the recording statement; every refusal of
+    # the route must check it first, or a revoked key still learns what exists.
+    problem = make_problem(client, api_key, student="lms-1")
+    url = f"/problems/{problem['id']}/grade"
+    first = problem["parts"][0]["id"]
+    with app.app_context():
+        assert api_keys.revoke(api_keys.find_key(api_key)) is True
+    before = count(app, AuditLog)
+    attempts_ = [
+        (url, {"answers": {"no_such_part": "1"}}, "k1"),
+        (url, {"answers": {first: "not a shape"}}, "k2"),
+        (url, {"answers": {first: "1x1x1"}, "student": "lms-2"}, "k3"),
+        ("/problems/NoSuchProblem0/grade", {"answers": {first: "1x1x1"}}, "k4"),
+        (url, {"answers": {first: "1x1x1"}}, None),
+        (url, {"answers": "nope"}, "k5"),
+        (url, "{not json", "k6"),
+    ]
+    for path, body, idempotency_key in attempts_:
+        refused = post(client, path, body, api_key, idempotency_key)
+        assert refused.status_code == 401, (body, refused.get_data(as_text=True))
+        assert error_of(refused) == {"path": "Authorization",
+                                     "message": "the API key was revoked"}
+    assert count(app, AuditLog) == before  # no "access denied" for a problem id either
+    assert count(app, ApiGrade) == 0
