@@ -175,11 +175,27 @@ def read_json() -> Any:
         # werkzeug's stream wrappers, which cost as much as parsing it. A body cut short
         # (the client left) does not parse, and is refused so.
         raw = environ["wsgi.input"].read(length)
-    else:  # chunked: werkzeug reads it to its end, within MAX_CONTENT_LENGTH
+    elif environ.get("wsgi.input_terminated"):  # chunked: read to its end, or past the limit
+        raw = _read_unsized(environ["wsgi.input"], limit if limit is not None else MAX_BODY_BYTES)
+    else:  # no length and a server that does not end the stream: werkzeug reads nothing
         raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "", "the body is empty: send a JSON object")
     return load_strict(raw)
+
+
+def _read_unsized(stream: Any, limit: int) -> bytes:
+    """A body without Content-Length, read to its end; 413 as soon as it holds one byte
+    more than `limit` (werkzeug's own reading stops at the limit, silently cutting it)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise ApiError(413, "", f"the body is too large (at most {limit:,} bytes)")
 
 
 class _Refused:

@@ -546,7 +546,8 @@ def test_a_chunked_body_is_graded_and_a_short_one_refused(app, client, world):
     response = client.post(f"{PREFIX}{path}", input_stream=io.BytesIO(body),
                            content_type="application/json",
                            headers={"Authorization": f"Bearer {world.key}",
-                                    "Idempotency-Key": "chunked-1"},
+                                    "Idempotency-Key": "chunked-1",
+                                    "Transfer-Encoding": "chunked"},
                            environ_overrides={"wsgi.input_terminated": True})
     assert response.status_code == 201, response.get_data(as_text=True)
     before = count(app, ApiGrade)
@@ -558,3 +559,29 @@ def test_a_chunked_body_is_graded_and_a_short_one_refused(app, client, world):
     assert response.status_code == 400, response.get_data(as_text=True)
     assert error_of(response)["message"]
     assert count(app, ApiGrade) == before
+
+
+@pytest.mark.parametrize("route", ["/solve", "grade"])
+def test_a_chunked_body_over_the_limit_is_a_413_not_cut_and_parsed(app, client, world, route):
+    """Without Content-Length the body is read one byte past MAX_CONTENT_LENGTH to know it
+    is too large; werkzeug alone would cut it at the limit and parse the valid prefix."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    if route == "grade":
+        path, answers = _grade_path(world)
+        head = json.dumps({"answers": answers})
+    else:
+        path, head = "/solve", '{"input": [8, 8, 3], "layers": []}'
+    before = count(app, ApiGrade)
+    for size, status in ((limit + 1, 413), (limit, 201 if route == "grade" else 200)):
+        body = (head + " " * (size - len(head) - 1) + ("x" if status == 413 else " ")).encode()
+        assert len(body) == size
+        response = client.post(f"{PREFIX}{path}", input_stream=io.BytesIO(body),
+                               content_type="application/json",
+                               headers={"Authorization": f"Bearer {world.key}",
+                                        "Idempotency-Key": f"chunked-{size}",
+                                        "Transfer-Encoding": "chunked"},  # no Content-Length
+                               environ_overrides={"wsgi.input_terminated": True})
+        assert response.status_code == status, response.get_data(as_text=True)[:300]
+        if status == 413:
+            assert "too large" in error_of(response)["message"]
+    assert count(app, ApiGrade) == before + (route == "grade")
