@@ -64,9 +64,12 @@ if [ "${LTI_OUTBOX_WORKER:-1}" != "0" ]; then
   outbox=$!
 fi
 
+# --limit-request-line: gunicorn's maximum, so that long but reasonable URLs reach the app
+# (its default, 4094, answers a 414 in HTML before the app sees the request).
 .venv/bin/gunicorn wsgi:app \
   --workers "${WORKERS:-2}" --threads "${THREADS:-4}" \
   --bind "${host}:${port}" \
+  --limit-request-line 8190 \
   --access-logfile - --graceful-timeout 20 &
 server=$!
 trap 'kill -TERM "$server" ${outbox:+"$outbox"} 2>/dev/null || true' INT TERM

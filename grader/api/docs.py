@@ -133,4 +133,7 @@ def render_docs(doc: dict[str, Any]) -> Any:
         info=prose(doc["info"]["description"]),
         rate_limit=current_app.config.get("API_RATE_LIMIT"),
         anon_rate_limit=current_app.config.get("API_ANON_RATE_LIMIT"),
+        # memory:// counts in each worker process alone (no REDIS_URL)
+        shared_limits=not str(current_app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+        .startswith("memory://"),
     )

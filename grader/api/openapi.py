@@ -52,7 +52,13 @@ class Operation:
 
     @property
     def flask_rule(self) -> str:
-        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+        return re.sub(r"\{(\w+)\}", lambda m: f"<{PATH_CONVERTERS.get(m[1], '')}{m[1]}>",
+                      self.path)
+
+
+# URL parts that may hold "/": a student id is often a URL (an LMS's user id), and the WSGI
+# server decodes %2F before routing, so only a path converter can match it.
+PATH_CONVERTERS = {"student": "path:"}
 
 
 OPERATIONS: list[Operation] = []
@@ -84,7 +90,10 @@ def operation(bp: Blueprint, method: str, path: str, **details: Any) -> Callable
         OPERATIONS.append(op)
         BY_ENDPOINT[op.endpoint] = op
 
-        bp.add_url_rule(op.flask_rule, op.endpoint, view, methods=[op.method])
+        # merge_slashes=False: "https://lms.example.edu/u/1" keeps its "//" (werkzeug would
+        # redirect to the URL with one slash, naming another student).
+        bp.add_url_rule(op.flask_rule, op.endpoint, view, methods=[op.method],
+                        merge_slashes=False)
         return view
 
     return decorator
@@ -165,14 +174,18 @@ def _operation_doc(op: Operation) -> dict[str, Any]:
         }}
     responses[str(op.status)] = ok
     statuses = set(op.errors)
-    if op.auth == "key":
+    if op.auth != "none":  # with "optional", a key that is sent is checked
         statuses.add(401)
     if op.request is not None:
         statuses |= {400, 413, 415, 422}
     if op.rate_limited:
         statuses.add(429)
     for status in sorted(statuses):
-        entry: dict[str, Any] = {"description": STATUS_TEXT[status], "content": _json("ErrorBody")}
+        text = STATUS_TEXT[status]
+        if status == 401 and op.auth == "optional":
+            text = ("An API key was sent that is malformed, unknown or revoked (without "
+                    "one, the route answers anonymously)")
+        entry: dict[str, Any] = {"description": text, "content": _json("ErrorBody")}
         if status == 429:
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"},
                                                 "description": "Seconds to wait."}}

@@ -49,9 +49,12 @@ PARAMS = {
     "problem_id": "A problem's id, from POST /problems.",
     "set_id": "A problem set's id (as in its page's URL, or from GET /sets).",
     "item_id": "An item's id within the set (from GET /sets/{set_id}).",
-    "student": "A student's email (enrolled students), or your own student id "
-               "(API grades only).",
+    "student": "An enrolled student's email, or your own student id as given to POST "
+               "/problems (its API grades only). An id holding `/` (a URL) may be sent as "
+               "is or encoded (`%2F`).",
 }
+VARIANT_STUDENT = ("The email of a student enrolled in the key's course (any case); "
+                   "another id is a 404: variants exist for enrolled students only.")
 
 # One budget per API key (API_RATE_LIMIT) or, without a key, per client address
 # (API_ANON_RATE_LIMIT), shared by every route of the blueprint and checked once, before
@@ -216,9 +219,16 @@ def pool() -> Response:
 # ---------------------------------------------------------------- problems and grades
 
 
+# The README's example: this seed gives a 16x16x1 input, a 5x5 convolution with 8 filters
+# and a 2x2 max pooling, so parts shape_0 and shape_1, answered by GRADE_EXAMPLE (a test
+# keeps the two true).
+PROBLEM_EXAMPLE = {"kind": "output_shape", "difficulty": 1, "seed": 1, "student": "lms-user-4711"}
+GRADE_EXAMPLE = {"answers": {"shape_0": "12x12x8", "shape_1": "6x6x8"}}
+
+
 @api("POST", "/problems", summary="Make a problem", tag="Problems", request=m.ProblemRequest,
      response=m.ProblemOut, status=201,
-     example={"kind": "output_shape", "difficulty": 2, "student": "lms-user-4711"},
+     example=PROBLEM_EXAMPLE,
      description="A randomized problem of a kind and difficulty (or the variant of a given "
      "seed). The answer stays on the server; grade answers with POST "
      "/problems/{problem_id}/grade.")
@@ -240,12 +250,14 @@ def problems_get(problem_id: str) -> Response:
 @api("POST", "/problems/{problem_id}/grade", summary="Grade answers (recorded once)",
      tag="Problems", request=m.GradeRequest, response=m.GradeOut, status=201,
      idempotency_key=True, errors=(404,),
-     example={"answers": {"shape_0": "26x26x16", "shape_1": "13x13x64"}},
+     example=GRADE_EXAMPLE,
      description="Grades the answers against the problem and records the grade once per "
-     "Idempotency-Key. A retry with the same key and body returns the first response "
-     "byte for byte (`Idempotent-Replayed: true`) and records nothing new. Answers that "
-     "cannot be read are a 422 listing them under `format_errors`: nothing is recorded "
-     "and the key stays unused.")
+     "Idempotency-Key. Every part of the problem (the `parts` of its POST /problems "
+     "response) must be answered. A retry with the same key and body returns the first "
+     "response byte for byte (`Idempotent-Replayed: true`) and records nothing new. An "
+     "answer to no part is a 422 naming it; answers missing or unreadable are a 422 "
+     "listing them under `format_errors`: nothing is recorded and the key stays unused. A "
+     "revoked key gets its 401 before any other answer.")
 def problems_grade(problem_id: str) -> Response:
     # The success path checks the key's revocation in the recording statement itself (no
     # query more); every other exit checks it first, so a revoked key learns nothing (not
@@ -296,7 +308,7 @@ def sets_grades(set_id: str) -> Response:
 
 @api("GET", "/sets/{set_id}/items/{item_id}/variants/{student}",
      summary="A student's variant of an item", tag="Course", response=m.VariantOut,
-     errors=(404,),
+     errors=(404,), params={**PARAMS, "student": VARIANT_STUDENT},
      description="The problem this student sees for the item (no answers) and their "
      "attempts: what to show before POSTing a submission.")
 def variants_get(set_id: str, item_id: str, student: str) -> Response:
@@ -313,11 +325,14 @@ def variants_get(set_id: str, item_id: str, student: str) -> Response:
      summary="Submit a student's answers (recorded once)", tag="Course",
      request=m.SubmissionRequest, response=m.SubmissionOut, status=201,
      idempotency_key=True, errors=(404, 409),
-     example={"student": "student1@example.edu",
-              "answers": {"shape_0": "26x26x16", "shape_1": "13x13x64"}},
+     example={"student": "demo-student1@example.edu",
+              "answers": {"pool_activations": "4096", "macs_without": "1769472",
+                          "macs_with": "442368", "ratio": "4"}},
      description="Records a graded submission for an enrolled student, as if they had "
      "submitted in the browser (same attempts, due date and solution rules; source `api`), "
-     "exactly once per Idempotency-Key, also under concurrent retries. `attempt` defaults "
+     "exactly once per Idempotency-Key, also under concurrent retries. Every part of the "
+     "student's variant (GET .../variants/{student}) must be answered; a missing or "
+     "unreadable one is a 422 naming it. `attempt` defaults "
      "to the student's next attempt. Refusals by the course's rules are a 409 with a "
      "`reason` (not_published, not_open, past_due, no_attempts, full_marks, "
      "out_of_sequence); nothing is recorded and the key stays unused.")

@@ -34,8 +34,10 @@ Answers = Annotated[
     Field(
         max_length=MAX_PARTS,
         description="The typed answer of each part, by part id (as a student would type it: "
-        "`26x26x32`, `18,496`, one grid row per line...). A missing part counts as unanswered.",
-        examples=[{"shape_0": "26x26x16", "shape_1": "13x13x64"}],
+        "`26x26x32`, `18,496`, one grid row per line...). Every part of the problem (its "
+        "`parts[].id`) must be answered: a missing or unreadable part is a 422 naming it, and "
+        "nothing is recorded.",
+        examples=[{"shape_0": "12x12x8", "shape_1": "6x6x8"}],
     ),
 ]
 ExternalStudent = Annotated[
@@ -101,12 +103,33 @@ class SubmissionRequest(Strict):
 # ---------------------------------------------------------------- errors
 
 
+class FieldError(BaseModel):
+    """One refused place of a request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="Where, as in the error's own `path`.")
+    message: str
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     path: str = Field(description="Where the problem is: `layers[3].kernel`, `answers.shape_0`, "
                       "a header name (`Idempotency-Key`), or empty for the body as a whole.")
     message: str
+    errors: list[FieldError] | None = Field(
+        default=None,
+        description="422 for a body with more than one invalid field: every one of them "
+        "(the first is also the error's own `path` and `message`). Absent otherwise.")
+    format_errors: list[FieldError] | None = Field(
+        default=None,
+        description="422 for answers that cannot be read: every such answer (nothing was "
+        "recorded). Absent otherwise.")
+    reason: str | None = Field(
+        default=None,
+        description="409 only: why the course's rules refuse the submission (not_published, "
+        "not_open, past_due, no_attempts, full_marks, out_of_sequence).")
 
 
 class ErrorBody(BaseModel):

@@ -837,3 +837,23 @@ def test_a_revoked_key_gets_only_its_401_from_the_grading_route(app, client, api
                                      "message": "the API key was revoked"}
     assert count(app, AuditLog) == before  # no "access denied" for a problem id either
     assert count(app, ApiGrade) == 0
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_a_student_id_holding_slashes_is_found_in_url_paths(app, client, api_key, course,
+                                                            quoted):
+    # An LMS user id is often a URL; the server decodes %2F before routing.
+    student = "https://lms.example.edu/users/4711"
+    made = make_problem(client, api_key, student=student)
+    graded = post(client, f"/problems/{made['id']}/grade",
+                  {"answers": right_answers(stored_problem(app, made["id"]))}, api_key, "s1")
+    assert graded.status_code == 201
+    shown = student.replace(":", "%3A").replace("/", "%2F") if quoted else student
+    record = get(client, f"/students/{shown}/submissions", api_key)
+    assert record.status_code == 200, record.get_data(as_text=True)
+    assert record.get_json()["student"] == student
+    assert [g["problem_id"] for g in record.get_json()["api_grades"]] == [made["id"]]
+    built = make_set(app, course)
+    item = built["items"][0][0]
+    variant_of = get(client, f"/sets/{built['id']}/items/{item}/variants/{shown}", api_key)
+    assert variant_of.status_code == 404 and error_of(variant_of)["path"] == "student"

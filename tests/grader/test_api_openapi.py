@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from test_api_helpers import api_key_fixture, error_of, post  # noqa: F401  (fix
 
 from grader.api import schemas as m
 from grader.api.openapi import OPERATIONS, document
+from grader.api.routes import GRADE_EXAMPLE, PROBLEM_EXAMPLE
 from problems import kinds
 from problems.errors import SpecError
 from problems.spec import parse_pool, parse_stack
@@ -205,3 +207,78 @@ def test_the_docs_page_shows_every_operation_and_runs_no_script(client):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "Idempotency-Key: $(uuidgen)" in page  # the curl examples
     assert "cdn" not in page.lower()
+
+
+def test_routes_taking_an_optional_key_declare_its_401():
+    doc = document()
+    for path in ("/solve", "/pool", "/kinds"):
+        (op,) = doc["paths"][path].values()
+        assert op["security"] == [{}, {"apiKey": []}]
+        assert "revoked" in op["responses"]["401"]["description"], path
+
+
+def test_the_error_schema_documents_the_lists_of_a_422_and_the_reason_of_a_409():
+    schemas = document()["components"]["schemas"]
+    detail = schemas["ErrorDetail"]["properties"]
+    for name in ("errors", "format_errors", "reason"):
+        assert detail[name]["description"], name
+    assert set(schemas["FieldError"]["properties"]) == {"path", "message"}
+
+
+def test_a_variants_student_is_documented_as_an_enrolled_email_only():
+    (op,) = document()["paths"][
+        "/sets/{set_id}/items/{item_id}/variants/{student}"].values()
+    (student,) = [p for p in op["parameters"] if p["name"] == "student"]
+    assert "enrolled" in student["description"]
+    assert "own student id" not in student["description"]
+
+
+def test_the_docs_page_says_limits_are_per_worker_without_redis(app, client):
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert app.config["RATELIMIT_STORAGE_URI"].startswith("memory://")
+    assert "each worker process on its own" in page and "REDIS_URL" in page
+    app.config["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/0"  # only read by the page
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "each worker process on its own" not in page
+    assert "never more than the limit is admitted" in page
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_api_examples_name_the_demo_students_and_a_gradable_problem(client,
+                                                                               api_key):
+    """The README's problem and grade bodies are the documented examples, which grade to
+    full marks; its students are the demo course's (scripts/run.sh)."""
+    text = README.read_text()
+    section = text[text.index("## The JSON API"):text.index("## LMS integration")]
+    assert json.dumps(PROBLEM_EXAMPLE) in section and json.dumps(GRADE_EXAMPLE) in section
+    assert not re.search(r"(?<![-\w])student\d@example\.edu", section)
+    assert "demo-student1@example.edu" in section
+    made = post(client, "/problems", PROBLEM_EXAMPLE, api_key)
+    assert made.status_code == 201
+    assert [p["id"] for p in made.get_json()["parts"]] == list(GRADE_EXAMPLE["answers"])
+    graded = post(client, f"/problems/{made.get_json()['id']}/grade", GRADE_EXAMPLE,
+                  api_key, "readme-1")
+    assert graded.status_code == 201, graded.get_data(as_text=True)
+    assert graded.get_json()["score"] == graded.get_json()["max_score"]
+
+
+def test_a_missing_part_is_a_422_naming_it_and_nothing_is_recorded(app, client, api_key):
+    made = post(client, "/problems", PROBLEM_EXAMPLE, api_key).get_json()
+    graded = post(client, f"/problems/{made['id']}/grade",
+                  {"answers": {"shape_0": "12x12x8"}}, api_key, "partial-1")
+    assert graded.status_code == 422
+    error = error_of(graded)
+    assert error["path"] == "answers.shape_1"
+    assert [e["path"] for e in error["format_errors"]] == ["answers.shape_1"]
+    again = post(client, f"/problems/{made['id']}/grade", GRADE_EXAMPLE, api_key, "partial-1")
+    assert again.status_code == 201  # the key was not used
+
+
+def test_run_sh_lets_long_urls_reach_the_app():
+    """gunicorn's default request line (4094 bytes) answers a 414 in HTML before the app;
+    scripts/run.sh raises it to gunicorn's maximum, as the README says."""
+    script = (README.parent / "scripts" / "run.sh").read_text()
+    assert re.search(r"gunicorn wsgi:app[^&]*--limit-request-line 8190", script)
+    assert "8190 bytes" in README.read_text()
