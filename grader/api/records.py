@@ -49,6 +49,11 @@ def course_sets_json(caller: Caller) -> dict[str, Any]:
     }
 
 
+def _rounded(value: float | None) -> float | None:
+    """A score or fraction to 6 places, as every score of the API is given."""
+    return None if value is None else round(value, 6)
+
+
 def gradebook_json(problem_set: ProblemSet) -> dict[str, Any]:
     """The set's gradebook (grader.services.gradebook) as JSON."""
     book = gradebook.gradebook(problem_set)
@@ -58,8 +63,8 @@ def gradebook_json(problem_set: ProblemSet) -> dict[str, Any]:
             {
                 "student": {"id": row.user_public_id, "email": row.email, "name": row.name},
                 "items": [
-                    {"item_id": col.item_public_id, "best": cell.best,
-                     "best_fraction": cell.best_fraction, "attempts": cell.attempts}
+                    {"item_id": col.item_public_id, "best": _rounded(cell.best),
+                     "best_fraction": _rounded(cell.best_fraction), "attempts": cell.attempts}
                     for col, cell in zip(book.columns, row.cells, strict=True)
                 ],
                 "total": round(row.total, 6),

@@ -857,3 +857,34 @@ def test_a_student_id_holding_slashes_is_found_in_url_paths(app, client, api_key
     item = built["items"][0][0]
     variant_of = get(client, f"/sets/{built['id']}/items/{item}/variants/{shown}", api_key)
     assert variant_of.status_code == 404 and error_of(variant_of)["path"] == "student"
+
+
+def fraction_of(problem, answers) -> float:
+    return kinds.grade(problem, answers).fraction
+
+
+def test_gradebook_scores_are_rounded_to_6_places_like_every_score(app, client, api_key,
+                                                                   course, student):
+    # shift_invariance (difficulty 1) has 3 parts of a point each: a third of a 4-point
+    # item is 1.333..., which the gradebook gave unrounded.
+    built = make_set(app, course, [{"kind": "shift_invariance", "difficulty": 1, "points": 4}])
+    item_id = built["items"][0][0]
+    with app.app_context():
+        problem = student_problem(built, student)
+    assert [p.points for p in problem.parts] == [1.0, 1.0, 1.0]
+    right, wrong = right_answers(problem), wrong_answers(problem)
+    tries = [{p.id: (right if pick >> i & 1 else wrong)[p.id]
+              for i, p in enumerate(problem.parts)} for pick in range(8)]
+    # a fraction whose 4-point score has more than 6 decimals (thirds)
+    answers = next(a for a in tries if round(4 * fraction_of(problem, a), 6)
+                   != 4 * fraction_of(problem, a))
+    fraction = fraction_of(problem, answers)
+    submitted = post(client, f"/sets/{built['id']}/items/{item_id}/submissions",
+                     {"student": student.email, "answers": answers}, api_key, "third")
+    assert submitted.status_code == 201, submitted.get_data(as_text=True)
+    score = submitted.get_json()["score"]
+    body = get(client, f"/sets/{built['id']}/grades", api_key).get_json()
+    (row,) = [r for r in body["students"] if r["student"]["email"] == student.email]
+    (cell,) = row["items"]
+    assert cell["best"] == score == round(4 * fraction, 6) == row["total"]
+    assert cell["best_fraction"] == round(fraction, 6)
