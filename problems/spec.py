@@ -401,6 +401,8 @@ def parse_stack(value: Any) -> Stack:
 
 # ---------------------------------------------------------------- pooling requests
 
+
+
 def _finite(number: int | float) -> bool:
     """A number a float can hold (a huge JSON integer cannot)."""
     try:
@@ -431,7 +433,7 @@ def _bad_cell(row: list[Any], rpath: str) -> SpecError:
                              "(at most about 1.8e308 in magnitude)")
         if type(cell) is int and abs(cell) > MAX_EXACT_INT:
             return SpecError(f"{rpath}[{k}]", f"the integer {_describe(cell)} is too large to "
-                             f"pool exactly (at most {MAX_EXACT_INT:,} in magnitude); write it "
+                             f"pool exactly (at most 2**53 = {MAX_EXACT_INT:,} in magnitude); write it "
                              "as a decimal number (with a point or an exponent) to pool it "
                              "rounded")
     raise AssertionError("no bad cell in the row")

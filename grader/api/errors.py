@@ -200,13 +200,15 @@ def _read_unsized(stream: Any, limit: int) -> bytes:
 
 class _Refused:
     """Stands, in a parsed body, where strict JSON refuses something: a NaN or Infinity
-    literal, or an object that gives a key twice (`key`). Found after parsing, with its path."""
+    literal, an object that gives a key twice (`key`), or an integer too long to read. Found after parsing, with its path."""
 
-    __slots__ = ("key", "literal")
+    __slots__ = ("digits", "key", "literal")
 
-    def __init__(self, literal: str | None = None, key: str | None = None) -> None:
+    def __init__(self, literal: str | None = None, key: str | None = None,
+                 digits: int | None = None) -> None:
         self.literal = literal
         self.key = key
+        self.digits = digits  # an integer of this many digits, too long to read
 
 
 class _Duplicated(dict):  # type: ignore[type-arg]
@@ -219,9 +221,14 @@ def load_strict(raw: bytes | str) -> Any:
     """The body as strict JSON (problems.contract.load_json), where in addition an object
     may not give a key twice (`{"answers": {}, "answers": {...}}` is ambiguous: some readers
     keep the first, Python the last), and a NaN or Infinity literal is refused naming its
-    place. 400 naming the place, or the line and column of a syntax error."""
+    place. 400 naming the place, or the line and column of a syntax error. Bytes must be
+    UTF-8 (a leading UTF-8 BOM is ignored); UTF-16 and UTF-32 are refused."""
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "", f"the body is too large (at most {MAX_BODY_BYTES:,} bytes)")
+    if isinstance(raw, bytes) and json.detect_encoding(raw) not in ("utf-8", "utf-8-sig"):
+        # json.loads would read UTF-16 and UTF-32 (with a BOM or without); JSON is UTF-8
+        # (RFC 8259 §8.1). A UTF-8 BOM is ignored, as the RFC allows.
+        raise ApiError(400, "", "not valid JSON: the body is not UTF-8 text")
     found: list[_Refused] = []
 
     def constant(literal: str) -> _Refused:
@@ -245,7 +252,9 @@ def load_strict(raw: bytes | str) -> Any:
 
     try:
         value = json.loads(raw, parse_constant=constant, object_pairs_hook=pairs)
-    except Exception:  # not JSON: load_json says why (line and column, depth, UTF-8...)
+    except Exception as exc:  # not JSON: load_json says why (line and column, depth, UTF-8...)
+        if type(exc) is ValueError:  # an integer too long for Python: find where it is
+            _refuse_long_integer(raw)
         try:
             return load_json(raw)
         except SpecError as err:
@@ -257,6 +266,29 @@ def load_strict(raw: bytes | str) -> Any:
         if refusal is not None:
             raise refusal
     return value
+
+
+def _refuse_long_integer(raw: bytes | str) -> None:
+    """Raise the 400 naming the place of the first integer too long for Python to read (over
+    4,300 digits), if that is why the body does not parse. Only on that refusal: reading
+    every integer through a hook would slow every body down."""
+    long_ones: list[_Refused] = []
+
+    def integer(text: str) -> Any:
+        try:
+            return int(text)
+        except ValueError:
+            refused = _Refused(digits=len(text.lstrip("-")))
+            long_ones.append(refused)
+            return refused
+
+    try:
+        value = json.loads(raw, parse_int=integer)
+    except Exception:  # another fault too: load_json names the first
+        return
+    refusal = _refusal(value, strings=False) if long_ones else None
+    if refusal is not None:
+        raise refusal
 
 
 # A UTF-16 surrogate written as an escape, or as raw bytes (json.loads decodes bytes with
@@ -288,6 +320,9 @@ def _refusal(value: Any, strings: bool) -> ApiError | None:
                 if _lone_surrogate(key):
                     return ApiError(400, join_path((*path, key)), "not valid JSON text: a "
                                     "key holds a lone UTF-16 surrogate (\\ud800 to \\udfff)")
+        if isinstance(node, _Refused) and node.digits is not None:
+            return ApiError(400, join_path(path), f"a number in the body is too long "
+                            f"({node.digits:,} digits)")
         if isinstance(node, _Refused):
             assert node.literal is not None
             return ApiError(400, join_path(path), f"{node.literal} is not a number in JSON: "

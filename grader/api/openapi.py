@@ -142,11 +142,14 @@ def _operation_doc(op: Operation) -> dict[str, Any]:
     if op.idempotency_key:
         parameters.append({
             "name": "Idempotency-Key", "in": "header", "required": True,
-            # What routes.idempotency_key() accepts: printable ASCII, not only spaces.
+            # What routes.idempotency_key() accepts: printable ASCII but the comma, not
+            # only spaces.
             "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-                       "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"},
+                       "pattern": r"^[\x20-\x2b\x2d-\x7e]*[\x21-\x2b\x2d-\x7e]"
+                                  r"[\x20-\x2b\x2d-\x7e]*$"},
             "description": "Your unique id for this request (a UUID is fine): 1 to 255 "
-            "printable ASCII characters. A retry with "
+            "printable ASCII characters without a comma, in one header (a header sent twice "
+            "is refused). A retry with "
             "the same key and body returns the first response unchanged, with "
             "`Idempotent-Replayed: true`; the same key with another body is refused (422).",
         })
@@ -212,7 +215,8 @@ def document() -> dict[str, Any]:
                 "Make randomized CNN-arithmetic problems, grade answers, record course "
                 "submissions and read the gradebook. Authenticate with a course API key "
                 "(`Authorization: Bearer cnnq_...`); `solve`, `pool`, `kinds` also answer "
-                "without one, at a lower per-address rate limit. Bodies are strict JSON: "
+                "without one, at a lower per-address rate limit. Bodies are strict JSON in "
+                "UTF-8 (a leading UTF-8 BOM is ignored; UTF-16 and UTF-32 are refused): "
                 "an integer is written as one (`2`, not `2.0`, though JSON Schema counts both "
                 "as integers), NaN and Infinity are refused, and an object gives each key "
                 'once. Errors are `{"error": {"path", "message"}}` naming the field.'

@@ -120,7 +120,8 @@ def read_body() -> tuple[Any, BaseModel]:
 
 
 def idempotency_key() -> str:
-    """The `Idempotency-Key` header (required; 1 to 255 printable ASCII characters)."""
+    """The `Idempotency-Key` header (required, given once; 1 to 255 printable ASCII
+    characters, no comma)."""
     value = request.headers.get("Idempotency-Key")
     if value is None or not value.strip():
         raise ApiError(
@@ -133,6 +134,10 @@ def idempotency_key() -> str:
                        f"is {len(value)} characters long (at most {MAX_IDEMPOTENCY_KEY})")
     if not _PRINTABLE.match(value):
         raise ApiError(400, "Idempotency-Key", "must be printable ASCII text")
+    if "," in value:
+        # Servers join a header sent twice with commas: which key was meant is unknown.
+        raise ApiError(400, "Idempotency-Key", "holds a comma: send one Idempotency-Key "
+                       "header, without commas (a header sent twice arrives joined by one)")
     return value
 
 

@@ -472,7 +472,8 @@ Row = Annotated[list[float], Field(min_length=1)]
 Channel = Annotated[list[Row], Field(min_length=1)]
 Grid = Channel | Annotated[list[Channel], Field(min_length=1)]
 GRID_DOC = ("A 2-D [H][W] or 3-D [C][H][W] grid of finite numbers, every row as long as the "
-            f"first, at most {MAX_GRID_CELLS:,} cells.")
+            f"first, at most {MAX_GRID_CELLS:,} cells. An integer beyond 2**53 in magnitude "
+            "(which a double cannot hold exactly) is refused naming its cell.")
 
 
 class MaxMinPoolBody(Strict):

@@ -124,7 +124,12 @@ def _refusal(err: attempts.AttemptRefused) -> ApiError:
     path = "attempt" if err.reason in ("no_attempts", "out_of_sequence", "full_marks") else ""
     if err.reason == "not_enrolled":
         path = "student"
-    return ApiError(409, path, err.message, {"reason": err.reason})
+    message = err.message
+    if err.reason == "out_of_sequence" and err.next_attempt is not None:
+        # The service's words are for a browser page ("reload the page").
+        message = (f"attempt {err.attempt} is out of sequence: the student's next attempt is "
+                   f"{err.next_attempt}; send that number, or leave out `attempt` to use it")
+    return ApiError(409, path, message, {"reason": err.reason})
 
 
 def _complete(intent: _Intent) -> Recorded:

@@ -47,10 +47,14 @@ class AttemptRefused(Exception):
     `reason` is one of: not_enrolled, not_published, not_open, past_due, no_attempts,
     full_marks, out_of_sequence."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, attempt: int | None = None,
+                 next_attempt: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        # out_of_sequence: the attempt submitted and the one expected (for the API's wording)
+        self.attempt = attempt
+        self.next_attempt = next_attempt
 
 
 class DraftRejected(ValueError):
@@ -562,6 +566,7 @@ def submit(
                 "out_of_sequence",
                 f"This page is out of date (it submits attempt {attempt}, but the next attempt is "
                 f"{used + 1}): reload the page and submit again.",
+                attempt=attempt, next_attempt=used + 1,
             )
         if not result.valid:
             return SubmitOutcome(

@@ -686,6 +686,10 @@ def test_an_explicit_attempt_out_of_sequence_is_a_409(app, client, api_key, cour
     body = {"student": student.email, "answers": wrong_answers(problem), "attempt": 2}
     skipped = post(client, submission_url(built), body, api_key, "skip")
     assert skipped.status_code == 409 and error_of(skipped)["reason"] == "out_of_sequence"
+    assert error_of(skipped)["message"] == (
+        "attempt 2 is out of sequence: the student's next attempt is 1; send that number, or "
+        "leave out `attempt` to use it")
+    assert error_of(skipped)["path"] == "attempt"
     first = post(client, submission_url(built), {**body, "attempt": 1}, api_key, "one")
     assert first.status_code == 201
     taken = post(client, submission_url(built), {**body, "attempt": 1}, api_key, "one-again")
@@ -888,3 +892,57 @@ def test_gradebook_scores_are_rounded_to_6_places_like_every_score(app, client, 
     (cell,) = row["items"]
     assert cell["best"] == score == round(4 * fraction, 6) == row["total"]
     assert cell["best_fraction"] == round(fraction, 6)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32",
+                                      "utf-32-le"])
+def test_a_utf16_or_utf32_body_is_refused_like_any_text_not_utf8(client, api_key, encoding):
+    body = json.dumps({"kind": "output_shape", "difficulty": 1, "student": "é"})
+    response = post(client, "/problems", body.encode(encoding), api_key)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert error_of(response) == {"path": "", "message": "not valid JSON: the body is not "
+                                  "UTF-8 text"}
+
+
+def test_a_utf8_body_may_start_with_a_bom(client, api_key):
+    body = json.dumps({"kind": "output_shape", "difficulty": 1, "student": "é"})
+    response = post(client, "/problems", body.encode("utf-8-sig"), api_key)
+    assert response.status_code == 201 and response.get_json()["student"] == "é"
+
+
+def test_an_idempotency_key_sent_twice_is_a_400_naming_the_header(app, client, api_key):
+    made = make_problem(client, api_key)
+    answers = {"answers": right_answers(stored_problem(app, made["id"]))}
+    response = client.post(f"/api/v1/problems/{made['id']}/grade", data=json.dumps(answers),
+                           content_type="application/json",
+                           headers=[("Authorization", f"Bearer {api_key}"),
+                                    ("Idempotency-Key", "dup-a"),
+                                    ("Idempotency-Key", "dup-b")])
+    assert response.status_code == 400, response.get_data(as_text=True)
+    error = error_of(response)
+    assert error["path"] == "Idempotency-Key" and "comma" in error["message"]
+    assert count(app, ApiGrade) == 0
+
+
+def test_an_integer_too_long_to_read_is_a_400_naming_its_field(client, api_key):
+    body = '{"kind": "output_shape", "difficulty": 1, "seed": ' + "9" * 5001 + "}"
+    response = post(client, "/problems", body, api_key)
+    assert response.status_code == 400
+    assert error_of(response) == {"path": "seed", "message": "a number in the body is too "
+                                  "long (5,001 digits)"}
+    nested = post(client, "/pool", '{"input": [[1, 2], [3, -' + "4" * 4400 + ']], "op": "max",'
+                  ' "kernel": 2}')
+    assert nested.status_code == 400 and error_of(nested)["path"] == "input[1][1]"
+
+
+@pytest.mark.parametrize("big", [2**53 + 1, -(2**53) - 1, 2**64])
+def test_a_grid_integer_a_double_cannot_hold_is_a_422_naming_its_cell(client, big):
+    response = post(client, "/pool", {"input": [[big, 2], [3, 4]], "op": "max", "kernel": 2})
+    assert response.status_code == 422, response.get_data(as_text=True)
+    error = error_of(response)
+    assert error["path"] == "input[0][0]" and "2**53" in error["message"]
+
+
+def test_grid_integers_up_to_2_53_are_pooled_exactly(client):
+    response = post(client, "/pool", {"input": [[2**53, 2], [3, 4]], "op": "max", "kernel": 2})
+    assert response.status_code == 200 and response.get_json()["output"] == [[2**53]]

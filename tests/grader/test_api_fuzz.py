@@ -320,7 +320,7 @@ def _hostile(answers: dict[str, str]) -> list[tuple[str, bytes, str, int, str, s
          "application/json"),
         ("no-content-type", good.encode(), "", 415, "Content-Type", "none"),
         ("huge-integer", b'{"answers": {}, "student": 1' + b"0" * 5000 + b"}",
-         "application/json", 400, "", "too long"),
+         "application/json", 400, "student", "too long (5,001 digits)"),
         ("big-integer", b'{"answers": {}, "student": ' + str(10**40).encode() + b"}",
          "application/json", 422, "student", "valid string"),
         ("integer-answer", f'{{"answers": {{"{first}": {10**30}}}}}'.encode(),
