@@ -335,6 +335,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
 # Grids.
 
 _CELL_SPLIT_RE = re.compile(r"\s*,\s*|\s+", re.ASCII)
+_COMMA_SPLIT_RE = re.compile(r"\s*,\s*", re.ASCII)
 _NESTED_START_RE = re.compile(r"\[\s*\[", re.ASCII)
 _BRACKETED_ROW_RE = re.compile(r"\[([^\[\]]*)\]", re.ASCII)
 _ROW_SEPARATORS_RE = re.compile(r"[\s,]*", re.ASCII)
@@ -454,10 +455,21 @@ def _plain_row(row_text: str) -> list[float] | None:
         return None
 
 
+def _row_cells(row_text: str) -> list[str]:
+    """A row's cell texts: split at spaces and commas, except that in a row with commas a
+    mixed number between two commas (`5 1/2, 3`) is one cell."""
+    if "," not in row_text:
+        return _CELL_SPLIT_RE.split(row_text)
+    cells: list[str] = []
+    for piece in _COMMA_SPLIT_RE.split(row_text):
+        cells.extend([piece] if _MIXED_RE.fullmatch(piece) else _CELL_SPLIT_RE.split(piece))
+    return cells
+
+
 def _row(row_text: str, r: int) -> list[float]:
     """The cells of row `r`, separated by spaces or commas."""
     row: list[float] = []
-    for c, cell in enumerate(_CELL_SPLIT_RE.split(row_text), start=1):
+    for c, cell in enumerate(_row_cells(row_text), start=1):
         if not cell:
             raise AnswerFormatError(f"Row {r}, cell {c} is empty (two commas in a row?).")
         try:

@@ -334,6 +334,11 @@ def test_parse_grid_shaped_accepts_rows_or_all_cells_on_one_line(text: str) -> N
     assert parse_grid_shaped(text, (2, 3)) == GRID_2X3
 
 
+def test_parse_grid_reads_a_mixed_number_between_commas_as_one_cell() -> None:
+    assert parse_grid_shaped("5 1/2, 2, 3\n4, 5, 6", (2, 3)) == [[5.5, 2, 3], [4, 5, 6]]
+    assert parse_grid_shaped("1, 2 3\n4 5 6", (2, 3)) == GRID_2X3  # spaces still split
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

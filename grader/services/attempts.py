@@ -555,7 +555,7 @@ def submit(
             raise refusal
         if state.full_marks:
             raise AttemptRefused("full_marks", "You already have full marks on this item.")
-        if used >= problem_set.attempts_allowed or attempt > problem_set.attempts_allowed:
+        if used >= problem_set.attempts_allowed:
             raise AttemptRefused(
                 "no_attempts",
                 f"No attempts left: you have used all {problem_set.attempts_allowed} attempts "

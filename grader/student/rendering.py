@@ -17,7 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from problems import kinds
-from problems.answers import AnswerFormatError, parse_choice, parse_choices
+from problems.answers import (
+    NUMBER_HINT,
+    AnswerFormatError,
+    parse_choice,
+    parse_choices,
+    parse_number,
+)
 from problems.kinds.base import TICK_HINT, Part, Problem, format_number
 
 # Words that mean "no choice" to the choices parser: a part with such a label needs no extra
@@ -26,8 +32,13 @@ _EMPTY_WORDS = frozenset({"none", "empty", "-", "[]", "{}", "()", "\u2205"})
 
 _ROW_SPLIT = re.compile(r"[\n;]")
 _CELL_SPLIT = re.compile(r"[\s,]+")
-# Grid cells a browser left empty are sent as this, so the parser names the empty cell.
+# The cells of a grid typed in the page are joined with this: a cell may hold spaces (a mixed
+# number such as 5 1/2) but no comma (`grid_cell_errors` refuses one).
+CELL_JOIN = ", "
+# Older drafts marked an empty cell with this; it is read back as an empty cell.
 EMPTY_CELL = "?"
+# At most this many bad cells are named one by one in a grid's format error.
+MAX_NAMED_CELLS = 8
 # A field drawing is at most this wide (px); cells shrink to fit, down to a minimum.
 FIELD_MAX_PX = 420
 
@@ -44,18 +55,79 @@ def cell_name(part_id: str, row: int, col: int) -> str:
 
 def form_answers(form: Any, parts: Sequence[Part]) -> dict[str, str]:
     """The answer texts from a submitted form: `answers[<id>]` (several values, as from
-    checkboxes, are joined with commas); a grid's text is rebuilt from its cells when the
-    browser sent none (no JavaScript)."""
+    checkboxes, are joined with commas); a grid typed in its cells is rebuilt from the cell
+    fields (the cells, not the joined copy a script keeps, are what the student typed)."""
     texts: dict[str, str] = {}
     for part in parts:
+        if part.answer_type == "grid" and part.grid_shape and _has_cells(form, part.id):
+            texts[part.id] = join_cells(form, part.id, part.grid_shape)
+            continue
         values = [v for v in form.getlist(answer_name(part.id)) if v.strip()]
         if len(values) > 1 and part.answer_type == "choices":
             values = _separable(values, part.choices)
         text = ", ".join(values) if len(values) > 1 else (values[0] if values else "")
-        if not text.strip() and part.answer_type == "grid" and part.grid_shape:
-            text = join_cells(form, part.id, part.grid_shape)
         texts[part.id] = text
     return texts
+
+
+def _has_cells(form: Any, part_id: str) -> bool:
+    prefix = f"grid[{part_id}]["
+    return any(name.startswith(prefix) for name in form.keys())
+
+
+def _cell_values(form: Any, part_id: str, shape: Sequence[int]) -> list[list[str]]:
+    rows, cols = int(shape[0]), int(shape[1])
+    return [
+        [" ".join((form.get(cell_name(part_id, r, c)) or "").split()) for c in range(cols)]
+        for r in range(rows)
+    ]
+
+
+def grid_cell_errors(form: Any, parts: Sequence[Part]) -> dict[str, tuple[str, list[list[int]]]]:
+    """For each grid part typed in its cells with some cell empty or not one number: the
+    format error naming those cells (rows and columns from 0, as the problem counts them)
+    and the bad cells as [row, col]. A grid left wholly empty is not listed (it is a
+    missing answer)."""
+    errors: dict[str, tuple[str, list[list[int]]]] = {}
+    for part in parts:
+        if part.answer_type != "grid" or not part.grid_shape or not _has_cells(form, part.id):
+            continue
+        cells = _cell_values(form, part.id, part.grid_shape)
+        if not any(v for row in cells for v in row):
+            continue
+        bad: list[list[int]] = []
+        named: list[str] = []
+        for r, row in enumerate(cells):
+            for c, value in enumerate(row):
+                problem = _cell_problem(value)
+                if problem is not None:
+                    bad.append([r, c])
+                    named.append(f"row {r}, column {c}{problem}")
+        if not bad:
+            continue
+        if len(bad) == 1:
+            message = named[0][0].upper() + named[0][1:] + "."
+        else:
+            shown = "; ".join(named[:MAX_NAMED_CELLS])
+            more = len(named) - MAX_NAMED_CELLS
+            message = f"{len(bad)} cells need an answer: {shown}"
+            message += f"; and {more} more." if more > 0 else "."
+        message += " Type one number per cell, such as 3, -1.5, 7/4 or 5 1/2."
+        errors[part.id] = (message, bad)
+    return errors
+
+
+def _cell_problem(value: str) -> str | None:
+    """What is wrong with one cell's text (` is empty`, `: "x" is not a number`), or None."""
+    if not value:
+        return " is empty"
+    if "," in value or ";" in value:
+        return f': "{value}" holds more than one number'
+    try:
+        parse_number(value)
+    except AnswerFormatError as error:
+        return ": " + error.message.replace(" " + NUMBER_HINT, "").rstrip(".")
+    return None
 
 
 def _separable(values: list[str], choices: Sequence[str]) -> list[str]:
@@ -68,25 +140,29 @@ def _separable(values: list[str], choices: Sequence[str]) -> list[str]:
 
 
 def join_cells(form: Any, part_id: str, shape: Sequence[int]) -> str:
-    """A grid part's text from its cell fields: rows on lines, empty cells as `?`; empty if
-    no cell was filled."""
-    rows, cols = int(shape[0]), int(shape[1])
-    cells = [
-        [(form.get(cell_name(part_id, r, c)) or "").strip() for c in range(cols)]
-        for r in range(rows)
-    ]
+    """A grid part's text from its cell fields: rows on lines, cells joined by `CELL_JOIN`
+    (an empty cell stays empty between two commas); empty if no cell was filled."""
+    cells = _cell_values(form, part_id, shape)
     if not any(v for row in cells for v in row):
         return ""
-    return "\n".join(" ".join(v or EMPTY_CELL for v in row) for row in cells)
+    return "\n".join(CELL_JOIN.join(row) for row in cells)
 
 
 def split_grid(text: str, shape: Sequence[int]) -> list[list[str]]:
-    """A grid answer's text back in cells (to refill the inputs), padded to `shape`."""
+    """A grid answer's text back in cells (to refill the inputs), padded to `shape`: a row
+    with commas is split at its commas only (a cell keeps its spaces, as in 5 1/2), any other
+    row at its spaces."""
     rows, cols = int(shape[0]), int(shape[1])
     text = re.sub(r"\]\s*,?", "\n", text or "").replace("[", " ")  # [[1, 2], [3, 4]]
-    lines = [line.strip().strip(",") for line in _ROW_SPLIT.split(text)]
-    lines = [line for line in lines if line]
-    values = [[v for v in _CELL_SPLIT.split(line) if v] for line in lines]
+    lines = [line.strip() for line in _ROW_SPLIT.split(text)]
+    lines = [line for line in lines if line]  # a row of empty cells (", , ") keeps its place
+    values = []
+    for line in lines:
+        if "," in line:
+            line = line[:-1] if line.endswith(",") else line
+            values.append([v.strip() for v in line.split(",")])
+        else:
+            values.append(line.split())
     if len(values) == 1 and len(values[0]) == rows * cols and rows > 1:
         flat = values[0]
         values = [flat[r * cols : (r + 1) * cols] for r in range(rows)]
@@ -95,6 +171,18 @@ def split_grid(text: str, shape: Sequence[int]) -> list[list[str]]:
         row = values[r] if r < len(values) else []
         out.append([(row[c] if c < len(row) and row[c] != EMPTY_CELL else "") for c in range(cols)])
     return out
+
+
+def same_answer(part: Mapping[str, Any], first: str | None, second: str | None) -> bool:
+    """Whether two answer texts of a part are the same answer as typed (spacing aside; a
+    grid cell by cell; choices by the labels they check)."""
+    first, second = first or "", second or ""
+    if part.get("answer_type") == "grid" and part.get("grid_shape"):
+        return split_grid(first, part["grid_shape"]) == split_grid(second, part["grid_shape"])
+    if part.get("answer_type") in ("choice", "choices") and first.strip() and second.strip():
+        if _checked(part, first) == _checked(part, second) and _checked(part, first):
+            return True
+    return " ".join(first.split()) == " ".join(second.split())
 
 
 def _checked(part: Mapping[str, Any], text: str) -> set[str]:
@@ -270,20 +358,33 @@ def problem_context(
     regions: Sequence[Mapping[str, Any]] | None = None,
     readonly: bool = False,
     points_scale: float = 1.0,
+    graded_answers: Mapping[str, str] | None = None,
+    graded_attempt: int | None = None,
+    invalid_cells: Mapping[str, Sequence[Sequence[int]]] | None = None,
 ) -> dict[str, Any]:
     """The render-ready view of a problem: `problem` is `Problem.public()` (without the seed
     for students); `answers` the texts to put in the inputs; `result` a GradeResult JSON
     (after grading); `windows` from `grading_windows`; `regions` from `solution_regions`
     (only when the worked solution may be shown); `points_scale` turns part points into the
-    item's points (item points / problem max points)."""
+    item's points (item points / problem max points). `graded_answers` are the answers
+    `result` graded (attempt `graded_attempt`): a part whose text differs from them (an
+    edited draft) shows no mark. `invalid_cells` are the grid cells to mark as unreadable."""
     answers = answers or {}
     by_result = {p["id"]: p for p in (result or {}).get("parts", [])}
     windows = windows or {}
+    invalid_cells = invalid_cells or {}
     parts: dict[str, dict[str, Any]] = {}
     for part in problem.get("parts", []):
         pid = part["id"]
         text = answers.get(pid) or ""
         feedback = by_result.get(pid)
+        changed = None
+        if (
+            feedback is not None
+            and graded_answers is not None
+            and not same_answer(part, text, graded_answers.get(pid))
+        ):
+            feedback, changed = None, graded_attempt or True
         view = {
             **part,
             "name": answer_name(pid),
@@ -299,6 +400,8 @@ def problem_context(
             "hint": TICK_HINT if part["answer_type"] == "choices" else part.get("hint", ""),
             "feedback": feedback,
             "status": _status(feedback),
+            "changed": changed,
+            "graded_attempt": graded_attempt,
             "grid": None,
             "points_label": points_label(part.get("points", 0) * points_scale),
             "earned_label": (
@@ -310,7 +413,8 @@ def problem_context(
         shape = part.get("grid_shape")
         if part["answer_type"] == "grid" and shape:
             marks = feedback.get("cells") if feedback else None
-            part_windows = windows.get(pid)
+            part_windows = windows.get(pid) if feedback else None
+            bad_cells = {(int(r), int(c)) for r, c in invalid_cells.get(pid) or []}
             cells = split_grid(text, shape)
             grid_rows = []
             for r, row in enumerate(cells):
@@ -327,6 +431,8 @@ def problem_context(
                             and c < len(part_windows[r])
                         ):
                             window = " ".join(f"{a},{b}" for a, b in part_windows[r][c])
+                    if (r, c) in bad_cells:
+                        mark = "invalid"
                     out_row.append(
                         {
                             "value": value,
@@ -369,10 +475,18 @@ def problem_context(
                     {"index": row.get("index"), "label": row.get("label", ""), "cells": cells}
                 )
             footer = []
+            answer_col = _answer_column(rows, len(columns))
             for foot in block.get("footer", []):
                 if foot.get("part") in parts:
                     placed.add(foot["part"])
-                    footer.append({"label": foot.get("label", ""), "part": parts[foot["part"]]})
+                    footer.append(
+                        {
+                            "label": foot.get("label", ""),
+                            "part": parts[foot["part"]],
+                            "before": answer_col,
+                            "after": max(0, len(columns) - answer_col - 1),
+                        }
+                    )
             hints = [c["part"]["hint"] for r in rows for c in r["cells"] if c.get("part")]
             hints += [f["part"]["hint"] for f in footer]
             out.update(
@@ -422,6 +536,9 @@ def problem_context(
     ]
     return {
         "title": problem.get("title", ""),
+        "named_mistakes": sum(
+            1 for view in parts.values() if view["feedback"] and view["feedback"].get("misconception")
+        ),
         "max_points": problem.get("max_points"),
         "blocks": blocks,
         "parts": parts,
@@ -430,6 +547,16 @@ def problem_context(
         "graded": result is not None,
         "readonly": readonly,
     }
+
+
+def _answer_column(rows: Sequence[Mapping[str, Any]], n_columns: int) -> int:
+    """The column a table's footer answers sit under: the last one whose rows hold answer
+    boxes (the column a total sums), else the last column."""
+    found = max(
+        (i for row in rows for i, cell in enumerate(row["cells"]) if cell.get("part")),
+        default=n_columns - 1,
+    )
+    return max(0, found)
 
 
 def _group_grids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -74,11 +74,13 @@ def _item_page(
     status: int = 200,
     review: Any = None,
     notice: str | None = None,
+    invalid_cells: dict[str, Any] | None = None,
 ) -> Any:
     """The item page: the problem with the student's answers, the feedback of the latest
     attempt (or of `review`), attempts, and the worked solution when the policy allows.
 
-    `answers`/`result` override what is shown after a refused or unreadable submit."""
+    `answers`/`result` override what is shown after a refused or unreadable submit; marks
+    of the shown attempt appear only on boxes that still hold the answer it graded."""
     view = attempts.student_view(user, item)
     problem = view.pop("_problem")
     state = view["progress"]
@@ -116,6 +118,9 @@ def _item_page(
             regions=regions,
             readonly=readonly,
             points_scale=rendering.item_points_scale(item.points, view["problem"]),
+            graded_answers=dict(shown.answers) if graded and shown is not None else None,
+            graded_attempt=shown.attempt if graded and shown is not None else None,
+            invalid_cells=invalid_cells,
         )
     )
     items = item.problem_set.items
@@ -170,8 +175,12 @@ def submit(set_id: str, item_id: str) -> Any:
     except ValueError:
         flash("The form had no attempt number: reload the page and submit again.", "error")
         return _item_page(user, item, answers=texts, status=400)
+    cell_errors = rendering.grid_cell_errors(request.form, problem.parts)
+    # A grid with empty or unreadable cells is sent to grading as no answer, so it is surely
+    # refused as unreadable; its message names the cells (from 0, as the problem counts).
+    graded_texts = {pid: ("" if pid in cell_errors else text) for pid, text in texts.items()}
     try:
-        outcome = attempts.submit(user, item, texts, attempt)
+        outcome = attempts.submit(user, item, graded_texts, attempt)
     except AttemptRefused as refusal:
         flash(refusal.message, "error")
         return _item_page(user, item, answers=texts, status=409)
@@ -181,10 +190,21 @@ def submit(set_id: str, item_id: str) -> Any:
         except (AttemptRefused, DraftRejected):
             pass
         flash(outcome.message, "warning")
+        shown = _format_errors_only(outcome.invalid)
+        for part in shown["parts"]:
+            if part["id"] in cell_errors:
+                part["format_error"] = cell_errors[part["id"]][0]
         return _item_page(
-            user, item, answers=texts, result=_format_errors_only(outcome.invalid), status=422
+            user,
+            item,
+            answers=texts,
+            result=shown,
+            status=422,
+            invalid_cells={pid: cells for pid, (_, cells) in cell_errors.items()},
         )
     assert outcome.submission is not None and outcome.result is not None
+    if outcome.replayed and not _same_answers(problem, texts, outcome.submission.answers):
+        return _stale_page(user, item, texts, outcome.submission.attempt)
     if outcome.replayed:
         flash(outcome.message, "warning")
         latest = attempts.progress(user, [item])[item.id].latest
@@ -206,6 +226,33 @@ def submit(set_id: str, item_id: str) -> Any:
             "success",
         )
     return redirect(here, code=303)
+
+
+def _same_answers(problem: Any, texts: dict[str, str], recorded: dict[str, Any]) -> bool:
+    """Whether submitted texts are the recorded attempt's answers (a double click or a retry)
+    rather than other answers from a page that was out of date."""
+    public = {p["id"]: p for p in attempts.public_problem(problem).get("parts", [])}
+    return all(
+        rendering.same_answer(public.get(pid, {}), text, str(recorded.get(pid, "") or ""))
+        for pid, text in texts.items()
+    )
+
+
+def _stale_page(user: Any, item: Any, texts: dict[str, str], recorded: int) -> Any:
+    """Answers sent for an attempt another tab already used: not graded, kept as the draft
+    (while attempts remain) and shown in the boxes, with what to do."""
+    state = attempts.progress(user, [item])[item.id]
+    message = (
+        f"This page was out of date: attempt {recorded} had already been submitted from "
+        "another tab or window; your answers below were not graded."
+    )
+    try:
+        attempts.save_draft(user, item, texts)
+    except (AttemptRefused, DraftRejected) as refusal:
+        flash(f"{message} {refusal.message}", "error")
+    else:
+        flash(f"{message} Submit them again as attempt {state.attempts_used + 1}.", "error")
+    return _item_page(user, item, answers=texts, status=409)
 
 
 @bp.get("/sets/<set_id>/items/<item_id>/submissions/<submission_id>")

@@ -419,25 +419,48 @@ def test_missing_answer_is_a_format_error_not_an_attempt(app, signed_in, student
 def test_double_submit_of_one_attempt_records_one_submission(app, signed_in, student, course):
     built = make_set(app, course)
     problem = problem_of(built, student)
-    tests = kinds.self_test(problem)
-    first = post_answers(signed_in, built, tests.wrong[problem.parts[0].id], 1)
-    second = post_answers(signed_in, built, tests.correct, 1)  # the same attempt number
+    wrong = kinds.self_test(problem).wrong[problem.parts[0].id]
+    first = post_answers(signed_in, built, wrong, 1)
+    second = post_answers(signed_in, built, wrong, 1)  # the same answers, the same attempt
     assert first.status_code == second.status_code == 303
     assert count(app, Submission) == 1
     page = text_of(signed_in.get(item_url(built)))
     assert "This attempt was already submitted" in page
+
+
+def test_other_answers_from_a_stale_tab_are_kept_and_not_graded(app, signed_in, student, course):
+    built = make_set(app, course)
+    problem = problem_of(built, student)
+    tests = kinds.self_test(problem)
+    first_part = problem.parts[0].id
+    post_answers(signed_in, built, tests.wrong[first_part], 1)  # tab A
+    response = post_answers(signed_in, built, tests.correct, 1)  # tab B, still on attempt 1
+    assert response.status_code == 409
+    page = text_of(response)
+    assert (
+        "This page was out of date: attempt 1 had already been submitted from another tab or "
+        "window; your answers below were not graded. Submit them again as attempt 2." in page
+    )
+    assert "already submitted: here is its grade" not in page
+    assert f'value="{tests.correct[first_part]}"' in page  # B's answers in the boxes
+    assert count(app, Submission) == 1
     with app.app_context():
         assert db.session().scalars(select(Grade)).one().fraction < 1  # the first one stands
+        assert db.session().scalars(select(Draft)).one().answers == tests.correct
+    page = text_of(signed_in.get(item_url(built)))  # B's answers are the draft: a reload keeps them
+    assert f'value="{tests.correct[first_part]}"' in page
 
 
-def test_stale_tab_gets_the_first_submission_and_a_message(app, signed_in, student, course):
+def test_stale_tab_resending_the_recorded_answers_gets_that_attempt(
+    app, signed_in, student, course
+):
     built = make_set(app, course)
     problem = problem_of(built, student)
     tests = kinds.self_test(problem)
     wrong = tests.wrong[problem.parts[0].id]
     post_answers(signed_in, built, wrong, 1)
-    post_answers(signed_in, built, wrong, 2)
-    response = post_answers(signed_in, built, tests.correct, 1)  # an old tab still on attempt 1
+    post_answers(signed_in, built, tests.correct, 2)
+    response = post_answers(signed_in, built, wrong, 1)  # an old tab resending attempt 1
     assert response.status_code == 303
     with app.app_context():
         first = db.session().scalars(select(Submission).where(Submission.attempt == 1)).one()
@@ -452,6 +475,10 @@ def test_attempt_number_ahead_of_sequence_is_refused(app, signed_in, student, co
     problem = problem_of(built, student)
     response = post_answers(signed_in, built, kinds.self_test(problem).correct, 3)
     assert response.status_code == 409 and "out of date" in text_of(response)
+    response = post_answers(signed_in, built, kinds.self_test(problem).correct, 99)
+    page = text_of(response)
+    assert response.status_code == 409 and "No attempts left" not in page
+    assert "it submits attempt 99, but the next attempt is 1" in page
     response = post_answers(signed_in, built, kinds.self_test(problem).correct, "two")
     assert response.status_code == 400 and "no attempt number" in text_of(response)
     assert count(app, Submission) == 0
@@ -757,3 +784,123 @@ def test_no_answer_reaches_a_students_page_before_grading(app, signed_in, studen
         if checked >= 3:
             break
     assert checked, f"{kind}: no variant with distinctive answers in 12 tries"
+
+
+# ---------------------------------------------------------------- marks, grids, summaries
+
+
+def input_class(page: str, pid: str) -> str:
+    found = re.search(rf'<input type="text" id="input-{re.escape(pid)}"[^>]*?class="([^"]*)"', page)
+    assert found is not None, pid
+    return found.group(1)
+
+
+def test_an_edited_draft_shows_no_mark_of_the_graded_attempt(app, signed_in, student, course):
+    built = make_set(app, course, [{"kind": "output_shape", "difficulty": 1, "points": 10}])
+    problem = problem_of(built, student)
+    first, last = problem.parts[0].id, problem.parts[-1].id
+    graded = kinds.self_test(problem).wrong[last]  # the first part right, the last one wrong
+    assert post_answers(signed_in, built, graded, 1).status_code == 303
+    assert "is-correct" in input_class(text_of(signed_in.get(item_url(built))), first)
+    assert save_draft(signed_in, built, {**graded, first: "99x99x99"}).status_code == 200
+    page = text_of(signed_in.get(item_url(built)))
+    assert 'value="99x99x99"' in page
+    assert "is-correct" not in input_class(page, first)
+    assert "Changed since attempt 1: not graded yet" in page
+    assert "is-wrong" in input_class(page, last)  # a box still holding its graded answer
+    # typing the graded answer again brings its mark back
+    assert save_draft(signed_in, built, {**graded, first: f" {graded[first]} "}).status_code == 200
+    page = text_of(signed_in.get(item_url(built)))
+    assert "is-correct" in input_class(page, first) and "Changed since attempt 1:" not in page
+
+
+def grid_form(part, cells: dict[tuple[int, int], str], attempt: int, token: str) -> dict:
+    data = {"attempt": str(attempt), "csrf_token": token, f"answers[{part.id}]": "ignored"}
+    rows, cols = part.grid_shape
+    for r in range(rows):
+        for c in range(cols):
+            data[f"grid[{part.id}][{r}][{c}]"] = cells.get((r, c), "")
+    return data
+
+
+def correct_cells(problem: Problem, part) -> dict[tuple[int, int], str]:
+    return {
+        (r, c): format_number(v)
+        for r, row in enumerate(problem.answers[part.id])
+        for c, v in enumerate(row)
+    }
+
+
+def test_empty_grid_cells_are_named_from_zero_and_marked(app, signed_in, student, course):
+    built = make_set(app, course, [{"kind": "pooling_grid", "difficulty": 1, "points": 10}])
+    problem = problem_of(built, student)
+    part = next(p for p in problem.parts if p.answer_type == "grid")
+    cells = correct_cells(problem, part)
+    del cells[(0, 1)]
+    cells[(1, 0)] = "x"
+    token = csrf_token(signed_in, item_url(built))
+    response = signed_in.post(item_url(built), data=grid_form(part, cells, 1, token))
+    assert response.status_code == 422
+    page = text_of(response)
+    assert '"?"' not in page and "Row 1, cell" not in page
+    assert (
+        '2 cells need an answer: row 0, column 1 is empty; row 1, column 0: "x" is not a number.'
+        in page
+    )
+    invalid = re.findall(
+        rf'name="grid\[{part.id}\]\[(\d+)\]\[(\d+)\]"[^>]*aria-invalid="true"', page
+    )
+    assert sorted(invalid) == [("0", "1"), ("1", "0")]
+    assert page.count('class="mark-invalid"') == 2
+    assert count(app, Submission) == 0
+    cells[(1, 0)] = correct_cells(problem, part)[(1, 0)]
+    response = signed_in.post(item_url(built), data=grid_form(part, cells, 1, token))
+    assert "Row 0, column 1 is empty." in text_of(response)
+
+
+def test_a_mixed_number_in_a_grid_cell_stays_whole(app, signed_in, student, course):
+    built = make_set(app, course, [{"kind": "pooling_grid", "difficulty": 1, "points": 10}])
+    problem = problem_of(built, student)
+    part = next(p for p in problem.parts if p.answer_type == "grid")
+    cells = {**correct_cells(problem, part), (0, 1): "5 1/2"}
+    token = csrf_token(signed_in, item_url(built))
+    response = signed_in.post(item_url(built), data=grid_form(part, cells, 1, token))
+    assert response.status_code == 303  # read and graded: one attempt
+    with app.app_context():
+        submission = db.session().scalars(select(Submission)).one()
+        marks = submission.grade.result["parts"]
+    graded = next(p for p in marks if p["id"] == part.id)
+    assert graded["format_error"] is None
+    assert [row[:2] for row in graded["cells"]][0] == [True, problem.answers[part.id][0][1] == 5.5]
+    page = text_of(signed_in.get(item_url(built)))
+    assert re.search(rf'name="grid\[{part.id}\]\[0\]\[1\]" value="5 1/2"', page)
+
+
+def test_the_summary_counts_only_the_mistakes_shown(app, signed_in, student, course):
+    built = make_set(app, course, [{"kind": "output_shape", "difficulty": 2, "points": 10}])
+    problem = problem_of(built, student)
+    found = misconception_answers(problem)
+    assert found is not None
+    answers, pid, _ = found
+    assert post_answers(signed_in, built, answers, 1).status_code == 303
+    assert "One likely mistake is named below" in text_of(signed_in.get(item_url(built)))
+    unreadable = {**answers, pid: "twenty"}
+    response = post_answers(signed_in, built, unreadable, 2)
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "likely mistake" not in page.lower() and "Could not be read" in page
+
+
+def test_footer_answers_sit_under_their_own_column(app, signed_in, student, course):
+    for kind, title in (("param_count", "Param #"), ("pooling_cost", "MACs")):
+        built = make_set(app, course, [{"kind": kind, "difficulty": 2, "points": 10}], title=kind)
+        page = text_of(signed_in.get(item_url(built)))
+        for table in re.findall(r"<table class=\"summary-table\">.*?</table>", page, re.S):
+            if "<tfoot>" not in table:
+                continue
+            heads = re.findall(r'<th scope="col">([^<]*)</th>', table)
+            assert title in heads, (kind, heads)
+            for row in re.findall(r"<tfoot>.*?</tfoot>", table, re.S)[0].split("<tr>")[1:]:
+                span = re.search(r'<th scope="row"(?: colspan="(\d+)")?>', row)
+                before = int(span.group(1) or 1)
+                assert before == heads.index(title), (kind, before, heads)

@@ -35,7 +35,7 @@ def test_labels_holding_commas_are_sent_as_letters():
     assert parse_choices(text, part.choices) == {"max, then avg", "min"}
 
 
-def test_grid_cells_are_joined_when_the_text_field_is_empty():
+def test_grid_cells_are_joined_with_commas_keeping_each_cell_whole():
     part = Part("g", "Grid", "grid", grid_shape=(2, 2))
     form = MultiDict(
         {
@@ -43,13 +43,18 @@ def test_grid_cells_are_joined_when_the_text_field_is_empty():
             "grid[g][0][0]": "1",
             "grid[g][0][1]": "2.5",
             "grid[g][1][0]": "",
-            "grid[g][1][1]": "7/4",
+            "grid[g][1][1]": " 5  1/2 ",
         }
     )
-    assert rendering.form_answers(form, [part]) == {"g": "1 2.5\n? 7/4"}
+    assert rendering.form_answers(form, [part]) == {"g": "1, 2.5\n, 5 1/2"}
     assert rendering.form_answers(MultiDict({"answers[g]": ""}), [part]) == {"g": ""}
+    # the cells are what was typed: a script's joined copy of them does not override them
     typed = MultiDict({"answers[g]": "1 2\n3 4", "grid[g][0][0]": "9"})
-    assert rendering.form_answers(typed, [part]) == {"g": "1 2\n3 4"}
+    assert rendering.form_answers(typed, [part]) == {"g": "9, \n, "}
+    # without cells (an API client, a textarea) the text is taken as sent
+    assert rendering.form_answers(MultiDict({"answers[g]": "1 2\n3 4"}), [part]) == {
+        "g": "1 2\n3 4"
+    }
 
 
 @pytest.mark.parametrize(
@@ -62,6 +67,8 @@ def test_grid_cells_are_joined_when_the_text_field_is_empty():
         ("1 ?\n? 4", [["1", ""], ["", "4"]]),
         ("5", [["5", ""], ["", ""]]),
         ("", [["", ""], ["", ""]]),
+        ("5 1/2, 3\n, 4", [["5 1/2", "3"], ["", "4"]]),  # as the page joins its cells
+        (", \n1, 2", [["", ""], ["1", "2"]]),  # a row of empty cells keeps its place
     ],
 )
 def test_a_grid_text_splits_back_into_its_cells(text, cells):

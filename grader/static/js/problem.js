@@ -5,7 +5,10 @@
 (function () {
   "use strict";
 
-  var EMPTY = "?";  // an empty cell, so the server can name it (see rendering.EMPTY_CELL)
+  // Cells are joined with ", " (rendering.CELL_JOIN): a cell may hold spaces (5 1/2), and an
+  // empty cell stays empty between its commas so the server can name it.
+  var JOIN = ", ";
+  var MIXED = /^[+-]?\d+\s+\d+\s*\/\s*\d+$/;
 
   function cellsOf(grid) {
     var rows = parseInt(grid.getAttribute("data-rows"), 10);
@@ -27,11 +30,11 @@
       var row = [];
       for (var c = 0; c < info.cols; c++) {
         var input = cellAt(info, r, c);
-        var value = input ? input.value.trim() : "";
+        var value = input ? input.value.trim().split(/\s+/).join(" ") : "";
         if (value) any = true;
-        row.push(value || EMPTY);
+        row.push(value);
       }
-      lines.push(row.join(" "));
+      lines.push(row.join(JOIN));
     }
     return any ? lines.join("\n") : "";
   }
@@ -76,14 +79,18 @@
     var input = event.target;
     if (!input.classList || !input.classList.contains("grid-cell")) return;
     var text = (event.clipboardData || window.clipboardData).getData("text");
-    if (!text || !/[\s,;]/.test(text.trim())) return;  // one value: paste it normally
+    if (!text || !/[\s,;]/.test(text.trim()) || MIXED.test(text.trim())) return;  // one value
     event.preventDefault();
     var info = cellsOf(grid);
     var r0 = parseInt(input.getAttribute("data-row"), 10);
     var c0 = parseInt(input.getAttribute("data-col"), 10);
     var rows = text.trim().replace(/[\[\]]/g, " ").split(/\r?\n|;/);
+    function split(line) {  // at commas if there are any (a cell may be 5 1/2), else at spaces
+      line = line.trim();
+      return line.indexOf(",") >= 0 ? line.split(/\s*,\s*/) : line.split(/\s+/);
+    }
     if (rows.length === 1) {  // a flat list fills the cells row by row
-      var flat = rows[0].trim().split(/[\s,]+/);
+      var flat = split(rows[0]);
       flat.forEach(function (value, k) {
         var index = r0 * info.cols + c0 + k;
         var cell = info.inputs[index];
@@ -91,7 +98,7 @@
       });
     } else {
       rows.forEach(function (line, dr) {
-        line.trim().split(/[\s,]+/).forEach(function (value, dc) {
+        split(line).forEach(function (value, dc) {
           var cell = cellAt(info, r0 + dr, c0 + dc);
           if (cell && value) cell.value = value;
         });
@@ -146,6 +153,30 @@
     });
   }
 
+  function boxState(box) {
+    return Array.prototype.map.call(box.querySelectorAll("input, textarea, select"), function (el) {
+      if (el.type === "hidden") return "";
+      if (el.type === "checkbox" || el.type === "radio") return el.checked ? "1" : "0";
+      return el.value.trim().split(/\s+/).join(" ");
+    }).join("\u0000");
+  }
+
+  function watchMarks(form) {
+    // A mark belongs to the answer that was graded: once a box is edited its mark is hidden
+    // (and comes back if the graded answer is typed again).
+    var boxes = Array.prototype.slice.call(form.querySelectorAll("[data-marked]"));
+    if (!boxes.length) return;
+    var graded = boxes.map(boxState);
+    function check(event) {
+      boxes.forEach(function (box, i) {
+        if (!box.contains(event.target)) return;
+        box.classList.toggle("is-changed", boxState(box) !== graded[i]);
+      });
+    }
+    form.addEventListener("input", check);
+    form.addEventListener("change", check);
+  }
+
   function guardEnter(form) {
     // Enter in an answer box moves to the next box: an attempt is only spent by the button.
     form.addEventListener("keydown", function (event) {
@@ -167,6 +198,7 @@
     document.querySelectorAll("form").forEach(function (form) {
       if (!form.querySelector("[data-problem]")) return;
       guardEnter(form);
+      watchMarks(form);
       form.addEventListener("submit", function () {
         form.querySelectorAll("[data-grid-answer]").forEach(syncGrid);
       });
