@@ -522,18 +522,37 @@ def problem_context(
         blocks.append(out)
 
     blocks = _group_grids(blocks)
-    loose = [parts[p["id"]] for p in problem.get("parts", []) if p["id"] not in placed]
-    # Under a table, only what needs words: a plain right answer has its tick in its cell.
-    stack_feedback = [
+    # Ranges of input rows and columns answer about a field drawing: their boxes sit right
+    # under the (first) drawing, before any further question of the statement.
+    field = next((b for b in blocks if b["type"] == "field"), None)
+    near_field: set[str] = set()
+    if field is not None:
+        field["parts"] = [
+            parts[p["id"]]
+            for p in problem.get("parts", [])
+            if p["id"] not in placed and p["answer_type"] == "range"
+        ]
+        near_field = {view["id"] for view in field["parts"]}
+    loose = [
         parts[p["id"]]
         for p in problem.get("parts", [])
-        if p["id"] in placed
-        and parts[p["id"]]["feedback"]
-        and (
-            parts[p["id"]]["status"] != "correct"
-            or parts[p["id"]]["feedback"].get("follow_through")
-        )
+        if p["id"] not in placed and p["id"] not in near_field
     ]
+    # Under a table, only what needs words: a plain right answer has its tick in its cell.
+    # Each table's feedback sits under that table, before the rest of the statement.
+    stack_feedback = []
+    for block in blocks:
+        if block["type"] != "stack":
+            continue
+        in_block = [c["part"] for r in block["rows"] for c in r["cells"] if c.get("part")]
+        in_block += [f["part"] for f in block["footer"]]
+        block["feedback"] = [
+            view
+            for view in in_block
+            if view["feedback"]
+            and (view["status"] != "correct" or view["feedback"].get("follow_through"))
+        ]
+        stack_feedback += block["feedback"]
     return {
         "title": problem.get("title", ""),
         "named_mistakes": sum(

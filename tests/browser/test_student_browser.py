@@ -20,7 +20,8 @@ except ImportError:  # pragma: no cover - see conftest: only CI insists
     pytest.skip("playwright is not installed in this environment", allow_module_level=True)
 
 
-SAVED = re.compile(r"^Saved")
+# As the server writes its times (attempts.format_time), not the browser's local clock.
+SAVED = re.compile(r"^Draft saved \d{4}-\d\d-\d\d \d\d:\d\d UTC$")
 
 
 def _problem(built: dict[str, Any], user: Any, item: Any) -> Problem:
@@ -107,7 +108,7 @@ def test_student_answers_a_table_and_a_grid_with_drafts_and_feedback(
         page.keyboard.type(stack_answers[part.id])
     status = page.locator("[data-autosave-status]")
     expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
-    assert status.inner_text().startswith("Saved")
+    assert status.inner_text().startswith("Draft saved")
     screenshot(page, "student-item-table-draft")
 
     page.reload()
@@ -276,3 +277,96 @@ def test_every_kind_renders_for_a_student(
         assert page.locator(".solution").count() == 1
         screenshot(page, f"kind-{item.kind}-graded")
     assert not errors, errors
+
+
+def _page_width(page: Any) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def test_an_edited_box_hides_its_mark_and_pages_fit_a_phone(
+    live_server, context, page, make_user, build_course, browser_login, screenshot
+):
+    teacher = make_user("browser-teacher4@example.edu", "Tess Teacher", instructor=True)
+    student = make_user("browser-student4@example.edu", "Sam Student")
+    built = build_course(
+        teacher,
+        [student],
+        [
+            {"kind": "output_shape", "difficulty": 1, "points": 10},
+            {"kind": "receptive_field", "difficulty": 3, "points": 10},
+            {"kind": "pooling_cost", "difficulty": 2, "points": 10},
+            {"kind": "param_count", "difficulty": 2, "points": 10},
+            {"kind": "pooling_grid", "difficulty": 3, "points": 10},
+        ],
+        solutions="always",
+        title="A set with a rather long title to see how it wraps",
+    )
+    problem = _problem(built, student, built["items"][0])
+    tests = kinds.self_test(problem)
+    first, last = problem.parts[0].id, problem.parts[-1].id
+    graded = tests.wrong[last]  # the first part right, the last one wrong
+    browser_login(page, "browser-student4@example.edu")
+    item_url = f"{live_server.url}/sets/{built['set_id']}/items/{built['item_ids'][0]}"
+    page.goto(item_url)
+    for index, part in enumerate(problem.parts):
+        _type_in(page, f"input.cell-input >> nth={index}", graded[part.id])
+    page.get_by_role("button", name=re.compile("Submit attempt 1")).click()
+    page.wait_for_load_state("load")
+    cell = page.locator(f"td.answer-cell:has(input[name='answers[{first}]'])")
+    assert "mark-correct" in (cell.get_attribute("class") or "")
+    assert cell.locator(".mark-icon").is_visible()
+
+    # editing the box hides its mark at once; typing the graded answer back shows it again
+    _type_in(page, f"input[name='answers[{first}]']", "99x99x99")
+    assert not cell.locator(".mark-icon").is_visible()
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+    screenshot(page, "student-item-edited-box")
+    _type_in(page, f"input[name='answers[{first}]']", graded[first])
+    assert cell.locator(".mark-icon").is_visible()
+    _type_in(page, f"input[name='answers[{first}]']", "99x99x99")
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+    page.reload()  # the server agrees: no mark on the edited draft
+    assert not cell.locator(".mark-icon").is_visible()
+    assert "Changed since attempt 1" in cell.inner_text()
+
+    # a phone: no page is wider than the screen, before and after grading (with solutions)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(live_server.url + "/")
+    assert _page_width(page) <= 375
+    for item_id in built["item_ids"]:
+        url = f"{live_server.url}/sets/{built['set_id']}/items/{item_id}"
+        page.goto(url)
+        assert _page_width(page) <= 375, url
+        page.get_by_role("button", name=re.compile("Submit attempt")).click()
+        page.wait_for_load_state("load")
+        if page.locator(".solution").count() == 0:  # a format error: a first real attempt
+            page.evaluate(
+                "document.querySelectorAll('input.answer-input, input.grid-cell')"
+                ".forEach((box) => { box.value = '1'; })"
+            )
+            page.get_by_role("button", name=re.compile("Submit attempt")).click()
+            page.wait_for_load_state("load")
+        page.wait_for_load_state("networkidle")
+        assert _page_width(page) <= 375, url
+        screenshot(page, f"phone-{item_id}")
+        wide = page.locator(".table-wrap.is-scrollable")
+        for index in range(wide.count()):  # a table wider than the screen says so
+            note = wide.nth(index).locator("xpath=preceding-sibling::*[1]")
+            assert "scroll it sideways" in note.inner_text()
+    page.goto(f"{live_server.url}/sets/{built['set_id']}")
+    assert _page_width(page) <= 375
+
+    # the instructor's forms reflow too
+    context.clear_cookies()
+    browser_login(page, "browser-teacher4@example.edu")
+    course_id = built["course"].public_id
+    for path in (
+        f"/teach/courses/{course_id}/sets/new",
+        f"/teach/sets/{built['set_id']}",
+        f"/courses/{course_id}/api-keys",
+        f"/teach/courses/{course_id}",
+        f"/teach/sets/{built['set_id']}/gradebook",
+    ):
+        page.goto(live_server.url + path)
+        assert _page_width(page) <= 375, path
+        screenshot(page, "phone-teach-" + path.strip("/").replace("/", "-"))

@@ -169,3 +169,29 @@ def test_a_choices_part_says_tick_on_the_page_and_keeps_the_typed_form_for_the_a
     shape = Part("s", "Shape?", "shape")
     ctx = rendering.problem_context({"parts": [shape.to_json()], "statement": []})
     assert ctx["parts"]["s"]["hint"] == shape.hint
+
+
+def test_row_and_column_boxes_sit_under_their_drawing_before_the_next_question():
+    generated = (kinds.generate("receptive_field", 3, seed) for seed in range(60))
+    problem = next(
+        p
+        for p in generated
+        if any("Another question" in (b.get("text") or "") for b in p.public()["statement"])
+    )
+    ctx = rendering.problem_context(problem.public())
+    kinds_in_order = [b["type"] for b in ctx["blocks"]]
+    field = ctx["blocks"][kinds_in_order.index("field")]
+    assert [part["id"] for part in field["parts"]] == ["rows", "cols"]
+    after = ctx["blocks"][kinds_in_order.index("field") + 1]
+    assert after["type"] == "text" and after["text"].startswith("Another question")
+    assert [part["id"] for part in ctx["loose_parts"]] == ["layers"]
+
+
+def test_footer_boxes_sit_under_the_column_of_the_answers():
+    problem = kinds.generate("param_count", 2, 3)
+    ctx = rendering.problem_context(problem.public())
+    stack = next(b for b in ctx["blocks"] if b["type"] == "stack")
+    titles = [c["title"] for c in stack["columns"]]
+    for foot in stack["footer"]:
+        assert foot["before"] == titles.index("Param #")
+        assert foot["before"] + 1 + foot["after"] == len(titles)

@@ -25,8 +25,19 @@
     return answers;
   }
 
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  // The same form as the page's server-written times (attempts.format_time): UTC, 24-hour.
   function timeText(date) {
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return date.getUTCFullYear() + "-" + pad(date.getUTCMonth() + 1) + "-" + pad(date.getUTCDate()) +
+      " " + pad(date.getUTCHours()) + ":" + pad(date.getUTCMinutes()) + " UTC";
+  }
+
+  function savedAt(json) {
+    var text = json && typeof json.saved_at === "string" ? json.saved_at : "";
+    if (text && !/(Z|[+-]\d\d:?\d\d)$/.test(text)) text += "Z";  // the server's times are UTC
+    var date = text ? new Date(text) : null;
+    return date && !isNaN(date.getTime()) ? date : new Date();
   }
 
   function init(form) {
@@ -38,6 +49,7 @@
     var stopped = false;
     var lastSaved = JSON.stringify(collect(form));
     var dirty = false;
+    var savedText = status ? status.textContent.trim() : "";
 
     function show(text, state) {
       if (!status) return;
@@ -54,7 +66,11 @@
     function save() {
       if (stopped) return;
       var body = JSON.stringify(collect(form));
-      if (body === lastSaved) { dirty = false; return; }
+      if (body === lastSaved) {  // typed back to what is saved: nothing to save, say so
+        dirty = false;
+        show(savedText || "", savedText ? "saved" : "");
+        return;
+      }
       if (inFlight) { schedule(DELAY_MS); return; }
       inFlight = true;
       show("Saving\u2026", "saving");
@@ -76,7 +92,8 @@
         if (result.ok) {
           lastSaved = body;
           dirty = JSON.stringify(collect(form)) !== lastSaved;
-          show("Saved " + timeText(new Date()), "saved");
+          savedText = "Draft saved " + timeText(savedAt(result.json));
+          show(savedText, "saved");
           if (dirty) schedule(DELAY_MS);
         } else {
           var message = result.json && result.json.error && result.json.error.message;
