@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,15 +17,40 @@ from problems.spec import parse_pool, parse_stack
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHOWN_KEY = 40  # characters of a key shown in a path or a message; longer ones are cut
+
+
+def _shown_key(key: str) -> str:
+    return key if len(key) <= _SHOWN_KEY else key[:_SHOWN_KEY - 3] + "..."
+
+
+def join_path(parts: Iterable[str | int]) -> str:
+    """The spec's path notation: `("layers", 3, "kernel")` is `layers[3].kernel`; a key that
+    is not a name is quoted (`answers["a b"]`) and a long one cut, so the path stays short."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif len(part) <= _SHOWN_KEY and _NAME.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(_shown_key(part), ensure_ascii=False)}]"
+    return out
+
+
 class _Refused:
     """Stands, in a parsed body, where strict JSON refuses something: a NaN or Infinity
-    literal, or an object that gives a key twice (`key`); found after parsing, with its path."""
+    literal, an object that gives a key twice (`key`), or an integer too long to read
+    (`digits`); found after parsing, with its path."""
 
-    __slots__ = ("key", "literal")
+    __slots__ = ("digits", "key", "literal")
 
-    def __init__(self, literal: str | None = None, key: str | None = None) -> None:
+    def __init__(self, literal: str | None = None, key: str | None = None,
+                 digits: int | None = None) -> None:
         self.literal = literal
         self.key = key
+        self.digits = digits
 
 
 class _Duplicated(dict):  # type: ignore[type-arg]
@@ -33,25 +59,15 @@ class _Duplicated(dict):  # type: ignore[type-arg]
     refused: _Refused
 
 
-def join_path(parts: Iterable[str | int]) -> str:
-    """The spec's path notation: `layers[3].kernel`; a key that is not a name is quoted."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part.isidentifier():
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part[:40] + ('...' if len(part) > 40 else ''))}]"
-    return out
-
-
 def load_json(text: str | bytes) -> Any:
-    """Parse strict JSON: no NaN or Infinity and no key given twice in one object (some
-    readers keep the first, Python the last), each refused naming its place; a syntax error
-    names its line and column."""
+    """Parse strict JSON: UTF-8 text (a leading UTF-8 BOM is ignored, as RFC 8259 allows;
+    UTF-16 and UTF-32 are refused), no NaN or Infinity, no key given twice in one object
+    (some readers keep the first, Python the last) and no integer too long to read, each
+    refused naming its place; a syntax error names its line and column."""
     if len(text) > MAX_BODY_BYTES:
         raise SpecError("", f"the body is too large (at most {MAX_BODY_BYTES // 2**20} MiB)")
+    if isinstance(text, bytes) and json.detect_encoding(text) not in ("utf-8", "utf-8-sig"):
+        raise SpecError("", "not valid JSON: the body is not UTF-8 text")
     found: list[_Refused] = []
 
     def constant(literal: str) -> _Refused:
@@ -82,33 +98,62 @@ def load_json(text: str | bytes) -> Any:
     except RecursionError:
         raise SpecError("", "not valid JSON: nested too deeply") from None
     except ValueError:
-        # Python refuses to read integers of more than 4,300 digits.
+        # Python refuses to read integers of more than 4,300 digits: name the place
+        _refuse_long_integer(text)
         raise SpecError("", "a number in the body is too long") from None
     if found:
-        _refuse_first(value)
+        refusal = _first_refusal(value)
+        if refusal is not None:
+            raise refusal
     return value
 
 
-def _refuse_first(value: Any) -> None:
-    """Raise the refusal of the first refused place of `value` in document order.
+def _refuse_long_integer(text: str | bytes) -> None:
+    """Raise the refusal naming the place of the first integer too long for Python to read,
+    if that is why `text` does not parse. Only on that refusal: reading every integer
+    through a hook would slow every body down."""
+    long_ones: list[_Refused] = []
+
+    def integer(digits: str) -> Any:
+        try:
+            return int(digits)
+        except ValueError:
+            refused = _Refused(digits=len(digits.lstrip("-")))
+            long_ones.append(refused)
+            return refused
+
+    try:
+        value = json.loads(text, parse_int=integer)
+    except Exception:  # noqa: BLE001 - another fault too: the caller names the first
+        return
+    refusal = _first_refusal(value) if long_ones else None
+    if refusal is not None:
+        raise refusal
+
+
+def _first_refusal(value: Any) -> SpecError | None:
+    """The refusal of the first refused place of `value` in document order, if any.
     Iterative: the body may nest as deep as the parser allows."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
+        if isinstance(node, _Refused) and node.digits is not None:
+            return SpecError(join_path(path), f"a number in the body is too long "
+                             f"({node.digits:,} digits)")
         if isinstance(node, _Refused):
-            assert node.literal is not None
-            raise SpecError(join_path(path), f"{node.literal} is not a number in JSON: "
-                            "use finite numbers only")
+            return SpecError(join_path(path), f"{node.literal} is not a number in JSON: "
+                             "use finite numbers only")
         if isinstance(node, _Duplicated):
             key = node.refused.key
             assert key is not None
-            shown = json.dumps(key[:40] + ("..." if len(key) > 40 else ""), ensure_ascii=False)
-            raise SpecError(join_path((*path, key)), f"{shown} is given twice in one object: "
-                            "give each key once")
+            shown = json.dumps(_shown_key(key), ensure_ascii=False)
+            return SpecError(join_path((*path, key)), f"{shown} is given twice in one "
+                             "object: give each key once")
         if isinstance(node, dict):
             stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
         elif isinstance(node, list):
             stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def solve_json(body: Any) -> dict[str, Any]:

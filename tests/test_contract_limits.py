@@ -103,3 +103,16 @@ def test_a_large_pool_within_the_limits_is_answered():
     grid = [[(r * 7 + c * 3) % 10 for c in range(600)] for r in range(600)]
     answer = pool_json({"input": grid, "op": "max", "kernel": 3, "stride": 1, "padding": 1})
     assert len(answer["output"]) == 600 and len(answer["output"][0]) == 600
+
+
+def test_an_integer_too_long_to_read_is_refused_naming_its_place():
+    err = refusal(load_json, '{"input": [8, 8, 3], "layers": [{"type": "dense", "units": '
+                  + "9" * 5000 + "}]}")
+    assert err.path == "layers[0].units" and "5,000 digits" in err.message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_json_in_utf16_or_utf32_is_refused_as_not_utf8(encoding):
+    err = refusal(load_json, '{"input": [8, 8, 3], "layers": []}'.encode(encoding))
+    assert "not UTF-8" in err.message
+    assert load_json('\ufeff{"a": 1}'.encode()) == {"a": 1}  # a UTF-8 BOM is ignored

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -18,11 +18,10 @@ from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
 from grader.api.schemas import NO_NUL
-from problems.contract import MAX_BODY_BYTES, load_json
+from problems.contract import MAX_BODY_BYTES, join_path, load_json
 from problems.errors import SpecError
 
 M = TypeVar("M", bound=BaseModel)
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 JSON_TYPES = ("application/json",)
 
 
@@ -82,19 +81,6 @@ def json_response(
 
 
 # ---------------------------------------------------------------- paths
-
-
-def join_path(parts: Iterable[str | int]) -> str:
-    """`("layers", 3, "kernel")` → `layers[3].kernel`; odd keys are quoted: `answers["a b"]`."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENT.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part, ensure_ascii=False)}]"
-    return out
 
 
 def _describe(value: Any) -> str:
@@ -198,97 +184,23 @@ def _read_unsized(stream: Any, limit: int) -> bytes:
     raise ApiError(413, "", f"the body is too large (at most {limit:,} bytes)")
 
 
-class _Refused:
-    """Stands, in a parsed body, where strict JSON refuses something: a NaN or Infinity
-    literal, an object that gives a key twice (`key`), or an integer too long to read. Found after parsing, with its path."""
-
-    __slots__ = ("digits", "key", "literal")
-
-    def __init__(self, literal: str | None = None, key: str | None = None,
-                 digits: int | None = None) -> None:
-        self.literal = literal
-        self.key = key
-        self.digits = digits  # an integer of this many digits, too long to read
-
-
-class _Duplicated(dict):  # type: ignore[type-arg]
-    """An object that gave `refused.key` twice (the last value is kept, as json does)."""
-
-    refused: _Refused
-
-
 def load_strict(raw: bytes | str) -> Any:
-    """The body as strict JSON (problems.contract.load_json), where in addition an object
-    may not give a key twice (`{"answers": {}, "answers": {...}}` is ambiguous: some readers
-    keep the first, Python the last), and a NaN or Infinity literal is refused naming its
-    place. 400 naming the place, or the line and column of a syntax error. Bytes must be
-    UTF-8 (a leading UTF-8 BOM is ignored); UTF-16 and UTF-32 are refused."""
+    """The body as strict JSON (problems.contract.load_json: UTF-8, no NaN or Infinity, no
+    key given twice, no integer too long to read, each refused naming its place), and no
+    text holding a lone UTF-16 surrogate. 413 past MAX_BODY_BYTES, else 400 naming the place,
+    or the line and column of a syntax error."""
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "", f"the body is too large (at most {MAX_BODY_BYTES:,} bytes)")
-    if isinstance(raw, bytes) and json.detect_encoding(raw) not in ("utf-8", "utf-8-sig"):
-        # json.loads would read UTF-16 and UTF-32 (with a BOM or without); JSON is UTF-8
-        # (RFC 8259 §8.1). A UTF-8 BOM is ignored, as the RFC allows.
-        raise ApiError(400, "", "not valid JSON: the body is not UTF-8 text")
-    found: list[_Refused] = []
-
-    def constant(literal: str) -> _Refused:
-        refused = _Refused(literal=literal)
-        found.append(refused)
-        return refused
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj = dict(items)
-        if len(obj) == len(items):
-            return obj
-        seen: set[str] = set()
-        for key, _ in items:
-            if key in seen:
-                break
-            seen.add(key)
-        marked = _Duplicated(obj)
-        marked.refused = _Refused(key=key)
-        found.append(marked.refused)
-        return marked
-
     try:
-        value = json.loads(raw, parse_constant=constant, object_pairs_hook=pairs)
-    except Exception as exc:  # not JSON: load_json says why (line and column, depth, UTF-8...)
-        if type(exc) is ValueError:  # an integer too long for Python: find where it is
-            _refuse_long_integer(raw)
-        try:
-            return load_json(raw)
-        except SpecError as err:
-            raise ApiError(400, err.path, err.message) from None
-    strings = _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode(
-        "utf-8", "surrogatepass")) is not None
-    if found or strings:
-        refusal = _refusal(value, strings)
+        value = load_json(raw)
+    except SpecError as err:
+        raise ApiError(400, err.path, err.message) from None
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode(
+            "utf-8", "surrogatepass")) is not None:
+        refusal = _lone_surrogate_place(value)
         if refusal is not None:
             raise refusal
     return value
-
-
-def _refuse_long_integer(raw: bytes | str) -> None:
-    """Raise the 400 naming the place of the first integer too long for Python to read (over
-    4,300 digits), if that is why the body does not parse. Only on that refusal: reading
-    every integer through a hook would slow every body down."""
-    long_ones: list[_Refused] = []
-
-    def integer(text: str) -> Any:
-        try:
-            return int(text)
-        except ValueError:
-            refused = _Refused(digits=len(text.lstrip("-")))
-            long_ones.append(refused)
-            return refused
-
-    try:
-        value = json.loads(raw, parse_int=integer)
-    except Exception:  # another fault too: load_json names the first
-        return
-    refusal = _refusal(value, strings=False) if long_ones else None
-    if refusal is not None:
-        raise refusal
 
 
 # A UTF-16 surrogate written as an escape, or as raw bytes (json.loads decodes bytes with
@@ -305,34 +217,20 @@ def _lone_surrogate(text: str) -> bool:
     return False
 
 
-def _refusal(value: Any, strings: bool) -> ApiError | None:
-    """The 400 for the first refused place of `value` in document order (and, with
-    `strings`, the first text holding a lone surrogate); None if there is none. Iterative:
-    the body may nest as deep as the parser allows."""
+def _lone_surrogate_place(value: Any) -> ApiError | None:
+    """The 400 for the first text of `value` (in document order) holding a lone surrogate;
+    None if there is none. Iterative: the body may nest as deep as the parser allows."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
-        if strings and isinstance(node, str) and _lone_surrogate(node):
+        if isinstance(node, str) and _lone_surrogate(node):
             return ApiError(400, join_path(path), "not valid JSON text: a lone UTF-16 "
                             "surrogate (\\ud800 to \\udfff) is not a character")
-        if strings and isinstance(node, dict):
+        if isinstance(node, dict):
             for key in node:
                 if _lone_surrogate(key):
                     return ApiError(400, join_path((*path, key)), "not valid JSON text: a "
                                     "key holds a lone UTF-16 surrogate (\\ud800 to \\udfff)")
-        if isinstance(node, _Refused) and node.digits is not None:
-            return ApiError(400, join_path(path), f"a number in the body is too long "
-                            f"({node.digits:,} digits)")
-        if isinstance(node, _Refused):
-            assert node.literal is not None
-            return ApiError(400, join_path(path), f"{node.literal} is not a number in JSON: "
-                            "use finite numbers only")
-        if isinstance(node, _Duplicated):
-            key = node.refused.key
-            assert key is not None
-            return ApiError(400, join_path((*path, key)), f"{json.dumps(key, ensure_ascii=False)} "
-                            "is given twice in one object: give each key once")
-        if isinstance(node, dict):
             stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
         elif isinstance(node, list):
             stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
