@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from grader.models import Base, new_public_id, utcnow
@@ -62,20 +62,28 @@ class ApiGrade(Base):
     """One graded answer set of an ApiProblem, recorded once per (key, Idempotency-Key).
 
     `response` is the exact body first sent, replayed byte for byte on a retry: it holds the
-    grade's whole result (score, per-part feedback, misconceptions)."""
+    grade's whole result (score, per-part feedback, misconceptions).
+
+    Every grading request inserts a row, so the table has the fewest indexes its readers
+    need (each one more is a B-tree more to write per grade; on SQLite, a page more to
+    append to the WAL): the unique (key, Idempotency-Key), and (problem, student), which
+    serves a problem's deletion (its foreign key) and one student's grades (through the
+    course's problems). `public_id` is not an index: no request looks a grade up by it,
+    and 96 random bits do not repeat."""
 
     __tablename__ = "api_grades"
-    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "idempotency_key"),
+        Index("ix_api_grades_problem_id_student", "problem_id", "student"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    public_id: Mapped[str] = mapped_column(String(32))
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
     idempotency_key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
-    problem_id: Mapped[int] = mapped_column(
-        ForeignKey("api_problems.id", ondelete="CASCADE"), index=True
-    )
-    student: Mapped[str | None] = mapped_column(String(255), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("api_problems.id", ondelete="CASCADE"))
+    student: Mapped[str | None] = mapped_column(String(255))
     answers: Mapped[dict[str, Any]] = mapped_column()
     score: Mapped[float] = mapped_column(Float)
     max_score: Mapped[float] = mapped_column(Float)
