@@ -424,15 +424,14 @@ def run_engine(name: str, url: str, folder: Path, args: argparse.Namespace) -> d
 
 
 PROFILE_PARTS = (  # label, (file suffix, function name) whose cumulative time it is
-    ("rate limit (the API's, on Flask-Limiter's storage)", ("grader/api/auth.py", "check_rate_limit")),
+    ("rate limit (the API's, on Flask-Limiter's storage)", ("grader/api/limits.py", "check_rate_limit")),
     ("  of which the key check (auth)", ("grader/services/api_keys.py", "authenticate")),
-    ("  of which the count in the storage", ("limits/strategies.py", "hit")),
+    ("  of which the lease or count in the storage", ("grader/api/limits.py", "admit")),
     ("app-wide Flask-Limiter hook (skips the API)", ("flask_limiter/_extension.py", "_check_request_limit")),
     ("body: strict JSON + pydantic", ("grader/api/routes.py", "read_body")),
     ("grading service (reads, grade, insert)", ("grader/api/grading.py", "grade")),
     ("  of which grading proper (pure)", ("problems/kinds/__init__.py", "grade")),
-    ("  of which SQL execute (SQLAlchemy Core)", ("sqlalchemy/engine/base.py", "execute")),
-    ("  of which SQL commit", ("sqlalchemy/engine/base.py", "commit")),
+    ("  of which the recording INSERT", ("grader/api/connection.py", "first_prepared")),
 )
 
 

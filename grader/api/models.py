@@ -69,7 +69,7 @@ class ApiGrade(Base):
     append to the WAL): the unique (key, Idempotency-Key), and (problem, student), which
     serves a problem's deletion (its foreign key) and one student's grades (through the
     course's problems). `public_id` is not an index: no request looks a grade up by it,
-    and 96 random bits do not repeat."""
+    and 96 random bits do not repeat in practice."""
 
     __tablename__ = "api_grades"
     __table_args__ = (
