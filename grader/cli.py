@@ -140,8 +140,13 @@ def init_app(app: Flask) -> None:
                   help="Set a random password and print it (instead of asking for one).")
     @click.option("--password", default=None, envvar="NEW_USER_PASSWORD",
                   help="The new password (asked for when neither this nor --generate is given).")
-    def set_password(email: str, generate: bool, password: str | None) -> None:
-        """Set (reset) the password of the user with EMAIL; their sessions are signed out."""
+    @click.option("--no-change-required", is_flag=True,
+                  help="Do not ask the user to choose their own password after signing in "
+                  "with this one (for your own account).")
+    def set_password(email: str, generate: bool, password: str | None,
+                     no_change_required: bool) -> None:
+        """Set (reset) the password of the user with EMAIL; their sessions are signed out.
+        After signing in with it they choose their own, unless --no-change-required."""
         from grader.services import courses
 
         user = courses.user_by_email(email)
@@ -154,10 +159,11 @@ def init_app(app: Flask) -> None:
         elif password is None:
             password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
         try:
-            courses.set_password(user, password)
+            courses.set_password(user, password, must_change=not no_change_required)
         except SpecError as err:
             _fail(err.message, err.path)
-        click.echo(f"password of {user.email} set; their sessions are signed out")
+        then = "" if no_change_required else "; they choose their own after signing in with it"
+        click.echo(f"password of {user.email} set; their sessions are signed out{then}")
         if generate:
             click.echo(password)
 

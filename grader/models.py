@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -66,6 +67,10 @@ class User(Base):
     is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped at logout and password change: a cookie from an older epoch is no longer valid.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when someone else chose the password (an instructor, a roster file, an admin's
+    # `flask set-password`): after signing in with it, the user chooses their own first.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="user")

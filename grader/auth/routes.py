@@ -31,6 +31,10 @@ from grader.models import User
 from grader.passwords import hash_password, needs_rehash, password_problem, verify_password
 
 EPOCH_KEY = "session_epoch"
+# Set in a session started by signing in with a password (not by an LTI launch).
+PASSWORD_SIGN_IN = "password_sign_in"
+OWN_PASSWORD_FIRST = ("Your password was set for you (by your instructor or an administrator), "
+                      "so they know it: choose your own to continue.")
 LOGIN_FAILED = "Email or password is not right. Check both and try again."
 CSRF_MESSAGE = "The form expired or was sent from elsewhere; reload and try again."
 
@@ -66,6 +70,27 @@ def start_session(user: User) -> None:
     session.clear()
     login_user(user)
     session[EPOCH_KEY] = user.session_epoch
+
+
+# What a user who must choose their own password can still open.
+_BEFORE_OWN_PASSWORD = frozenset({"auth.change_password", "auth.logout", "auth.login", "static"})
+
+
+@bp.before_app_request
+def _own_password_first() -> Any:
+    """A user signed in with a password someone else chose (`must_change_password`) is sent
+    to choose their own before any other page (JSON requests get a 403 saying so). The API
+    (key auth) and LTI launches (no password) are not concerned."""
+    if request.blueprint in ("api", "lti") or request.endpoint in _BEFORE_OWN_PASSWORD:
+        return None
+    if (request.endpoint or "").endswith(".static") or not session.get(PASSWORD_SIGN_IN):
+        return None
+    if not (current_user.is_authenticated and current_user.must_change_password):
+        return None
+    if _wants_json():
+        body = {"error": {"path": "password", "message": OWN_PASSWORD_FIRST, "status": 403}}
+        return jsonify(body), 403
+    return redirect(url_for("auth.change_password"))
 
 
 def home_for(user: Any) -> str:
@@ -133,6 +158,9 @@ def login() -> Any:
         with db.transaction():
             user.password_hash = hash_password(password)
     start_session(user)
+    session[PASSWORD_SIGN_IN] = True
+    if user.must_change_password:
+        return redirect(url_for("auth.change_password"))
     return redirect(next_url or home_for(user))
 
 
@@ -158,7 +186,8 @@ def logout() -> Any:
 def change_password() -> Any:
     """Change one's own password; every other session of this user is signed out."""
     if request.method == "GET":
-        return render_template("auth/password.html", errors={})
+        return render_template("auth/password.html", errors={},
+                               own_password_first=OWN_PASSWORD_FIRST)
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
     confirm = request.form.get("confirm_password", "")
@@ -174,14 +203,17 @@ def change_password() -> Any:
     if not errors.get("new_password") and new != confirm:
         errors["confirm_password"] = "The two new passwords are not the same."
     if errors:
-        return render_template("auth/password.html", errors=errors), 422
+        return render_template("auth/password.html", errors=errors,
+                               own_password_first=OWN_PASSWORD_FIRST), 422
 
     user = current_user._get_current_object()
     with db.transaction():
         user.password_hash = hash_password(new)
         user.session_epoch = user.session_epoch + 1
+        user.must_change_password = False
     record_audit("password_changed", "", user.id)
     start_session(user)
+    session[PASSWORD_SIGN_IN] = True
     flash("Your password is changed. Any other sessions you had are signed out.", "success")
     return redirect(home_for(user))
 

@@ -237,7 +237,8 @@ def student_password(course_id: str, user_id: str) -> Any:
         return render_template(page, course=course, student=student, error=error, generated=""), 422
     record_audit("password_reset", f"{student.public_id} in {course.public_id}")
     if typed:
-        flash(f"{student.email} has a new password: the one you typed.", "success")
+        flash(f"{student.email} has a new password: the one you typed. After signing in with "
+              "it, they choose their own.", "success")
         return redirect(url_for("instructor.course", course_id=course.public_id) + "#roster")
     # Shown in this response only (never stored, never put in the session cookie).
     return render_template(page, course=course, student=student, error="", generated=password)

@@ -75,22 +75,27 @@ def user_by_email(email: str) -> User | None:
 
 
 def create_user(email: str, name: str, password: str | None = None,
-                is_instructor: bool = False) -> User:
-    """A new user; a user without a password cannot sign in until one is set.
+                is_instructor: bool = False, *, must_change_password: bool = False) -> User:
+    """A new user; a user without a password cannot sign in until one is set. With
+    `must_change_password`, signing in with `password` leads first to choosing their own.
 
     Raises SpecError("email" | "name" | "password", message)."""
     with db.transaction() as s:
-        return _create_user(s, email, name, password, is_instructor)
+        return _create_user(s, email, name, password, is_instructor,
+                            must_change_password=must_change_password)
 
 
-def set_password(user: User, password: str) -> None:
-    """Set a user's password (admin reset) and sign out all their sessions."""
+def set_password(user: User, password: str, *, must_change: bool = True) -> None:
+    """Set a user's password (a reset by an instructor or an admin) and sign out all their
+    sessions. Unless `must_change` is False, the user chooses their own password right
+    after signing in with this one: whoever set it knows it."""
     problem = password_problem(password)
     if problem:
         raise SpecError("password", problem)
     with db.transaction():
         user.password_hash = hash_password(password)
         user.session_epoch = user.session_epoch + 1
+        user.must_change_password = must_change
 
 
 # No 0/O, 1/l/I: a password read aloud or copied from a screen is typed right.
@@ -105,7 +110,7 @@ def generate_password() -> str:
 
 
 def _create_user(s: Session, email: str, name: str, password: str | None,
-                 is_instructor: bool) -> User:
+                 is_instructor: bool, *, must_change_password: bool = False) -> User:
     email = normalize_email(email)
     name = name.strip()
     problem = email_problem(email)
@@ -122,7 +127,8 @@ def _create_user(s: Session, email: str, name: str, password: str | None,
     if s.scalar(select(User.id).where(User.email == email)) is not None:
         raise SpecError("email", f"a user with the email {email} already exists")
     user = User(email=email, name=name, is_instructor=is_instructor,
-                password_hash=hash_password(password) if password else None)
+                password_hash=hash_password(password) if password else None,
+                must_change_password=bool(password) and must_change_password)
     s.add(user)
     s.flush()
     return user
@@ -389,7 +395,8 @@ def _roster_line(s: Session, course: Course, row: list[str], columns: dict[str, 
         return f"password {problem}"
     try:
         # The checks above should catch everything; this keeps a missed one a refused line.
-        user = _create_user(s, email, name, password or None, False)
+        # The instructor's file chose the password: the student chooses their own at first.
+        user = _create_user(s, email, name, password or None, False, must_change_password=True)
     except SpecError as err:
         return f"{err.path} {err.message}"
     _enroll(s, course, user, "student")

@@ -220,6 +220,83 @@ def test_password_change_names_the_bad_field(client, student, form, field, messa
     assert _signed_in(client)
 
 
+def _must_change(app, user) -> bool:
+    with app.app_context():
+        return db.session().get(User, user.id).must_change_password
+
+
+def test_a_password_someone_else_set_is_replaced_before_anything_else(app, client, student):
+    from grader.services import courses
+
+    with app.app_context():
+        courses.set_password(db.session().get(User, student.id), "set by the teacher")
+    assert _must_change(app, student)
+    response = login(client, student.email, "set by the teacher", next_url="/sets/x")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/password"
+    page = client.get("/account/password").get_data(as_text=True)
+    assert 'id="own-password-first"' in page and "choose your own to continue" in page
+    # Every other page leads there; a JSON request is told why; signing out still works.
+    for path in ("/", "/teach/", "/sets/x"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"] == "/account/password", path
+    refused = client.get("/", headers={"Accept": "application/json"})
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["path"] == "password"
+    assert client.get("/logout").status_code == 200
+
+    new_password = "my very own passphrase"
+    response = client.post("/account/password", data={
+        "current_password": "set by the teacher", "new_password": new_password,
+        "confirm_password": new_password, "csrf_token": csrf_token(client, "/account/password"),
+    })
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert not _must_change(app, student)
+    assert client.get("/").status_code == 200
+    assert 'id="own-password-first"' not in client.get("/account/password").get_data(as_text=True)
+    assert login(app.test_client(), student.email, new_password).headers["Location"] == "/"
+
+
+def test_a_wrong_answer_on_the_password_page_keeps_the_user_there(app, client, student):
+    from grader.services import courses
+
+    with app.app_context():
+        courses.set_password(db.session().get(User, student.id), "set by the teacher")
+    login(client, student.email, "set by the teacher")
+    response = client.post("/account/password", data={
+        "current_password": "set by the teacher", "new_password": "short",
+        "confirm_password": "short", "csrf_token": csrf_token(client, "/account/password"),
+    })
+    assert response.status_code == 422
+    assert 'id="own-password-first"' in response.get_data(as_text=True)
+    assert _must_change(app, student)
+    assert client.get("/").headers["Location"] == "/account/password"
+
+
+def test_only_a_password_sign_in_is_held_back(app, client, student):
+    # An LTI launch signs a user in without a password: such a session is not held back
+    # (the password the instructor set is not what it was opened with).
+    from grader.auth.routes import PASSWORD_SIGN_IN
+    from grader.services import courses
+
+    with app.app_context():
+        courses.set_password(db.session().get(User, student.id), "set by the teacher")
+    login(client, student.email, "set by the teacher")
+    with client.session_transaction() as s:
+        s.pop(PASSWORD_SIGN_IN)
+    assert client.get("/").status_code == 200
+
+
+def test_a_reset_for_ones_own_account_need_not_be_changed(app, client, student):
+    from grader.services import courses
+
+    with app.app_context():
+        courses.set_password(db.session().get(User, student.id), "kept as it is", must_change=False)
+    assert login(client, student.email, "kept as it is").headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+
+
 def test_password_page_needs_a_signed_in_user(client):
     response = client.get("/account/password")
     assert response.status_code == 302

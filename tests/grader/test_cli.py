@@ -127,6 +127,15 @@ def test_set_password_generates_prompts_and_refuses_bad_input(app, runner, teach
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert verify_password(courses.user_by_email("s@example.edu").password_hash, "typed password")
+        assert courses.user_by_email("s@example.edu").must_change_password
+    assert "they choose their own after signing in with it" in result.stdout
+
+    result = runner.invoke(args=["set-password", "s@example.edu", "--password", "my own pass",
+                                 "--no-change-required"])
+    assert result.exit_code == 0, result.output
+    assert "choose their own" not in result.stdout
+    with app.app_context():
+        assert not courses.user_by_email("s@example.edu").must_change_password
 
     result = runner.invoke(args=["set-password", "s@example.edu", "--password", "short"])
     assert result.exit_code == 2 and "error: password: must be at least 8" in result.stderr

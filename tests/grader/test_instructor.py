@@ -353,9 +353,10 @@ def test_add_one_student_new_and_existing(app, teacher, course):
     with app.app_context():
         emails = {u.email for u in courses.members(db.session().get(Course, course.id), "student")}
     assert {"new.person@example.edu", "known@example.edu"} <= emails
-    # The new student can sign in with the password given.
+    # The new student can sign in with the password given, then chooses their own.
     other = app.test_client()
-    assert login(other, "new.person@example.edu", "a long enough password").status_code == 302
+    response = login(other, "new.person@example.edu", "a long enough password")
+    assert response.status_code == 302 and response.headers["Location"] == "/account/password"
 
 
 def test_adding_an_enrolled_student_again_says_so_and_keeps_their_password(app, teacher, course, student):
@@ -402,7 +403,9 @@ def test_instructor_sets_a_typed_password_or_is_told_what_is_wrong(app, teacher,
     response = _post(teacher, url, {"password": "chosen by teacher"}, token_from=url)
     assert response.status_code == 302
     assert "has a new password" in _html(teacher.get(response.headers["Location"]))
-    assert login(app.test_client(), student.email, "chosen by teacher").status_code == 302
+    response = login(app.test_client(), student.email, "chosen by teacher")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/password"  # to choose their own first
 
 
 def test_no_password_reset_for_the_instructor_or_a_stranger(app, teacher, course, instructor, rival):
