@@ -220,16 +220,21 @@ def test_password_change_names_the_bad_field(client, student, form, field, messa
     assert _signed_in(client)
 
 
+def _set_for(app, user, password: str, **options) -> None:
+    """`user`'s password set by someone else (an instructor's reset, by default)."""
+    from grader.services import courses
+
+    with app.app_context():
+        courses.set_password(db.session().get(User, user.id), password, **options)
+
+
 def _must_change(app, user) -> bool:
     with app.app_context():
         return db.session().get(User, user.id).must_change_password
 
 
 def test_a_password_someone_else_set_is_replaced_before_anything_else(app, client, student):
-    from grader.services import courses
-
-    with app.app_context():
-        courses.set_password(db.session().get(User, student.id), "set by the teacher")
+    _set_for(app, student, "set by the teacher")
     assert _must_change(app, student)
     response = login(client, student.email, "set by the teacher", next_url="/sets/x")
     assert response.status_code == 302
@@ -259,10 +264,7 @@ def test_a_password_someone_else_set_is_replaced_before_anything_else(app, clien
 
 
 def test_a_wrong_answer_on_the_password_page_keeps_the_user_there(app, client, student):
-    from grader.services import courses
-
-    with app.app_context():
-        courses.set_password(db.session().get(User, student.id), "set by the teacher")
+    _set_for(app, student, "set by the teacher")
     login(client, student.email, "set by the teacher")
     response = client.post("/account/password", data={
         "current_password": "set by the teacher", "new_password": "short",
@@ -278,10 +280,8 @@ def test_only_a_password_sign_in_is_held_back(app, client, student):
     # An LTI launch signs a user in without a password: such a session is not held back
     # (the password the instructor set is not what it was opened with).
     from grader.auth.routes import PASSWORD_SIGN_IN
-    from grader.services import courses
 
-    with app.app_context():
-        courses.set_password(db.session().get(User, student.id), "set by the teacher")
+    _set_for(app, student, "set by the teacher")
     login(client, student.email, "set by the teacher")
     with client.session_transaction() as s:
         s.pop(PASSWORD_SIGN_IN)
@@ -289,10 +289,7 @@ def test_only_a_password_sign_in_is_held_back(app, client, student):
 
 
 def test_a_reset_for_ones_own_account_need_not_be_changed(app, client, student):
-    from grader.services import courses
-
-    with app.app_context():
-        courses.set_password(db.session().get(User, student.id), "kept as it is", must_change=False)
+    _set_for(app, student, "kept as it is", must_change=False)
     assert login(client, student.email, "kept as it is").headers["Location"] == "/"
     assert client.get("/").status_code == 200
 
