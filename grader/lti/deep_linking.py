@@ -131,5 +131,9 @@ def respond(row: LtiDeepLink, problem_set: ProblemSet) -> Response:
         }
         if row.data is not None:
             claims[DL + "data"] = json.loads(row.data)
-        token = keys.sign(s, claims)
+        try:
+            token = keys.sign(s, claims)
+        except keys.KeyUnreadable as err:  # rolled back: the selection can be sent again
+            raise DeepLinkError("signing_key_unreadable", f"The tool cannot sign its answer "
+                                f"to the LMS: {err}. Tell the tool's administrator.") from None
     return Response(row.return_url, token)

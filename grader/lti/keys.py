@@ -3,6 +3,12 @@ and host signs with the same key), published as a JWKS with RFC 7638 thumbprints
 
 Rotation adds a new signing key and keeps the old public keys in the JWKS until they are
 dropped, so a platform holding a token or a cached key set from before still verifies.
+
+The private half is stored encrypted (Fernet, with a key derived from the app's SECRET_KEY
+by HKDF): a copy of the database alone cannot sign as the tool. A key stored in clear by an
+earlier version is encrypted the first time it signs. If SECRET_KEY changes, the stored keys
+cannot be read: signing then fails, saying so, until SECRET_KEY is restored or a new key is
+made (`flask lti-rotate-key`; platforms fetch it from our JWKS).
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ import json
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +31,56 @@ from grader.lti.models import LtiKey
 from grader.models import utcnow
 
 KEY_SIZE = 2048
+ENCRYPTED = "fernet:"  # the prefix of a stored private key that is encrypted
+
+
+class KeyUnreadable(RuntimeError):
+    """The stored signing key cannot be decrypted with this app's SECRET_KEY."""
+
+
+def _fernet(secret_key: str) -> Fernet:
+    """The cipher for private keys at rest, derived from SECRET_KEY (and only for this)."""
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=b"cnnquiz lti private keys").derive(secret_key.encode("utf-8"))
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _cipher() -> tuple[Fernet, dict[str, rsa.RSAPrivateKey]]:
+    """This app's cipher for the current SECRET_KEY, and the keys it has opened so far (by
+    their stored text)."""
+    secret = str(current_app.config["SECRET_KEY"])
+    cached = current_app.extensions.get("lti_key_cipher")
+    if cached is None or cached[0] != secret:
+        cached = current_app.extensions["lti_key_cipher"] = (secret, _fernet(secret), {})
+    return cached[1], cached[2]
+
+
+def _sealed(pem: str) -> str:
+    return ENCRYPTED + _cipher()[0].encrypt(pem.encode("ascii")).decode("ascii")
+
+
+def private_key(key: LtiKey) -> rsa.RSAPrivateKey:
+    """The private half of a stored key (decrypted, or read as it is from an older version's
+    clear PEM), kept per process. Raises KeyUnreadable if SECRET_KEY changed since."""
+    cipher, opened = _cipher()
+    stored = key.private_pem
+    found = opened.get(stored)
+    if found is not None:
+        return found
+    pem = stored
+    if stored.startswith(ENCRYPTED):
+        try:
+            pem = cipher.decrypt(stored[len(ENCRYPTED):].encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise KeyUnreadable(
+                f"the tool's LTI signing key {key.kid} cannot be decrypted with this SECRET_KEY "
+                "(it was made under another one): restore that SECRET_KEY, or make a new key "
+                "with `flask lti-rotate-key`"
+            ) from None
+    loaded = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    opened[stored] = loaded
+    return loaded
 
 
 def _b64(number: int) -> str:
@@ -47,14 +106,14 @@ def public_jwk(private_key: rsa.RSAPrivateKey) -> dict[str, Any]:
 
 def new_key(s: Session) -> LtiKey:
     """Make a key pair and store it as the newest (signing) key."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
-    pem = private_key.private_bytes(
+    made = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+    pem = made.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
-    jwk = public_jwk(private_key)
-    key = LtiKey(kid=jwk["kid"], private_pem=pem, public_jwk=jwk)
+    jwk = public_jwk(made)
+    key = LtiKey(kid=jwk["kid"], private_pem=_sealed(pem), public_jwk=jwk)
     s.add(key)
     s.flush()
     return key
@@ -101,5 +160,9 @@ def drop(s: Session, kid: str) -> bool:
 def sign(s: Session, claims: dict[str, Any]) -> str:
     """`claims` as a JWT signed RS256 with our signing key (its thumbprint as `kid`)."""
     key = signing_key(s)
-    return jwt.encode(claims, key.private_pem, algorithm="RS256",
-                      headers={"kid": key.kid, "typ": "JWT"})
+    signer = private_key(key)
+    if not key.private_pem.startswith(ENCRYPTED):  # stored in clear by an earlier version
+        key.private_pem = _sealed(signer.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode("ascii"))
+    return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})

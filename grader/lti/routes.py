@@ -329,8 +329,10 @@ def _picker(token: str, course_id: int, user: User, error: str = "", status: int
 
 
 def _picker_error(err: DeepLinkError) -> Any:
-    status = 410 if err.reason in ("deep_link_used", "deep_link_expired") else 400
-    return _refuse(LaunchError(status, err.reason, "token", err.message), "lti_deep_link_refused")
+    status = (410 if err.reason in ("deep_link_used", "deep_link_expired")
+              else 503 if err.reason == "signing_key_unreadable" else 400)
+    path = "" if err.reason == "signing_key_unreadable" else "token"
+    return _refuse(LaunchError(status, err.reason, path, err.message), "lti_deep_link_refused")
 
 
 @bp.post("/deep-link")

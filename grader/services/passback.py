@@ -567,11 +567,14 @@ def access_token(s: Session, job: _Job, scope: str) -> str:
     if cached:
         return cached
     issued = int(time.time())
-    with s.begin():
-        assertion = keys.sign(s, {
-            "iss": job.client_id, "sub": job.client_id, "aud": job.token_audience,
-            "iat": issued, "exp": issued + 300, "jti": secrets.token_urlsafe(24),
-        })
+    try:
+        with s.begin():
+            assertion = keys.sign(s, {
+                "iss": job.client_id, "sub": job.client_id, "aud": job.token_audience,
+                "iat": issued, "exp": issued + 300, "jti": secrets.token_urlsafe(24),
+            })
+    except keys.KeyUnreadable as err:  # kept and retried: restoring SECRET_KEY fixes it
+        raise DeliveryError(str(err), retry=True) from None
     what = "access token request"
     response = _request("POST", job.token_url, what, headers={"Accept": "application/json"}, data={
         "grant_type": "client_credentials",

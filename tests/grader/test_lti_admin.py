@@ -258,6 +258,56 @@ def test_key_rotation_keeps_old_keys_published_until_dropped(app, client, runner
     assert [k["kid"] for k in client.get("/lti/jwks").get_json()["keys"]] == [kids[1]]
 
 
+def _verify(app, client, token: str) -> dict:
+    """The claims of `token`, verified with the key of our JWKS its header names."""
+    kid = jwt.get_unverified_header(token)["kid"]
+    [jwk] = [k for k in client.get("/lti/jwks").get_json()["keys"] if k["kid"] == kid]
+    public = jwt.PyJWK(jwk).key
+    return jwt.decode(token, public, algorithms=["RS256"], options={"verify_aud": False})
+
+
+def test_the_private_key_is_stored_encrypted_and_signs(app, client):
+    with app.app_context(), db.transaction() as s:
+        token = keys.sign(s, {"iss": "x"})
+        stored = s.scalar(select(LtiKey.private_pem))
+    assert stored.startswith(keys.ENCRYPTED) and "PRIVATE KEY" not in stored
+    assert _verify(app, client, token) == {"iss": "x"}
+
+
+def test_a_key_stored_in_clear_is_encrypted_when_it_next_signs(app, client):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    made = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = made.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+    jwk = keys.public_jwk(made)
+    with app.app_context(), db.transaction() as s:  # as an earlier version stored it
+        s.add(LtiKey(kid=jwk["kid"], private_pem=pem, public_jwk=jwk))
+    with app.app_context(), db.transaction() as s:
+        token = keys.sign(s, {"iss": "y"})
+    with app.app_context():
+        stored = db.session().scalar(select(LtiKey.private_pem))
+    assert stored.startswith(keys.ENCRYPTED) and "PRIVATE KEY" not in stored
+    assert jwt.get_unverified_header(token)["kid"] == jwk["kid"]
+    assert _verify(app, client, token) == {"iss": "y"}
+    with app.app_context(), db.transaction() as s:  # and it still signs once encrypted
+        assert _verify(app, client, keys.sign(s, {"iss": "z"})) == {"iss": "z"}
+
+
+def test_another_secret_key_cannot_sign_until_a_new_key_is_made(app, client, runner):
+    with app.app_context(), db.transaction() as s:
+        keys.sign(s, {"iss": "x"})
+    app.config["SECRET_KEY"] = "another secret key entirely"
+    with app.app_context(), db.transaction() as s, pytest.raises(keys.KeyUnreadable) as refused:
+        keys.sign(s, {"iss": "x"})
+    assert "cannot be decrypted with this SECRET_KEY" in str(refused.value)
+    assert "flask lti-rotate-key" in str(refused.value)
+    assert runner.invoke(args=["lti-rotate-key"]).exit_code == 0
+    with app.app_context(), db.transaction() as s:
+        assert _verify(app, client, keys.sign(s, {"iss": "x"})) == {"iss": "x"}
+
+
 def test_tool_urls_command(app, runner):
     app.config["BASE_URL"] = "https://quiz.example.edu"
     output = runner.invoke(args=["lti-tool-urls"]).output

@@ -573,6 +573,25 @@ def test_deep_linking_round_trip(app, client, lti):
     assert lti.launch(student, "learner").headers["Location"] == f"/sets/{ps.public_id}"
 
 
+def test_deep_linking_says_so_when_the_signing_key_cannot_be_read(app, client, lti):
+    _deep_link_spec(lti.platform)
+    page = lti.launch(client, "teacher", "dl").get_data(as_text=True)
+    ps = published_set(app, lms_course(app), "Receptive fields", points=7.5, items=2)
+    token = form_of(page, "picker-refresh")[1]["token"]
+    assert client.get("/lti/jwks").status_code == 200  # the signing key exists, sealed
+    secret = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "not the key the signing key was sealed with"
+    refused = client.post("/lti/deep-link", data={"token": token, "set_id": ps.public_id},
+                          headers={"Accept": "application/json"})
+    assert refused.status_code == 503
+    error = refused.get_json()["error"]
+    assert error["reason"] == "signing_key_unreadable" and "lti-rotate-key" in error["message"]
+    # Nothing was used up: with the right SECRET_KEY the same selection goes through.
+    app.config["SECRET_KEY"] = secret
+    answer = client.post("/lti/deep-link", data={"token": token, "set_id": ps.public_id})
+    assert answer.status_code == 200 and "Continue to the LMS" in answer.get_data(as_text=True)
+
+
 def test_deep_linking_picker_rejects_unknown_tokens_and_foreign_sets(app, client, lti, course):
     _deep_link_spec(lti.platform)
     page = lti.launch(client, "teacher", "dl").get_data(as_text=True)

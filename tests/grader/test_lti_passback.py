@@ -25,6 +25,7 @@ from lti_platform import (  # noqa: F401  (the *_fixture names are fixtures)
 from sqlalchemy import func, select
 
 from grader import db
+from grader.lti import keys
 from grader.lti.models import LtiContext, LtiResourceLink, LtiScore, LtiUser
 from grader.models import Course, Item, ProblemSet, User, utcnow
 from grader.services import attempts, passback, problem_sets
@@ -302,6 +303,20 @@ def test_token_endpoint_down_is_retried(app, lti):
     submit(app, "sub-learner", 0)
     [row] = rows(app)
     assert row.status == "pending" and "access token request" in row.last_error
+    with app.app_context():
+        assert passback.deliver_due(now=utcnow() + timedelta(hours=1)).sent == 1
+
+
+def test_an_unreadable_signing_key_is_logged_and_retried(app, lti):
+    Course2(app, lti).launch()
+    with app.app_context(), db.transaction() as s:
+        keys.signing_key(s)  # sealed under the SECRET_KEY the launch ran with
+    secret = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "a SECRET_KEY the signing key was not sealed with"
+    submit(app, "sub-learner", 0)
+    [row] = rows(app)
+    assert row.status == "pending" and "cannot be decrypted with this SECRET_KEY" in row.last_error
+    app.config["SECRET_KEY"] = secret
     with app.app_context():
         assert passback.deliver_due(now=utcnow() + timedelta(hours=1)).sent == 1
 
