@@ -162,7 +162,11 @@ def sign(s: Session, claims: dict[str, Any]) -> str:
     key = signing_key(s)
     signer = private_key(key)
     if not key.private_pem.startswith(ENCRYPTED):  # stored in clear by an earlier version
-        key.private_pem = _sealed(signer.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()).decode("ascii"))
+        _seal_clear_keys(s)
     return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
+
+
+def _seal_clear_keys(s: Session) -> None:
+    """Encrypt every private key an earlier version stored in clear (retired ones too)."""
+    for key in s.scalars(select(LtiKey).where(LtiKey.private_pem.not_like(ENCRYPTED + "%"))):
+        key.private_pem = _sealed(key.private_pem)

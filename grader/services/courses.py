@@ -75,14 +75,12 @@ def user_by_email(email: str) -> User | None:
 
 
 def create_user(email: str, name: str, password: str | None = None,
-                is_instructor: bool = False, *, must_change_password: bool = False) -> User:
-    """A new user; a user without a password cannot sign in until one is set. With
-    `must_change_password`, signing in with `password` leads first to choosing their own.
+                is_instructor: bool = False) -> User:
+    """A new user; a user without a password cannot sign in until one is set.
 
     Raises SpecError("email" | "name" | "password", message)."""
     with db.transaction() as s:
-        return _create_user(s, email, name, password, is_instructor,
-                            must_change_password=must_change_password)
+        return _create_user(s, email, name, password, is_instructor)
 
 
 def set_password(user: User, password: str, *, must_change: bool = True) -> None:

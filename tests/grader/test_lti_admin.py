@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from grader import db
 from grader.lti import keys, registry
 from grader.lti.models import LtiKey, LtiPlatform, LtiResourceLink, LtiUser
-from grader.models import Course, User
+from grader.models import Course, User, utcnow
 from grader.services import courses, problem_sets
 
 FORM = {
@@ -282,13 +282,19 @@ def test_a_key_stored_in_clear_is_encrypted_when_it_next_signs(app, client):
     pem = made.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode("ascii")
     jwk = keys.public_jwk(made)
-    with app.app_context(), db.transaction() as s:  # as an earlier version stored it
+    retired = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    old = keys.public_jwk(retired)
+    with app.app_context(), db.transaction() as s:  # as an earlier version stored them
+        s.add(LtiKey(kid=old["kid"], public_jwk=old, retired_at=utcnow(), private_pem=(
+            retired.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()).decode("ascii"))))
         s.add(LtiKey(kid=jwk["kid"], private_pem=pem, public_jwk=jwk))
     with app.app_context(), db.transaction() as s:
         token = keys.sign(s, {"iss": "y"})
     with app.app_context():
-        stored = db.session().scalar(select(LtiKey.private_pem))
-    assert stored.startswith(keys.ENCRYPTED) and "PRIVATE KEY" not in stored
+        stored = db.session().scalars(select(LtiKey.private_pem)).all()
+    assert len(stored) == 2  # the retired key is sealed as well
+    assert all(k.startswith(keys.ENCRYPTED) and "PRIVATE KEY" not in k for k in stored)
     assert jwt.get_unverified_header(token)["kid"] == jwk["kid"]
     assert _verify(app, client, token) == {"iss": "y"}
     with app.app_context(), db.transaction() as s:  # and it still signs once encrypted
