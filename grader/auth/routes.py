@@ -33,6 +33,8 @@ from grader.passwords import hash_password, needs_rehash, password_problem, veri
 EPOCH_KEY = "session_epoch"
 # Set in a session started by signing in with a password (not by an LTI launch).
 PASSWORD_SIGN_IN = "password_sign_in"
+# Where a user who must first choose their own password was going when they signed in.
+AFTER_OWN_PASSWORD = "after_own_password"
 OWN_PASSWORD_FIRST = ("Your password was set for you (by your instructor or an administrator), "
                       "so they know it: choose your own to continue.")
 LOGIN_FAILED = "Email or password is not right. Check both and try again."
@@ -160,6 +162,8 @@ def login() -> Any:
     start_session(user)
     session[PASSWORD_SIGN_IN] = True
     if user.must_change_password:
+        if next_url:
+            session[AFTER_OWN_PASSWORD] = next_url
         return redirect(url_for("auth.change_password"))
     return redirect(next_url or home_for(user))
 
@@ -207,6 +211,7 @@ def change_password() -> Any:
                                own_password_first=OWN_PASSWORD_FIRST), 422
 
     user = current_user._get_current_object()
+    then = _safe_next(session.get(AFTER_OWN_PASSWORD)) if user.must_change_password else None
     with db.transaction():
         user.password_hash = hash_password(new)
         user.session_epoch = user.session_epoch + 1
@@ -215,7 +220,7 @@ def change_password() -> Any:
     start_session(user)
     session[PASSWORD_SIGN_IN] = True
     flash("Your password is changed. Any other sessions you had are signed out.", "success")
-    return redirect(home_for(user))
+    return redirect(then or home_for(user))
 
 
 # ---------------------------------------------------------------- errors

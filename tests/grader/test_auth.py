@@ -256,7 +256,8 @@ def test_a_password_someone_else_set_is_replaced_before_anything_else(app, clien
         "current_password": "set by the teacher", "new_password": new_password,
         "confirm_password": new_password, "csrf_token": csrf_token(client, "/account/password"),
     })
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    # on to where they were going when they signed in
+    assert response.status_code == 302 and response.headers["Location"] == "/sets/x"
     assert not _must_change(app, student)
     assert client.get("/").status_code == 200
     assert 'id="own-password-first"' not in client.get("/account/password").get_data(as_text=True)
