@@ -67,11 +67,14 @@ def _unauthorized() -> Any:
     return redirect(url_for("auth.login", next=target))
 
 
-def start_session(user: User) -> None:
-    """A fresh session for `user`: nothing from the previous cookie survives (no fixation)."""
+def start_session(user: User, *, by_password: bool = False) -> None:
+    """A fresh session for `user`: nothing from the previous cookie survives (no fixation).
+    `by_password`: opened with the user's password (not by an LTI launch)."""
     session.clear()
     login_user(user)
     session[EPOCH_KEY] = user.session_epoch
+    if by_password:
+        session[PASSWORD_SIGN_IN] = True
 
 
 # What a user who must choose their own password can still open.
@@ -159,8 +162,7 @@ def login() -> Any:
     if user.password_hash and needs_rehash(user.password_hash):
         with db.transaction():
             user.password_hash = hash_password(password)
-    start_session(user)
-    session[PASSWORD_SIGN_IN] = True
+    start_session(user, by_password=True)
     if user.must_change_password:
         if next_url:
             session[AFTER_OWN_PASSWORD] = next_url
@@ -184,14 +186,18 @@ def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
+def _password_page(errors: dict[str, str]) -> str:
+    return render_template("auth/password.html", errors=errors,
+                           own_password_first=OWN_PASSWORD_FIRST)
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 @limiter.limit("10 per hour", key_func=_password_key, methods=["POST"], deduct_when=_login_failed)
 def change_password() -> Any:
     """Change one's own password; every other session of this user is signed out."""
     if request.method == "GET":
-        return render_template("auth/password.html", errors={},
-                               own_password_first=OWN_PASSWORD_FIRST)
+        return _password_page({})
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
     confirm = request.form.get("confirm_password", "")
@@ -207,8 +213,7 @@ def change_password() -> Any:
     if not errors.get("new_password") and new != confirm:
         errors["confirm_password"] = "The two new passwords are not the same."
     if errors:
-        return render_template("auth/password.html", errors=errors,
-                               own_password_first=OWN_PASSWORD_FIRST), 422
+        return _password_page(errors), 422
 
     user = current_user._get_current_object()
     then = _safe_next(session.get(AFTER_OWN_PASSWORD)) if user.must_change_password else None
@@ -217,8 +222,7 @@ def change_password() -> Any:
         user.session_epoch = user.session_epoch + 1
         user.must_change_password = False
     record_audit("password_changed", "", user.id)
-    start_session(user)
-    session[PASSWORD_SIGN_IN] = True
+    start_session(user, by_password=True)
     flash("Your password is changed. Any other sessions you had are signed out.", "success")
     return redirect(then or home_for(user))
 

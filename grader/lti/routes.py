@@ -328,10 +328,13 @@ def _picker(token: str, course_id: int, user: User, error: str = "", status: int
                            user=user, error=error), status
 
 
+# A picker refusal's status (400 for a bad token); only a bad token names the `token` field.
+_PICKER_STATUS = {"deep_link_used": 410, "deep_link_expired": 410, "signing_key_unreadable": 503}
+
+
 def _picker_error(err: DeepLinkError) -> Any:
-    status = (410 if err.reason in ("deep_link_used", "deep_link_expired")
-              else 503 if err.reason == "signing_key_unreadable" else 400)
-    path = "" if err.reason == "signing_key_unreadable" else "token"
+    status = _PICKER_STATUS.get(err.reason, 400)
+    path = "" if status == 503 else "token"
     return _refuse(LaunchError(status, err.reason, path, err.message), "lti_deep_link_refused")
 
 
