@@ -2,7 +2,9 @@
 
 Instructors of that course only (anyone else: login, or a logged 404). Creating a key
 redirects to the page (post/redirect/get), which shows the new key once: it waits in the
-session only until that page is drawn, and only its SHA-256 is stored. Revoking asks for a
+session only until that page is drawn (sealed with a key derived from SECRET_KEY: the session
+cookie is signed, not encrypted, and the key must not be readable in it), and only its
+SHA-256 is stored. Revoking asks for a
 confirmation first (a page of its own: no JavaScript needed). Forms carry the CSRF token
 like every other page.
 """
@@ -12,11 +14,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from cryptography.fernet import Fernet, InvalidToken
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from grader import db
+from grader import db, sealing
 from grader.auth.access import deny
 from grader.extensions import login_manager
 from grader.instructor.access import own_course
@@ -25,8 +37,11 @@ from grader.services import api_keys
 from problems.errors import SpecError
 
 bp = Blueprint("api_keys", __name__, url_prefix="/teach")
-# A new key waits here (in the signed session) between the create POST and the page showing it.
+# A new key waits here (sealed, in the signed session) between the create POST and the page
+# showing it, for at most NEW_KEY_SECONDS.
 NEW_KEY = "new_api_key"
+NEW_KEY_SECONDS = 600
+SEALED_FOR = "new api key in the session"
 
 
 @bp.before_request
@@ -69,18 +84,32 @@ def _page(course: Course, *, new_key: dict[str, str] | None = None, name: str = 
 
 
 def _config(name: str) -> str:
-    from flask import current_app
-
     return str(current_app.config.get(name, ""))
 
 
 @bp.get("/courses/<course_id>/api-keys")
 def keys_page(course_id: str) -> Any:
     course = own_course(course_id)
-    new_key = session.pop(NEW_KEY, None)
-    if not isinstance(new_key, dict) or new_key.get("course") != course.public_id:
-        new_key = None
-    return _page(course, new_key=new_key)
+    return _page(course, new_key=_new_key(course))
+
+
+def _cipher() -> Fernet:
+    return sealing.fernet(str(current_app.config["SECRET_KEY"]), SEALED_FOR)
+
+
+def _new_key(course: Course) -> dict[str, str] | None:
+    """The key created just before for `course` (its name and token), taken from the
+    session; None when there is none, or it is for another course, or too old to show."""
+    waiting = session.pop(NEW_KEY, None)
+    if not isinstance(waiting, dict) or waiting.get("course") != course.public_id:
+        return None
+    try:
+        token = _cipher().decrypt(str(waiting.get("sealed", "")), ttl=NEW_KEY_SECONDS)
+    except InvalidToken:
+        flash(f"The key “{waiting.get('name', '')}” was created but can no longer be shown "
+              "(the page came too late). Revoke it and create another.", "error")
+        return None
+    return {"name": str(waiting.get("name", "")), "token": token.decode("ascii")}
 
 
 @bp.post("/courses/<course_id>/api-keys")
@@ -95,7 +124,7 @@ def create_key(course_id: str) -> Any:
     # Shown once by the page after the redirect, so a reload neither makes another key nor
     # shows this one again.
     session[NEW_KEY] = {"course": course.public_id, "name": new_key.key.name,
-                        "token": new_key.token}
+                        "sealed": _cipher().encrypt(new_key.token.encode("ascii")).decode("ascii")}
     return redirect(url_for("api_keys.keys_page", course_id=course.public_id) + "#new-key")
 
 

@@ -20,29 +20,23 @@ from typing import Any
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader import sealing
 from grader.lti.models import LtiKey
 from grader.models import utcnow
 
 KEY_SIZE = 2048
 ENCRYPTED = "fernet:"  # the prefix of a stored private key that is encrypted
+PURPOSE = "lti private keys"  # of the key derived from SECRET_KEY (grader.sealing)
 
 
 class KeyUnreadable(RuntimeError):
     """The stored signing key cannot be decrypted with this app's SECRET_KEY."""
-
-
-def _fernet(secret_key: str) -> Fernet:
-    """The cipher for private keys at rest, derived from SECRET_KEY (and only for this)."""
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"cnnquiz lti private keys").derive(secret_key.encode("utf-8"))
-    return Fernet(base64.urlsafe_b64encode(derived))
 
 
 def _cipher() -> tuple[Fernet, dict[str, rsa.RSAPrivateKey]]:
@@ -51,7 +45,8 @@ def _cipher() -> tuple[Fernet, dict[str, rsa.RSAPrivateKey]]:
     secret = str(current_app.config["SECRET_KEY"])
     cached = current_app.extensions.get("lti_key_cipher")
     if cached is None or cached[0] != secret:
-        cached = current_app.extensions["lti_key_cipher"] = (secret, _fernet(secret), {})
+        cached = current_app.extensions["lti_key_cipher"] = (
+            secret, sealing.fernet(secret, PURPOSE), {})
     return cached[1], cached[2]
 
 

@@ -103,6 +103,32 @@ def test_the_page_creates_a_key_shown_once_that_works(app, teacher, course):
         assert [k.name for k in api_keys.keys_of(course)] == ["Canvas"]
 
 
+def test_the_new_key_is_not_readable_in_the_session_cookie(app, teacher, course):
+    """The session cookie is signed, not encrypted: the key waits in it sealed, and a page
+    drawn too late says the key can no longer be shown instead of showing it."""
+    token = csrf_token(teacher, page_url(course))
+    created = teacher.post(page_url(course), data={"name": "Canvas", "csrf_token": token})
+    cookie = created.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+    with app.test_request_context():
+        data = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert data["new_api_key"]["name"] == "Canvas"
+    with app.app_context():
+        [key] = api_keys.keys_of(course)
+    prefix = f"cnnq_{key.public_id}_"  # the public part: the secret follows it
+    for text in (cookie, repr(data)):
+        assert not KEY.search(text) and prefix not in text
+    # The page shows it (the previous test); once the seal is too old, it does not.
+    with app.test_request_context():
+        from grader.api import ui
+
+        sealed = ui._cipher().encrypt_at_time(b"cnnq_0123456789abcdef_" + b"x" * 43, 0)
+    with teacher.session_transaction() as sess:
+        sess["new_api_key"] = {**data["new_api_key"], "sealed": sealed.decode()}
+    html = teacher.get(page_url(course)).get_data(as_text=True)
+    assert not KEY.search(html) and "created but can no longer be shown" in html
+    assert "Revoke it and create another" in html
+
+
 def test_the_page_refuses_an_empty_name(app, teacher, course):
     token = csrf_token(teacher, page_url(course))
     response = teacher.post(page_url(course), data={"name": "  ", "csrf_token": token})
