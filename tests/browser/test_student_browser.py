@@ -363,10 +363,18 @@ def test_an_edited_box_hides_its_mark_and_pages_fit_a_phone(
     for path in (
         f"/teach/courses/{course_id}/sets/new",
         f"/teach/sets/{built['set_id']}",
-        f"/courses/{course_id}/api-keys",
+        f"/teach/courses/{course_id}/api-keys",
         f"/teach/courses/{course_id}",
         f"/teach/sets/{built['set_id']}/gradebook",
     ):
-        page.goto(live_server.url + path)
+        assert page.goto(live_server.url + path).status == 200, path
         assert _page_width(page) <= 375, path
         screenshot(page, "phone-teach-" + path.strip("/").replace("/", "-"))
+    # a new API key, shown once, fits too
+    page.goto(f"{live_server.url}/teach/courses/{course_id}/api-keys")
+    page.get_by_label("Name").fill("Canvas sync")
+    page.get_by_role("button", name=re.compile("Create")).click()
+    page.wait_for_load_state("load")
+    assert re.fullmatch(r"cnnq_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", page.locator("#new-key").inner_text())
+    assert _page_width(page) <= 375
+    screenshot(page, "phone-teach-new-api-key")
