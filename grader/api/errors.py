@@ -140,8 +140,8 @@ def validation_error(err: ValidationError, model: type[BaseModel]) -> ApiError:
 
 def read_json() -> Any:
     """The request body as strict JSON: 415 for another Content-Type, 413 if too large,
-    400 naming the line and column if it does not parse, or the place of a NaN or of a key
-    given twice (see `load_strict`)."""
+    400 naming the line and column if it does not parse, 422 naming the place of a NaN or
+    of a key given twice (see `load_strict`)."""
     environ = request.environ
     if environ.get("CONTENT_TYPE") not in JSON_TYPES:  # else parse it (parameters, case)
         mimetype = request.mimetype
@@ -187,14 +187,18 @@ def _read_unsized(stream: Any, limit: int) -> bytes:
 def load_strict(raw: bytes | str) -> Any:
     """The body as strict JSON (problems.contract.load_json: UTF-8, no NaN or Infinity, no
     key given twice, no integer too long to read, each refused naming its place), and no
-    text holding a lone UTF-16 surrogate. 413 past MAX_BODY_BYTES, else 400 naming the place,
-    or the line and column of a syntax error."""
+    text holding a lone UTF-16 surrogate. 413 past MAX_BODY_BYTES; 400 for a body that does
+    not parse (the line and column of a syntax error); 422 naming the place of what it
+    refuses in one that does."""
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "", f"the body is too large (at most {MAX_BODY_BYTES:,} bytes)")
     try:
         value = load_json(raw)
     except SpecError as err:
-        raise ApiError(400, err.path, err.message) from None
+        # A body that does not parse is malformed (400); one that parses but holds what
+        # the API refuses at a named place (NaN, Infinity, a key given twice, an integer
+        # too long) is unprocessable, as the spec's §4 says of NaN (422).
+        raise ApiError(422 if err.path else 400, err.path, err.message) from None
     if _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode(
             "utf-8", "surrogatepass")) is not None:
         refusal = _lone_surrogate_place(value)
@@ -218,18 +222,18 @@ def _lone_surrogate(text: str) -> bool:
 
 
 def _lone_surrogate_place(value: Any) -> ApiError | None:
-    """The 400 for the first text of `value` (in document order) holding a lone surrogate;
+    """The 422 for the first text of `value` (in document order) holding a lone surrogate;
     None if there is none. Iterative: the body may nest as deep as the parser allows."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
         if isinstance(node, str) and _lone_surrogate(node):
-            return ApiError(400, join_path(path), "not valid JSON text: a lone UTF-16 "
+            return ApiError(422, join_path(path), "not valid JSON text: a lone UTF-16 "
                             "surrogate (\\ud800 to \\udfff) is not a character")
         if isinstance(node, dict):
             for key in node:
                 if _lone_surrogate(key):
-                    return ApiError(400, join_path((*path, key)), "not valid JSON text: a "
+                    return ApiError(422, join_path((*path, key)), "not valid JSON text: a "
                                     "key holds a lone UTF-16 surrogate (\\ud800 to \\udfff)")
             stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
         elif isinstance(node, list):

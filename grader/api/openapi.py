@@ -66,16 +66,16 @@ BY_ENDPOINT: dict[str, Operation] = {}
 
 STATUS_TEXT = {
     200: "OK", 201: "Recorded (a replay carries `Idempotent-Replayed: true`)",
-    400: "Malformed request: the body is not strict JSON (a syntax error's line and column, "
-         "or the place of a NaN or of a key given twice, is named), or a required header is "
-         "missing or malformed",
+    400: "Malformed request: the body does not parse as JSON (a syntax error's line and "
+         "column are named), or a required header is missing or malformed",
     401: "No API key, or one that is malformed, unknown or revoked",
     404: "Not found in the API key's course",
     409: "The course's rules refuse the submission (not open, past due, no attempts left...)",
     413: "The body is too large",
     415: "The body is not application/json",
-    422: "A field is invalid (its path is named), an answer cannot be read, or the "
-         "Idempotency-Key was used with another request",
+    422: "A field is invalid (its path is named; also a NaN, an Infinity or a key given "
+         "twice), an answer cannot be read, or the Idempotency-Key was used with another "
+         "request",
     429: "Rate limit reached: retry after `Retry-After` seconds",
 }
 

@@ -281,7 +281,10 @@ def test_pool_answers_the_spec_example(client, api_key):
      422, "layers[0].count_include_pad", ""),
     ("/pool", {"input": [[1, 2], [3, 4]], "op": "max", "kernel": 3}, 422, "kernel", ""),
     ("/solve", '{"input": [4, 4, 1],\n "layers": [}', 400, "", "line 2, column"),
-    ("/solve", '{"input": [NaN, 4, 1]}', 400, "input[0]", "NaN"),
+    ("/solve", '{"input": [NaN, 4, 1]}', 422, "input[0]", "NaN"),  # the spec's §4
+    ("/pool", '{"input": [[1, Infinity]], "op": "max", "kernel": 1}', 422, "input[0][1]",
+     "Infinity"),
+    ("/solve", '{"input": [8, 8, 1], "input": [4, 4, 1], "layers": []}', 422, "input", "twice"),
     ("/solve", "[" * 100_000 + "]" * 100_000, 400, "", "nested too deeply"),
     ("/solve", "", 400, "", "empty"),
     ("/solve", b"{\"input\": \"\xff\"}", 400, "", "UTF-8"),
@@ -924,15 +927,15 @@ def test_an_idempotency_key_sent_twice_is_a_400_naming_the_header(app, client, a
     assert count(app, ApiGrade) == 0
 
 
-def test_an_integer_too_long_to_read_is_a_400_naming_its_field(client, api_key):
+def test_an_integer_too_long_to_read_is_a_422_naming_its_field(client, api_key):
     body = '{"kind": "output_shape", "difficulty": 1, "seed": ' + "9" * 5001 + "}"
     response = post(client, "/problems", body, api_key)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert error_of(response) == {"path": "seed", "message": "a number in the body is too "
                                   "long (5,001 digits)"}
     nested = post(client, "/pool", '{"input": [[1, 2], [3, -' + "4" * 4400 + ']], "op": "max",'
                   ' "kernel": 2}')
-    assert nested.status_code == 400 and error_of(nested)["path"] == "input[1][1]"
+    assert nested.status_code == 422 and error_of(nested)["path"] == "input[1][1]"
 
 
 @pytest.mark.parametrize("big", [2**53 + 1, -(2**53) - 1, 2**64])

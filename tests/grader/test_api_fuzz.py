@@ -305,22 +305,22 @@ def _hostile(answers: dict[str, str]) -> list[tuple[str, bytes, str, int, str, s
         ("nested-100k", NESTED, "application/json", 400, "", "nested too deeply"),
         ("nested-in-a-field", b'{"answers": ' + NESTED + b"}", "application/json", 400, "",
          "nested too deeply"),
-        ("NaN", f'{{"answers": {{"{first}": NaN}}}}'.encode(), "application/json", 400,
+        ("NaN", f'{{"answers": {{"{first}": NaN}}}}'.encode(), "application/json", 422,
          f"answers.{first}", "NaN"),
-        ("Infinity", b'{"answers": {}, "student": -Infinity}', "application/json", 400,
+        ("Infinity", b'{"answers": {}, "student": -Infinity}', "application/json", 422,
          "student", "Infinity"),
         ("overflowing-float", b'{"answers": {}, "student": 1e400}', "application/json", 422,
          "student", "valid string"),
         ("duplicate-key", b'{"answers": {}, "answers": ' + good[12:].encode(),
-         "application/json", 400, "answers", "twice"),
+         "application/json", 422, "answers", "twice"),
         ("duplicate-part", f'{{"answers": {{"{first}": "1", "{first}": "2"}}}}'.encode(),
-         "application/json", 400, f"answers.{first}", "twice"),
+         "application/json", 422, f"answers.{first}", "twice"),
         ("text-plain", good.encode(), "text/plain", 415, "Content-Type", "application/json"),
         ("form", b"answers=1", "application/x-www-form-urlencoded", 415, "Content-Type",
          "application/json"),
         ("no-content-type", good.encode(), "", 415, "Content-Type", "none"),
         ("huge-integer", b'{"answers": {}, "student": 1' + b"0" * 5000 + b"}",
-         "application/json", 400, "student", "too long (5,001 digits)"),
+         "application/json", 422, "student", "too long (5,001 digits)"),
         ("big-integer", b'{"answers": {}, "student": ' + str(10**40).encode() + b"}",
          "application/json", 422, "student", "valid string"),
         ("integer-answer", f'{{"answers": {{"{first}": {10**30}}}}}'.encode(),
@@ -491,14 +491,14 @@ def test_a_nul_in_a_stored_text_is_a_422_naming_the_field(app, client, world, pa
     ("/solve", b'{"input": [4, 4, 1], "layers": [{"type": "\\ud800"}]}', "layers[0].type"),
     ("/pool", b'{"input": [[1]], "op": "\\ud800"}', "op"),
 ])
-def test_a_lone_surrogate_is_a_400_naming_the_place(app, client, world, path, raw, where):
+def test_a_lone_surrogate_is_a_422_naming_the_place(app, client, world, path, raw, where):
     """A lone surrogate is no text: echoing one in an error message was a 500."""
     if path == "grade":
         path, answers = _grade_path(world)
         part = next(iter(answers))
         raw, where = raw.replace(b"PART", part.encode()), where.replace("PART", part)
     response = post(client, path, raw, world.key, "surrogate")
-    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.status_code == 422, response.get_data(as_text=True)
     error = error_of(response)
     assert error["path"] == where and "surrogate" in error["message"], error
     # A pair is one character, and fine.
