@@ -118,6 +118,13 @@ def _form_data() -> dict[str, str]:
     return {name: request.form.get(name, "") for name in FIELDS}
 
 
+def _field_errors(err: SpecError) -> dict[str, str]:
+    """Every bad field of a refused registration (the fields' own, or the one refusal)."""
+    if isinstance(err, registry.RegistrationErrors):
+        return err.errors
+    return {err.path.split("[")[0]: err.message}
+
+
 def _platform_form(data: dict[str, Any], errors: dict[str, str], platform: LtiPlatform | None,
                    course_value: str, status: int = 200) -> Any:
     return render_template("lti/platform_form.html", data=data, errors=errors,
@@ -135,8 +142,7 @@ def new_platform() -> Any:
         platform = registry.register(data, owner=current_user,
                                      course=_course_choice(course_value))
     except SpecError as err:
-        return _platform_form(data, {err.path.split("[")[0]: err.message}, None, course_value,
-                              422)
+        return _platform_form(data, _field_errors(err), None, course_value, 422)
     record_audit("lti_platform_registered", f"{platform.public_id} {platform.issuer} "
                                             f"client {platform.client_id}")
     flash(f"Platform {platform.name} registered. Launch the tool from the LMS to try it.",
@@ -160,8 +166,7 @@ def edit_platform(platform_id: str) -> Any:
         platform = registry.update(platform, data, course=_course_choice(course_value),
                                    actor=current_user)
     except SpecError as err:
-        return _platform_form(data, {err.path.split("[")[0]: err.message}, platform,
-                              course_value, 422)
+        return _platform_form(data, _field_errors(err), platform, course_value, 422)
     if platform.key_set_url != old_keys_url:
         launch.clear_key_cache()
     record_audit("lti_platform_updated", f"{platform.public_id} {platform.issuer}")

@@ -147,25 +147,57 @@ class PlatformFields:
     deployment_ids: list[str]
 
 
+class RegistrationErrors(SpecError):
+    """Every bad field of a registration (`errors`: field -> message, in the form's order);
+    as a SpecError it names the first, for callers that show one."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        path, message = next(iter(errors.items()))
+        super().__init__(path, message)
+        self.errors = errors
+
+
+def check_issuer(value: Any, path: str = "issuer") -> str:
+    """The platform's issuer: compared exactly with the `iss` of its id_tokens, which LTI
+    1.3 (after OpenID Connect) makes an https URL with a host and no query or fragment
+    (http only where check_url allows it)."""
+    text = check_url(_text(value, path), path)
+    parts = urlsplit(text)
+    if parts.query or parts.fragment:
+        raise SpecError(path, f"{text[:200]!r} must not have a query (?) or fragment (#): "
+                              "copy the issuer exactly as the LMS shows it")
+    return text
+
+
 def validate(data: dict[str, Any], deployment_required: bool = True) -> PlatformFields:
-    """Check a registration; raises SpecError naming the first bad field. A registration
-    made by the platform itself (grader.lti.dynamic) may come without a deployment id: the
-    LMS tells it once the tool is deployed, and it is added then."""
-    # Compared exactly with the `iss` of the platform's id_tokens (usually its https URL).
-    issuer = _text(data.get("issuer"), "issuer")
+    """Check a registration; raises RegistrationErrors naming every bad field. A
+    registration made by the platform itself (grader.lti.dynamic) may come without a
+    deployment id: the LMS tells it once the tool is deployed, and it is added then."""
+    errors: dict[str, str] = {}
+
+    def check(name: str, read: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return read(data.get(name), name, *args, **kwargs)
+        except SpecError as err:
+            errors.setdefault(err.path.split("[")[0], err.message)
+            return None
+
+    issuer = check("issuer", check_issuer)
     fields = PlatformFields(
-        name=_text(data.get("name"), "name", required=False) or issuer,
-        issuer=issuer,
-        client_id=_text(data.get("client_id"), "client_id"),
-        auth_login_url=check_url(data.get("auth_login_url"), "auth_login_url"),
-        token_url=check_url(data.get("token_url"), "token_url"),
-        key_set_url=check_url(data.get("key_set_url"), "key_set_url"),
-        token_audience=_text(data.get("token_audience"), "token_audience", 2000,
-                             required=False) or None,
-        deployment_ids=parse_deployments(data.get("deployment_ids") or []),
+        name=check("name", _text, required=False) or issuer or "",
+        issuer=issuer or "",
+        client_id=check("client_id", _text) or "",
+        auth_login_url=check("auth_login_url", check_url) or "",
+        token_url=check("token_url", check_url) or "",
+        key_set_url=check("key_set_url", check_url) or "",
+        token_audience=check("token_audience", _text, 2000, required=False) or None,
+        deployment_ids=check("deployment_ids",
+                             lambda value, path: parse_deployments(value or [], path)) or [],
     )
-    if deployment_required and not fields.deployment_ids:
-        raise SpecError("deployment_ids", "at least one deployment id is required")
+    if deployment_required and not fields.deployment_ids and "deployment_ids" not in errors:
+        errors["deployment_ids"] = "at least one deployment id is required"
+    if errors:
+        raise RegistrationErrors(errors)
     return fields
 
 

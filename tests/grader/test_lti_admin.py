@@ -79,6 +79,8 @@ def test_register_a_platform_with_the_form(app, teacher, instructor):
 
 @pytest.mark.parametrize("changes, field, message", [
     ({"issuer": ""}, "issuer", "is required"),
+    ({"issuer": "not a url"}, "issuer", "not an absolute"),
+    ({"issuer": "https://lms.example.edu/?x=1"}, "issuer", "must not have a query"),
     ({"client_id": "  "}, "client_id", "is required"),
     ({"auth_login_url": "http://lms.example.edu/auth"}, "auth_login_url", "must use https"),
     ({"token_url": "not a url"}, "token_url", "not an absolute"),
@@ -95,6 +97,19 @@ def test_registration_errors_are_shown_beside_the_field(app, teacher, changes, f
     assert f'id="error-{field}"' in text and message in text
     with app.app_context():
         assert db.session().scalar(select(LtiPlatform)) is None
+
+
+def test_an_empty_registration_names_every_missing_field_at_once(app, teacher):
+    response = teacher.post("/teach/lti/platforms/new",
+                            data={"csrf_token": csrf_token(teacher, "/teach/lti/platforms/new")})
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    fields = ("issuer", "client_id", "auth_login_url", "token_url", "key_set_url",
+              "deployment_ids")
+    for field in fields:
+        assert f'id="error-{field}"' in text, field
+    assert f"Nothing was saved: {len(fields)} fields need attention" in text
+    assert 'id="error-name"' not in text and 'id="error-token_audience"' not in text
 
 
 def test_a_registration_is_unique_per_issuer_and_client_id(app, teacher):
