@@ -186,18 +186,24 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("import-roster")
     @click.argument("course_ref", metavar="COURSE_CODE_OR_ID")
-    @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+    @click.argument("csv_file", type=click.File("rb"))
     def import_roster(course_ref: str, csv_file: Any) -> None:
-        """Enroll the students listed in a CSV file (header: email,name[,password]).
+        """Enroll the students listed in a CSV file (header: email,name[,password]), saved
+        as UTF-8 (with or without a byte-order mark) or UTF-16 with one.
 
         Good lines are imported even when others are refused; the refused lines are listed
-        and the exit status is then 2."""
+        and the exit status is then 2. A file in another encoding is refused whole (exit
+        status 2, naming its first undecodable line): nothing is imported."""
         from tqdm import tqdm
 
         from grader.services import courses
 
         course = _course(course_ref)
-        text = csv_file.read()
+        try:
+            # Bytes, decoded by the same helper as the web upload: never a guessed encoding.
+            text = courses.decode_roster(csv_file.read(), csv_file.name)
+        except SpecError as err:
+            _fail(err.message, err.path)
         total = max(0, len([line for line in text.splitlines() if line.strip()]) - 1)
         with tqdm(total=total, unit="student", file=sys.stderr, disable=None,
                   desc=f"roster {course.code}") as bar:

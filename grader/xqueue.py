@@ -29,6 +29,7 @@ import logging
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,8 @@ class XQueueClient:
             except (requests.ConnectionError, requests.Timeout) as err:
                 problem = type(err).__name__
                 continue
+            except requests.RequestException as err:  # a URL requests refuses: no retry helps
+                raise XQueueError(f"{method} {url}: {err}") from None
             if response.status_code >= 500 or response.status_code == 429:
                 problem = f"HTTP {response.status_code}"
                 continue
@@ -410,14 +413,54 @@ def run(
     return posted
 
 
+def xqueue_url(text: str) -> str:
+    """The --url option's type: an absolute http or https URL with a host (a path is kept,
+    for an XQueue served under one). Refused at parsing, naming --url, with exit status 2:
+    otherwise requests would fail on the first call, as a traceback."""
+    example = "e.g. https://xqueue.example.org"
+    try:
+        parts = urllib.parse.urlsplit(text.strip())
+        parts.port  # noqa: B018 - reading it checks the port (ValueError when not a number)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL ({err}); {example}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise argparse.ArgumentTypeError(
+            f"expected an absolute http:// or https:// URL, {example}; got {text!r}"
+        )
+    if not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} has no host name; {example}")
+    if parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has a query or fragment; give XQueue's base URL, {example}"
+        )
+    try:  # and whatever else requests would refuse (a space in the host, say)
+        requests.PreparedRequest().prepare_url(text.strip(), None)
+    except requests.RequestException as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL ({err}); {example}") from None
+    return text.strip()
+
+
+EPILOG = f"""\
+exit status:
+  {EXIT_OK}  done: the queue is empty (--once), or stopped with Ctrl-C
+  {EXIT_REFUSED}  refused: bad options, no password, login refused, unknown queue, or a
+     server that does not answer as XQueue does
+  {EXIT_UNAVAILABLE}  XQueue unreachable after the bounded retries (at login, or with --once)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command line's options."""
+    """The command line's options; --help shows each default and the exit statuses."""
     parser = argparse.ArgumentParser(
         prog="python -m grader.xqueue",
         description="Grade CNN-arithmetic submissions from an Open edX XQueue.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--url", required=True, help="XQueue's base URL, e.g. https://xqueue.example.org"
+        "--url",
+        required=True,
+        type=xqueue_url,
+        help="XQueue's base URL (http or https), e.g. https://xqueue.example.org",
     )
     parser.add_argument("--queue", required=True, help="the queue name")
     parser.add_argument("--user", required=True, help="the grader's XQueue user name")
@@ -431,19 +474,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="grade until the queue is empty, then exit"
     )
     parser.add_argument(
-        "--poll-seconds", type=float, default=2.0, help="pause between polls (default 2)"
+        "--poll-seconds", type=float, default=2.0, help="pause between polls in seconds (default %(default)s)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="per-request timeout in seconds"
+        "--timeout", type=float, default=30.0, help="per-request timeout in seconds (default %(default)s)"
     )
     parser.add_argument(
-        "--retries", type=int, default=5, help="retries of a failed request (default 5)"
+        "--retries", type=int, default=5, help="retries of a failed request (default %(default)s)"
     )
     parser.add_argument(
         "--backoff",
         type=float,
         default=1.0,
-        help="first retry delay in seconds, doubled each retry (default 1)",
+        help="first retry delay in seconds, doubled each retry (default %(default)s)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every request retry and grade"

@@ -877,6 +877,86 @@ def test_cli_writes_each_format_and_refuses_bad_input(tmp_path, capsys):
     assert cli_main(["--format", "qti", "--items", str(tmp_path / "missing.json")]) == 2
 
 
+def _cli(fmt: str, *extra: str) -> int:
+    return cli_main(["--format", fmt, "--kind", "output_shape", "--variants", "1", *extra])
+
+
+def test_cli_refuses_an_output_path_it_cannot_write_naming_the_option(tmp_path, capsys):
+    for output, message in [
+        (tmp_path, "is a folder; give a file name in it"),
+        (tmp_path / "missing" / "bank.xml", "does not exist"),
+    ]:
+        assert _cli("moodle", "-o", str(output)) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: -o/--output: ") and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_replaces_a_file_whole_or_not_at_all(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "bank.txt"
+    out.write_text("the earlier bank")
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("problems.exports.output.os.replace", disk_full)
+    assert _cli("gift", "-o", str(out)) == 2
+    assert "error: -o/--output: cannot write" in capsys.readouterr().err
+    assert out.read_text() == "the earlier bank" and [p.name for p in tmp_path.iterdir()] == [
+        "bank.txt"
+    ]  # the temporary file is gone too
+    monkeypatch.undo()
+    assert _cli("gift", "-o", str(out)) == 0
+    assert out.read_text().startswith("// ")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("")  # a new file gets the permissions open() gives, not mkstemp's 0600
+    fresh = tmp_path / "fresh.txt"
+    assert _cli("gift", "-o", str(fresh)) == 0
+    assert fresh.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    out.chmod(0o640)  # a replaced file keeps its own
+    assert _cli("gift", "-o", str(out)) == 0 and out.stat().st_mode & 0o777 == 0o640
+
+
+class _Terminal(io.StringIO):
+    """A standard output that says it is a terminal, with the byte buffer a pipe has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = io.BytesIO()
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_does_not_write_a_zip_to_a_terminal(monkeypatch, capsys):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert _cli("qti") == 2
+    assert terminal.buffer.getvalue() == b""
+    err = capsys.readouterr().err
+    assert err.startswith("error: -o/--output: a QTI bank is a zip file: give -o FILE.zip")
+    assert _cli("gift") == 0 and terminal.buffer.getvalue().startswith(b"// ")  # text is fine
+
+
+@pytest.mark.parametrize(
+    ("data", "got"),
+    [({"kind": "output_shape", "difficulty": 1}, "an object"), ([], "an empty list"), ("x", "a string")],
+)
+def test_cli_items_that_are_not_a_list_are_refused_as_items(tmp_path, capsys, data, got):
+    items = tmp_path / "items.json"
+    items.write_text(json.dumps(data))
+    assert cli_main(["--format", "moodle", "--items", str(items), "-o", str(tmp_path / "b.xml")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: items: expected a list of {{kind, difficulty, points?, title?}} objects, got {got}\n"
+    )
+    assert not (tmp_path / "b.xml").exists()
+
+
+def test_items_may_be_wrapped_in_an_object_as_parse_items_documents():
+    wrapped = {"items": [{"kind": "output_shape", "difficulty": 1}]}
+    assert export("gift", wrapped, 1, 0) == export("gift", wrapped["items"], 1, 0)
+
+
 def test_the_exports_package_imports_neither_flask_nor_sqlalchemy():
     code = (
         "import sys, problems.exports; "

@@ -428,3 +428,50 @@ def test_a_bug_while_grading_becomes_a_zero_reply(monkeypatch):
     reply = done[1].to_json()
     assert reply["correct"] is False and reply["score"] == 0
     assert "grader failed" in _check_msg(reply)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "xqueue.example.edu",  # no scheme
+        "xqueue.example.edu:443",
+        "ftp://x.example",
+        "http://",  # no host
+        "http://[::1",  # unclosed IPv6 bracket
+        "https://x.example:99999",
+        "https://a b.example",
+        "https://x.example/?queue=q",
+    ],
+)
+def test_a_url_that_is_not_an_http_base_url_is_refused_at_parsing(url, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--url", url, "--queue", QUEUE, "--user", USER, "--password", PASSWORD, "--once"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("python -m grader.xqueue: error: argument --url: ")
+
+
+def test_a_url_requests_refuses_after_parsing_is_exit_2_not_a_traceback(monkeypatch, capsys):
+    import requests
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise requests.exceptions.InvalidURL("Failed to parse")
+
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    code = main(
+        ["--url", "https://x.example", "--queue", QUEUE, "--user", USER,
+         "--password", PASSWORD, "--once"]
+    )
+    assert code == 2
+    assert "error: POST https://x.example/xqueue/login/: Failed to parse" in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults_and_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for default in ("(default 2.0)", "(default 30.0)", "(default 5)", "(default 1.0)"):
+        assert default in out
+    assert "exit status: 0 done" in out and " 2 refused" in out and " 3 XQueue unreachable" in out

@@ -129,8 +129,8 @@ def format_errors(result: GradeResult) -> ApiError:
 def _idempotency_conflict() -> ApiError:
     return ApiError(
         422, "Idempotency-Key",
-        "this Idempotency-Key was already used with a different request (another body or "
-        "URL): use a new key for a new request",
+        "this Idempotency-Key was already used by this API key to grade another request "
+        "(another body or problem): use a new key for a new request",
     )
 
 

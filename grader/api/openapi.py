@@ -151,7 +151,10 @@ def _operation_doc(op: Operation) -> dict[str, Any]:
             "printable ASCII characters without a comma, in one header (a header sent twice "
             "is refused). A retry with "
             "the same key and body returns the first response unchanged, with "
-            "`Idempotent-Replayed: true`; the same key with another body is refused (422).",
+            "`Idempotent-Replayed: true`; the same key with another body or URL is refused "
+            "(422). Keys belong to the API key, and grading (`/problems/{problem_id}/grade`) "
+            "and submissions (`/sets/.../submissions`) each have their own: one value may "
+            "serve once in each.",
         })
     if parameters:
         doc["parameters"] = parameters

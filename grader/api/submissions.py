@@ -85,8 +85,8 @@ def _own_intent(caller: Caller, idempotency_key: str) -> _Intent | None:
 def _conflict() -> ApiError:
     return ApiError(
         422, "Idempotency-Key",
-        "this Idempotency-Key was already used with a different request (another body or "
-        "URL): use a new key for a new request",
+        "this Idempotency-Key was already used by this API key for another submission "
+        "(another body, set or item): use a new key for a new request",
     )
 
 

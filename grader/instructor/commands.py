@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from grader import db
 from grader.models import ProblemSet
+from problems.errors import SpecError
+from problems.exports.output import check_output, write_output
 
 # Public ids are URL-safe base64 and may start with "-": not an option.
 _IDS_MAY_START_WITH_DASH = {"ignore_unknown_options": True}
@@ -46,20 +48,27 @@ def register(app: Flask) -> None:
     @click.argument("set_id")
     @click.option(
         "--output",
-        type=click.Path(dir_okay=False, writable=True),
-        help="Write the CSV here instead of to standard output.",
+        help="Write the CSV to this file (whole or not at all) instead of to standard output.",
     )
     def export_grades(set_id: str, output: str | None) -> None:
         """Write a problem set's gradebook as CSV (best score per item, attempts, totals)."""
         from grader.services import gradebook
 
-        text = gradebook.to_csv(gradebook.gradebook(_set(set_id)))
+        problem_set = _set(set_id)
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            click.echo(f"wrote {output}", err=True)
-        else:
+            try:
+                check_output(output, "--output")  # before the work: a folder, a missing one
+            except SpecError as err:
+                _fail(err.message, err.path)
+        text = gradebook.to_csv(gradebook.gradebook(problem_set))
+        if not output:
             click.echo(text, nl=False)
+            return
+        try:
+            write_output(output, text.encode("utf-8"), "--output")
+        except SpecError as err:
+            _fail(err.message, err.path)
+        click.echo(f"wrote {output}", err=True)
 
     @app.cli.command("regrade", context_settings=_IDS_MAY_START_WITH_DASH)
     @click.argument("set_id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -9,7 +10,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader import db
@@ -152,6 +153,12 @@ def create_course(code: str, title: str, instructor: User) -> Course:
     if not instructor.is_instructor:
         raise SpecError("instructor", f"{instructor.email} is not an instructor account")
     with db.transaction() as s:
+        # One course per code (any case), as an LMS's course short names: commands and the
+        # instructor find a course by its code. LMS launches make their own courses.
+        if s.scalar(select(Course.id).where(func.lower(Course.code) == code.lower())):
+            raise SpecError("code", f"the code {code!r} is already used by another course: "
+                                    "give this one its own (add the term or section, e.g. "
+                                    f"“{code} spring”)")
         course = Course(code=code, title=title)
         s.add(course)
         s.flush()
@@ -242,6 +249,35 @@ def members(course: Course, role: str | None = None) -> list[User]:
 
 
 # ---------------------------------------------------------------- roster import
+
+# Byte-order marks of the Unicode encodings spreadsheets save CSV in ("CSV UTF-8", and
+# "Unicode Text", which is UTF-16 little-endian). UTF-8's is optional; UTF-16 needs one.
+_UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
+_ROSTER_ENCODING_HINT = "save the file as 'CSV UTF-8' and try again"
+
+
+def decode_roster(raw: bytes, name: str) -> str:
+    """The text of a roster file named `name` (shown in the error): UTF-8 with or without a
+    byte-order mark, or UTF-16 with one, the mark removed.
+
+    Anything else is refused, never guessed: Latin-1 or Windows-1252 would decode any bytes
+    at all, so a guess would enroll misspelt names without a word. Raises
+    SpecError(f"{name} line N", "not UTF-8 text; save the file as 'CSV UTF-8' ...") naming
+    the line of the first byte that does not decode (the CLI's and the upload's message)."""
+    for bom, encoding in _UTF16_BOMS.items():
+        if raw.startswith(bom):
+            return _decode_or_refuse(raw[len(bom):], encoding, "UTF-16", name)
+    return _decode_or_refuse(raw.removeprefix(codecs.BOM_UTF8), "utf-8", "UTF-8", name)
+
+
+def _decode_or_refuse(body: bytes, encoding: str, shown: str, name: str) -> str:
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError as err:
+        # The line the bad byte is on, counted as import_roster counts (\n, \r\n or \r).
+        before = body[:err.start].decode(encoding, errors="replace")
+        line = len(io.StringIO(before + "x", newline="").readlines())
+        raise SpecError(f"{name} line {line}", f"not {shown} text; {_ROSTER_ENCODING_HINT}") from None
 
 
 def import_roster(course: Course, csv_text: str,

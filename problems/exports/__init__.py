@@ -28,15 +28,20 @@ __all__ = ["DEFAULT_CATEGORY", "FORMATS", "Bank", "Item", "build_banks", "export
 
 def export(
     fmt: str,
-    items: Sequence[Item | Mapping[str, Any]],
+    items: Sequence[Item | Mapping[str, Any]] | Mapping[str, Any],
     variants: int,
     seed: int,
     category: str = DEFAULT_CATEGORY,
 ) -> bytes:
-    """The export file's bytes: `fmt` is "moodle" (XML), "qti" (a zip) or "gift" (text)."""
+    """The export file's bytes: `fmt` is "moodle" (XML), "qti" (a zip) or "gift" (text).
+    `items` is a list of items, or JSON as `parse_items` reads it (`{"items": [...]}`)."""
     if fmt not in FORMATS:
         raise SpecError("format", f"expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    parsed = parse_items([_item_json(i) for i in items])
+    # Only a list is read item by item: a JSON object (read from a file) goes to parse_items
+    # whole, which takes {"items": [...]} and refuses any other as "items", not "items[0]".
+    parsed = parse_items(
+        [_item_json(i) for i in items] if isinstance(items, (list, tuple)) else items
+    )
     category = " ".join(str(category).split()) or DEFAULT_CATEGORY
     banks = build_banks(parsed, variants, seed)
     if fmt == "moodle":

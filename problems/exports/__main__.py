@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from problems.errors import SpecError
 from problems.exports import DEFAULT_CATEGORY, FORMATS, export
 from problems.exports.common import MAX_VARIANTS
+from problems.exports.output import check_output, write_output
 
 EXIT_REFUSED = 2
 
@@ -47,15 +48,31 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"category / bank name; `/` nests in Moodle (default {DEFAULT_CATEGORY!r})",
     )
     parser.add_argument(
-        "-o", "--output", default="-", help="output file (default: standard output)"
+        "-o",
+        "--output",
+        default="-",
+        help="output file, written whole or not at all (default: standard output; "
+        "a QTI zip is not written to a terminal)",
     )
     return parser
+
+
+def check_destination(fmt: str, output: str) -> None:
+    """Refuse, before the work, an output that cannot take the bank: a path that cannot be a
+    file, or a zip (QTI) going to a terminal, where it would print as garbage."""
+    if output != "-":
+        check_output(output)
+    elif fmt == "qti" and sys.stdout.isatty():
+        raise SpecError(
+            "-o/--output", "a QTI bank is a zip file: give -o FILE.zip (or redirect the output)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; 0 on success, 2 on a refused input."""
     args = build_parser().parse_args(argv)
     try:
+        check_destination(args.format, args.output)
         if args.items:
             try:
                 with open(args.items, encoding="utf-8") as f:
@@ -74,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
             ]
         data = export(args.format, items, args.variants, args.seed, args.category)
+        if args.output != "-":
+            write_output(args.output, data)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_REFUSED
@@ -81,8 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        with open(args.output, "wb") as f:
-            f.write(data)
         print(f"wrote {args.output} ({len(data):,} bytes)", file=sys.stderr)
     return 0
 

@@ -107,7 +107,10 @@ def parse_items(data: Any) -> list[Item]:
     if isinstance(data, Mapping) and "items" in data:
         data = data["items"]
     if not isinstance(data, list) or not data:
-        raise SpecError("items", "expected a non-empty list of {kind, difficulty, points?, title?}")
+        got = "an empty list" if isinstance(data, list) else _json_type(data)
+        raise SpecError(
+            "items", f"expected a list of {{kind, difficulty, points?, title?}} objects, got {got}"
+        )
     items = []
     for i, raw in enumerate(data):
         path = f"items[{i}]"
@@ -134,6 +137,19 @@ def parse_items(data: Any) -> list[Item]:
             raise SpecError(f"{path}.title", "expected a string")
         items.append(Item(kind, difficulty, float(points), title.strip()))
     return items
+
+
+def _json_type(value: Any) -> str:
+    """What a JSON value is, for a message: "an object", "a string"..."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def variant_seed(base_seed: int, item_index: int, item: Item, number: int) -> int:

@@ -159,6 +159,28 @@ def test_import_roster_unknown_course(runner, tmp_path):
     assert "error: course: no course with the code or id 'NOPE'" in result.stderr
 
 
+def test_import_roster_refuses_a_file_that_is_not_utf8_naming_its_line(app, runner, teacher_course,
+                                                                       tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"email,name\na@example.edu,A\njose@example.edu,Jos\xe9\n")  # Latin-1
+    result = runner.invoke(args=["import-roster", "CNN101", str(path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)  # no traceback
+    assert result.stderr.strip() == (f"error: {path} line 3: not UTF-8 text; "
+                                     "save the file as 'CSV UTF-8' and try again")
+    assert _count(app, Enrollment) == 1  # nothing imported, not even the good line 2
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_import_roster_reads_excels_utf8_and_utf16_files(app, runner, teacher_course, tmp_path,
+                                                         encoding):
+    path = tmp_path / "r.csv"
+    path.write_bytes("email\tname\r\njose@example.edu\tJosé Ñúñez\r\n".encode(encoding))
+    result = runner.invoke(args=["import-roster", "CNN101", str(path)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert courses.user_by_email("jose@example.edu").name == "José Ñúñez"
+
+
 # ---------------------------------------------------------------- sets from specs
 
 
@@ -198,6 +220,29 @@ def test_build_set_errors_exit_2_with_the_path(app, runner, teacher_course, tmp_
     assert result.exit_code == 2
     assert message in result.stderr
     assert _count(app, ProblemSet) == 0
+
+
+# ---------------------------------------------------------------- exports
+
+
+def test_export_grades_refuses_an_output_it_cannot_write_without_a_traceback(app, runner,
+                                                                             teacher_course, tmp_path):
+    spec = tmp_path / "set.json"
+    spec.write_text(json.dumps({"title": "W", "items": [{"kind": KIND, "difficulty": 1}]}))
+    set_id = runner.invoke(args=["build-set", "CNN101", str(spec)]).stdout.strip()
+    for output, message in [(tmp_path / "missing" / "g.csv", "does not exist"),
+                            (tmp_path, "is a folder")]:
+        result = runner.invoke(args=["export-grades", set_id, "--output", str(output)])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+        assert result.stderr.startswith("error: --output: ") and message in result.stderr
+    assert not (tmp_path / "missing").exists()
+
+    out = tmp_path / "g.csv"
+    out.write_text("an older export")
+    result = runner.invoke(args=["export-grades", set_id, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("Name,Email")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]  # no temp left
 
 
 # ---------------------------------------------------------------- demo

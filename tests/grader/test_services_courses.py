@@ -91,6 +91,15 @@ def test_create_course_enrolls_its_instructor(ctx, instructor):
     assert [c.id for c in courses.courses_for(instructor)] == [course.id]
 
 
+def test_a_course_code_names_one_course(ctx, instructor, course):
+    """Commands and pages find a course by its code: a second course with the same code (in
+    any case) is refused, naming the code."""
+    with pytest.raises(SpecError) as err:
+        courses.create_course(f" {course.code.lower()} ", "Again", instructor)
+    assert err.value.path == "code" and "already used by another course" in err.value.message
+    assert courses.find_course(course.code).id == course.id
+
+
 def test_only_instructors_can_teach(ctx, student, instructor):
     with pytest.raises(SpecError) as err:
         courses.create_course("X1", "X", student)
@@ -305,3 +314,39 @@ def test_roster_import_is_one_transaction(ctx, course, monkeypatch):
         courses.import_roster(course, "email,name\na@example.edu,A\nb@example.edu,B\n")
     db.session().rollback()
     assert courses.user_by_email("a@example.edu") is None
+
+
+# ---------------------------------------------------------------- roster file encodings
+
+
+ROSTER = "email,name\r\njose@example.edu,José Ñúñez\r\nann@example.edu,Ann\r\n"
+
+
+@pytest.mark.parametrize("raw", [
+    ROSTER.encode("utf-8"),
+    ROSTER.encode("utf-8-sig"),                 # Excel's "CSV UTF-8"
+    ROSTER.encode("utf-16"),                    # with its BOM (little-endian here)
+    b"\xfe\xff" + ROSTER.encode("utf-16-be"),   # big-endian, with its BOM
+], ids=["utf-8", "utf-8 with BOM", "utf-16 le", "utf-16 be"])
+def test_decode_roster_reads_utf8_and_utf16_with_a_bom(raw):
+    assert courses.decode_roster(raw, "r.csv") == ROSTER  # the BOM removed
+
+
+@pytest.mark.parametrize("raw, line", [
+    (b"email,name\njose@example.edu,Jos\xe9\n", 2),              # Latin-1 / Windows-1252
+    (b"email,name\r\na@example.edu,A\r\nb@example.edu,\x93B\x94\r\n", 3),  # cp1252 quotes
+    (b"email,name\ra@example.edu,A\rb@example.edu,B\xff\r", 3),  # old Mac line ends
+    (b"\xe9mail,name\n", 1),
+])
+def test_decode_roster_refuses_other_encodings_naming_the_file_and_line(raw, line):
+    with pytest.raises(SpecError) as err:
+        courses.decode_roster(raw, "r.csv")
+    assert err.value.path == f"r.csv line {line}"
+    assert err.value.message == "not UTF-8 text; save the file as 'CSV UTF-8' and try again"
+
+
+def test_decode_roster_refuses_broken_utf16():
+    raw = "email,name\na@example.edu,A\n".encode("utf-16") + b"\x00"  # an odd byte at the end
+    with pytest.raises(SpecError) as err:
+        courses.decode_roster(raw, "r.csv")
+    assert err.value.path == "r.csv line 3" and err.value.message.startswith("not UTF-16 text")
