@@ -1,4 +1,4 @@
-"""Parse and validate the JSON contract (shared/spec/layer-stack.md) into frozen dataclasses.
+"""Parse and validate the JSON contract (docs/spec/layer-stack.md) into frozen dataclasses.
 
 Every refusal is a `SpecError` whose path names the field (`layers[3].kernel`). Checks that
 need the incoming shape (a window larger than its input, groups that do not divide the

@@ -457,7 +457,7 @@ Layer = Annotated[
 
 
 class LayerStack(Strict):
-    """A layer stack (shared/spec/layer-stack.md section 1). Sizes are JSON integers (`3.0`
+    """A layer stack (docs/spec/layer-stack.md section 1). Sizes are JSON integers (`3.0`
     is refused); a stack that cannot be computed is refused naming the layer."""
 
     layout: Literal["HWC", "CHW"] = "HWC"
@@ -511,7 +511,7 @@ class GlobalPoolBody(Strict):
 
 
 class PoolBody(RootModel[MaxMinPoolBody | AvgPoolBody | GlobalPoolBody]):
-    """A grid to pool (shared/spec/layer-stack.md section 2): by windows, or globally."""
+    """A grid to pool (docs/spec/layer-stack.md section 2): by windows, or globally."""
 
 
 class ReceptiveField(BaseModel):

@@ -97,7 +97,7 @@ def _pick(value: Any, n: int, salt: str = "") -> int:
 
 def _integral(value: Any) -> Any:
     """`2.0` → `2`, recursively. JSON Schema counts 2.0 as an integer; this API's JSON is
-    strict (shared/spec: "3.0 is refused"), and test_api.py checks that refusal by hand."""
+    strict (docs/spec: "3.0 is refused"), and test_api.py checks that refusal by hand."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, list):
