@@ -104,11 +104,27 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def _api_message(err: HTTPException) -> str:
+    """What an API client is told when no route matched its request."""
+    if err.code == 404:
+        return f"no API route at {request.path[:200]!r}: the routes are listed at /api/v1/docs"
+    if err.code == 405:
+        allowed = getattr(err, "valid_methods", None) or []
+        return (f"{request.method} is not allowed here (allowed: "
+                f"{', '.join(sorted(allowed)) or 'none'})")
+    return str(err.description or err.name)
+
+
 def _error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:
         # The exception's own headers (a 405's Allow), not its HTML Content-Type.
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+        if request.path.startswith("/api/"):  # no route matched: the API's own error body
+            from grader.api.errors import ApiError
+
+            return ApiError(err.code or 500, "", _api_message(err),
+                            headers=dict(headers)).response()
         if _wants_json():
             body = {"error": {"path": "", "message": err.description or err.name, "status": err.code}}
             return jsonify(body), err.code, headers

@@ -152,6 +152,10 @@ def read_json() -> Any:
             raise ApiError(
                 415, "Content-Type", f"expected application/json, got {shown}",
             )
+    encoding = environ.get("HTTP_CONTENT_ENCODING")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise ApiError(415, "Content-Encoding", f"bodies are read as sent: send the JSON "
+                       f"uncompressed (Content-Encoding {encoding[:40]!r} is not supported)")
     length = request.content_length
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and length is not None and length > limit:

@@ -72,7 +72,7 @@ STATUS_TEXT = {
     404: "Not found in the API key's course",
     409: "The course's rules refuse the submission (not open, past due, no attempts left...)",
     413: "The body is too large",
-    415: "The body is not application/json",
+    415: "The body is not application/json, or is compressed (a Content-Encoding)",
     422: "A field is invalid (its path is named; also a NaN, an Infinity or a key given "
          "twice), an answer cannot be read, or the Idempotency-Key was used with another "
          "request",

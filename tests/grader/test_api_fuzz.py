@@ -23,6 +23,7 @@ same cases on every run), no deadline.
 from __future__ import annotations
 
 import io
+import gzip
 import json
 import math
 import os
@@ -509,8 +510,32 @@ def test_a_lone_surrogate_is_a_422_naming_the_place(app, client, world, path, ra
 def test_a_wrong_method_names_the_allowed_ones(client):
     response = client.delete(f"{PREFIX}/problems")
     assert response.status_code == 405
-    assert error_of(response)["message"]
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"POST"}
+    assert response.get_json() == {"error": {
+        "path": "", "message": "DELETE is not allowed here (allowed: OPTIONS, POST)"}}
+
+
+def test_an_unknown_api_route_is_the_apis_own_404(client):
+    response = client.get(f"{PREFIX}/problem")
+    assert response.status_code == 404 and response.headers["Cache-Control"] == "no-store"
+    assert response.get_json() == {"error": {
+        "path": "", "message": "no API route at '/api/v1/problem': the routes are listed at "
+                               "/api/v1/docs"}}
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br, gzip"])
+def test_a_compressed_body_is_a_415_naming_the_encoding(app, client, world, encoding):
+    path, answers = _grade_path(world)
+    response = client.post(PREFIX + path, data=gzip.compress(json.dumps(
+        {"answers": answers}).encode()), headers={
+        "Authorization": f"Bearer {world.key}", "Idempotency-Key": "gz",
+        "Content-Type": "application/json", "Content-Encoding": encoding})
+    assert response.status_code == 415
+    assert error_of(response)["path"] == "Content-Encoding"
+    assert "uncompressed" in error_of(response)["message"]
+    assert count(app, ApiGrade) == 0
+    identity = post(client, "/solve", {"input": [4, 4, 1], "layers": []})
+    assert identity.status_code == 200
 
 
 JSON_VALUES = st.recursive(
