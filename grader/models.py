@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -71,6 +72,9 @@ class User(Base):
     # `flask set-password`): after signing in with it, the user chooses their own first.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
                                                        server_default=false())
+    # Sessions signed out one by one (grader.auth.routes), " <session id>@<unix time>" each:
+    # a cookie holding one of these ids no longer signs in.
+    signed_out_sessions: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="user")

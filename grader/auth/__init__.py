@@ -1,7 +1,9 @@
 """Sign-in, sign-out and password change; the role guard every other blueprint uses.
 
 `current_user` is Flask-Login's (the `User` row, or an anonymous user); a session is valid
-only while its stored `session_epoch` equals the user's (logout and password change bump it).
+only while its stored `session_epoch` equals the user's (logging out everywhere and a
+password change bump it) and its own id is not among the user's `signed_out_sessions`
+(logging out on one browser adds it).
 """
 
 from __future__ import annotations

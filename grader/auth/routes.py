@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from typing import Any
 
@@ -20,7 +21,7 @@ from flask import (
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from grader import db
@@ -31,6 +32,8 @@ from grader.models import User
 from grader.passwords import hash_password, needs_rehash, password_problem, verify_password
 
 EPOCH_KEY = "session_epoch"
+# This session's own id: "Log out" signs out this one (users.signed_out_sessions).
+SESSION_ID_KEY = "sid"
 # Set in a session started by signing in with a password (not by an LTI launch).
 PASSWORD_SIGN_IN = "password_sign_in"
 # Where a user who must first choose their own password was going when they signed in.
@@ -54,6 +57,9 @@ def _load_user(public_id: str) -> User | None:
     user = db.session().scalar(select(User).where(User.public_id == public_id))
     if user is None or session.get(EPOCH_KEY) != user.session_epoch:
         return None
+    sid = session.get(SESSION_ID_KEY)
+    if sid and f" {sid}@" in user.signed_out_sessions:
+        return None
     return user
 
 
@@ -73,6 +79,7 @@ def start_session(user: User, *, by_password: bool = False) -> None:
     session.clear()
     login_user(user)
     session[EPOCH_KEY] = user.session_epoch
+    session[SESSION_ID_KEY] = secrets.token_urlsafe(12)
     if by_password:
         session[PASSWORD_SIGN_IN] = True
 
@@ -172,18 +179,49 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Any:
-    """POST signs out everywhere (the epoch moves on); GET asks for confirmation."""
+    """POST signs this browser's session out (a copy of its cookie no longer works either);
+    with `everywhere`, every session of the user (the epoch moves on). GET offers both."""
     if request.method == "GET":
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login"))
         return render_template("auth/logout.html")
+    everywhere = request.form.get("everywhere") == "1"
     if current_user.is_authenticated:
-        with db.transaction():
-            current_user.session_epoch = current_user.session_epoch + 1
+        user = current_user._get_current_object()
+        sid = session.get(SESSION_ID_KEY)
+        if everywhere or not sid:  # a cookie from before session ids: only the epoch ends it
+            with db.transaction():
+                user.session_epoch = user.session_epoch + 1
+                user.signed_out_sessions = ""  # the epoch covers them all
+        else:
+            _sign_out_session(user, sid)
     logout_user()
     session.clear()
-    flash("You are signed out.", "success")
+    flash("You are signed out on every device." if everywhere else "You are signed out.",
+          "success")
     return redirect(url_for("auth.login"))
+
+
+def _sign_out_session(user: User, sid: str) -> None:
+    """Add session `sid` to the user's signed-out sessions, dropping those too old to be
+    signed in anyway (a session cookie is refused once older than
+    PERMANENT_SESSION_LIFETIME). Two sign-outs at once both count: the list is replaced
+    only if unchanged since it was read, else the entry is appended in one statement."""
+    now = int(time.time())
+    oldest = now - int(current_app.permanent_session_lifetime.total_seconds()) - 3600
+    current = user.signed_out_sessions
+    kept = "".join(f" {entry}" for entry in current.split()
+                   if int(entry.rpartition("@")[2] or 0) >= oldest)
+    entry = f" {sid}@{now}"
+    with db.transaction() as s:
+        replaced = s.execute(
+            update(User).where(User.id == user.id, User.signed_out_sessions == current)
+            .values(signed_out_sessions=kept + entry).execution_options(synchronize_session=False)
+        ).rowcount
+        if not replaced:
+            s.execute(update(User).where(User.id == user.id).values(
+                signed_out_sessions=User.signed_out_sessions + entry,
+            ).execution_options(synchronize_session=False))
 
 
 def _password_page(errors: dict[str, str]) -> str:
@@ -220,6 +258,7 @@ def change_password() -> Any:
     with db.transaction():
         user.password_hash = hash_password(new)
         user.session_epoch = user.session_epoch + 1
+        user.signed_out_sessions = ""  # the epoch covers them all
         user.must_change_password = False
     record_audit("password_changed", "", user.id)
     start_session(user, by_password=True)

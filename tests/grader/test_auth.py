@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from argon2 import PasswordHasher
 from conftest import TEST_PASSWORD, csrf_token, login
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from grader import db
 from grader.auth import login_required_role
@@ -163,6 +165,63 @@ def test_logout_revokes_a_replayed_cookie(app, client, student):
     replay = _client_with_cookie(app, stolen).get("/account/password")
     assert replay.status_code == 302
     assert replay.headers["Location"].startswith("/login?next=")
+
+
+def test_logout_signs_out_this_browser_only(app, client, student):
+    """Another device stays signed in; a copy of the signed-out cookie does not."""
+    other = app.test_client()
+    login(other, student.email)
+    login(client, student.email)
+    copy = _cookie(client)
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account/password")})
+    assert response.status_code == 302 and not _signed_in(client)
+    assert not _signed_in(_client_with_cookie(app, copy))
+    assert _signed_in(other)
+    # Signing in again on this browser is a new session, not the signed-out one.
+    login(client, student.email)
+    assert _signed_in(client) and _signed_in(other)
+
+
+def test_logout_everywhere_signs_out_every_session(app, client, student):
+    other = app.test_client()
+    login(other, student.email)
+    login(client, student.email)
+    response = client.post("/logout", data={
+        "csrf_token": csrf_token(client, "/account/password"), "everywhere": "1"})
+    assert response.status_code == 302
+    assert not _signed_in(client) and not _signed_in(other)
+    assert "signed out on every device" in client.get("/login").get_data(as_text=True)
+    with app.app_context():
+        assert db.session().get(User, student.id).signed_out_sessions == ""
+
+
+def test_signed_out_sessions_too_old_to_sign_in_are_forgotten(app, client, student):
+    with app.app_context():
+        user = db.session().get(User, student.id)
+        with db.transaction():
+            user.signed_out_sessions = " ancient@1000 recent@" + str(int(time.time()) - 60)
+    login(client, student.email)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account/password")})
+    with app.app_context():
+        entries = db.session().get(User, student.id).signed_out_sessions.split()
+    assert [e.split("@")[0] for e in entries][:1] == ["recent"] and len(entries) == 2
+
+
+def test_two_sign_outs_at_once_both_count(app, client, student):
+    """The list is replaced only if unchanged since read: a concurrent sign-out's entry,
+    written in between, is kept (the second one appends)."""
+    from grader.auth.routes import _sign_out_session
+
+    with app.test_request_context():
+        user = db.session().scalar(select(User).where(User.id == student.id))
+        assert user.signed_out_sessions == ""  # read before the other worker writes
+        with app.extensions["engine"].begin() as conn:  # another worker signs out meanwhile
+            conn.execute(update(User).where(User.id == student.id).values(
+                signed_out_sessions=" first@" + str(int(time.time()))))
+        _sign_out_session(user, "second")  # its "" is stale: the entry is appended
+    with app.app_context():
+        text = db.session().get(User, student.id).signed_out_sessions
+    assert " first@" in text and " second@" in text
 
 
 def test_logout_page_asks_before_signing_out(client, student):
