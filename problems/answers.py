@@ -7,7 +7,9 @@ the string, and bounds its work so a hostile answer cannot take long.
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +23,7 @@ __all__ = [
     "MAX_GRID_CELLS",
     "AnswerFormatError",
     "Tolerance",
+    "means_nothing",
     "parse_cell",
     "parse_cells",
     "parse_choice",
@@ -32,6 +35,7 @@ __all__ = [
     "parse_range",
     "parse_shape",
     "score_grid",
+    "shape_examples",
 ]
 
 MAX_ANSWER_CHARS = 10_000
@@ -40,12 +44,19 @@ MAX_GRID_CELLS = 10_000
 # int() below Python's digit limit and Fraction arithmetic cheap.
 _MAX_NUMBER_CHARS = 100
 _MAX_MAGNITUDE = 10**300
+# A wrong number within this fraction of the right one is "close": its feedback says how
+# precise an answer must be (see Tolerance.is_close).
+CLOSE_RELATIVE = 0.02
 # Absolute slack for float noise, added to every tolerance (1/3 typed as 0.333333333 is not
 # within it: that is a rounding the problem's own tolerance must allow).
 FLOAT_GUARD = 1e-9
 
 INT_HINT = "Expected a whole number such as 55744 or 55,744."
 NUMBER_HINT = "Expected a number such as 1.75, 7/4 or 1 3/4."
+# The axes of an image's shape in the two layouts problems use, and the sizes examples give them.
+HWC_AXES = ("height", "width", "channels")
+CHW_AXES = ("channels", "height", "width")
+_EXAMPLE_SIZES = {"height": 26, "width": 26, "channels": 32}
 SHAPE_HINT = "Expected a shape such as 26x26x32 or (None, 26, 26, 32)."
 GRID_HINT = (
     'Expected one row per line (or rows separated by ";"), cells separated by spaces or commas.'
@@ -88,6 +99,8 @@ def _build_translation() -> dict[int, str | None]:
         table[ord(char)] = "x"
     for char in "\u200b\u200c\u200d\u2060\ufeff":
         table[ord(char)] = None
+    table[0x066B] = "."  # Arabic decimal separator, typed with Arabic-Indic digits
+    table[0x066C] = ","  # Arabic thousands separator
     return table
 
 
@@ -99,8 +112,21 @@ _ASCII_TRANSLATED_RE = re.compile(
 )
 
 
+# A decimal digit of any script (Unicode category Nd, what str.isdecimal() accepts) other
+# than 0-9: Arabic-Indic, Devanagari, ... Fullwidth digits are in the translation already.
+_OTHER_DIGIT_RE = re.compile(r"(?![0-9])\d")
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    """The ASCII digit of a decimal digit of another script."""
+    return str(unicodedata.decimal(match.group()))
+
+
 def _clean(text: str, *, empty_ok: bool = False) -> str:
-    """Bound, normalize and strip an answer; raise if it is empty (unless `empty_ok`)."""
+    """Bound, normalize and strip an answer; raise if it is empty (unless `empty_ok`).
+
+    Every decimal digit, whatever its script, is read as its ASCII digit: a student whose
+    keyboard types ١٥٣٦٠٠ or １６ means 153600 or 16, and the parsers read 0-9 only."""
     if not isinstance(text, str):  # a programmer's mistake, not a student's
         raise TypeError(f"an answer is a str, not {type(text).__name__}")
     if len(text) > MAX_ANSWER_CHARS:
@@ -109,6 +135,8 @@ def _clean(text: str, *, empty_ok: bool = False) -> str:
         cleaned = text.strip()  # no character the translation changes (all are unprintable)
     else:
         cleaned = text.replace("\r\n", "\n").translate(_TRANSLATION).strip()
+        if not cleaned.isascii():
+            cleaned = _OTHER_DIGIT_RE.sub(_ascii_digit, cleaned)
     if not cleaned and not empty_ok:
         raise AnswerFormatError("No answer given.")
     return cleaned
@@ -286,49 +314,94 @@ def _brackets_balanced(text: str) -> bool:
     return not open_brackets
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """A tensor shape without its batch dimension: `26x26x32`, `(None, 26, 26, 32)`, `[10]`."""
-    body = _clean(text).lower()
+def shape_examples(axes: Sequence[str] = HWC_AXES) -> str:
+    """`26x26x32 or (None, 26, 26, 32)`: an example shape laid out as `axes`, as typed."""
+    sizes = [str(_EXAMPLE_SIZES.get(axis, 10)) for axis in axes]
+    return f"{'x'.join(sizes)} or (None, {', '.join(sizes)})"
+
+
+def _axes_text(axes: Sequence[str]) -> str:
+    """`3 sizes (height, width, channels)`."""
+    return f"{_plural(len(axes), 'size')} ({', '.join(axes)})"
+
+
+def parse_shape(
+    text: str, axes: Sequence[str] = (), *, hint: str = SHAPE_HINT
+) -> tuple[int, ...]:
+    """A tensor shape without its batch dimension: `26x26x32`, `(None, 26, 26, 32)`, `[10]`.
+
+    `axes` names the sizes expected, in order, where the caller knows them (a part's answer
+    has 3, (height, width, channels), say). An answer that then holds one size too many
+    with a leading 1, `(1, 26, 26, 32)`, most likely gives the batch as 1: it is refused
+    with a note to write None, not read as a 4-dimensional shape (that would be graded
+    wrong). `hint` ends each message (an example in the problem's own layout).
+    """
+    sizes, batched = _shape(_clean(text), hint, axes)
+    if len(axes) and not batched and len(sizes) == len(axes) + 1 and sizes[0] == 1:
+        own = ", ".join(map(str, sizes[1:]))
+        raise AnswerFormatError(
+            f"Expected {_axes_text(axes)}, got {len(sizes)}: if the leading 1 is the batch "
+            f"size, write it as None, as in (None, {own}), or leave it out."
+        )
+    return sizes
+
+
+def _shape(cleaned: str, hint: str, axes: Sequence[str]) -> tuple[tuple[int, ...], bool]:
+    """The sizes of a cleaned shape answer, and whether it gave an open batch dimension."""
+    body = cleaned.lower()
     if _PLAIN_SHAPE_RE.fullmatch(body):  # 26x26x32: as shapes are shown
         plain = tuple(map(int, body.split("x")))
         if 0 not in plain:
-            return plain
+            return plain, False
     if body[0] in _BRACKETS and body[-1] == _BRACKETS[body[0]]:
         body = body[1:-1].strip()
         if any(bracket in body for bracket in _BRACKET_CHARACTERS):
-            raise AnswerFormatError(f"Write the sizes in one pair of brackets. {SHAPE_HINT}")
+            raise AnswerFormatError(f"Write the sizes in one pair of brackets. {hint}")
     elif any(bracket in body for bracket in _BRACKET_CHARACTERS):
         wrapped = _WRAPPED_SHAPE_RE.fullmatch(body)
         if wrapped:  # torch.Size([12, 12, 8]) or TensorShape([None, 12, 12, 8]), as printed
-            return parse_shape(wrapped.group(1))
+            return _shape(wrapped.group(1), hint, axes)
         if _brackets_balanced(body):
-            raise AnswerFormatError(f"{_q(_clean(text))} is not a shape we can read. {SHAPE_HINT}")
-        raise AnswerFormatError(f"The brackets do not match. {SHAPE_HINT}")
+            raise AnswerFormatError(f"{_q(cleaned)} is not a shape we can read. {hint}")
+        raise AnswerFormatError(f"The brackets do not match. {hint}")
     if body.endswith(","):  # the one-element tuple `(10,)`
         body = body[:-1].rstrip()
     tokens = _SHAPE_SPLIT_RE.split(body) if body else []
-    if len(tokens) > 1 and tokens[0] in _BATCH_WORDS:
+    batched = len(tokens) > 1 and tokens[0] in _BATCH_WORDS
+    if batched:
         tokens = tokens[1:]
-    if not tokens or tokens == [""] or tokens[0] in _BATCH_WORDS:
-        raise AnswerFormatError(f"No sizes given. {SHAPE_HINT}")
+    if not tokens or tokens == [""] or all(token in _BATCH_WORDS for token in tokens):
+        raise AnswerFormatError(f"No sizes given. {hint}")
     if not any(c.isdigit() for c in body):  # a word, not sizes
-        raise AnswerFormatError(f"{_q(_clean(text))} is not a shape. {SHAPE_HINT}")
+        raise AnswerFormatError(f"{_q(cleaned)} is not a shape. {hint}")
     sizes: list[int] = []
     for token in tokens:
         if not token:
-            raise AnswerFormatError(f"A size is missing between two separators. {SHAPE_HINT}")
+            raise AnswerFormatError(f"A size is missing between two separators. {hint}")
         if token in _BATCH_WORDS:
-            raise AnswerFormatError(
-                f"Only the first (batch) dimension may be left open. {SHAPE_HINT}"
-            )
+            raise AnswerFormatError(_open_size_message(len(tokens), batched, axes, hint))
         try:
             size = _int_value(token)
         except AnswerFormatError:
-            raise AnswerFormatError(f"{_q(token)} is not a whole number. {SHAPE_HINT}") from None
+            raise AnswerFormatError(f"{_q(token)} is not a whole number. {hint}") from None
         if size <= 0:
-            raise AnswerFormatError(f"Sizes must be positive; got {size}. {SHAPE_HINT}")
+            raise AnswerFormatError(f"Sizes must be positive; got {size}. {hint}")
         sizes.append(size)
-    return tuple(sizes)
+    return tuple(sizes), batched
+
+
+def _open_size_message(given: int, batched: bool, axes: Sequence[str], hint: str) -> str:
+    """Why a shape with an open size (None) other than the first is refused: with `axes`
+    known, how many sizes were expected (named, in order: the example `hint` would add
+    nothing) and how many `given` (after the batch size, if `batched`), as in
+    `(None, None, 12, 12, 8)` for a 3-dimensional output."""
+    rule = "Only the first (batch) dimension may be left open"
+    if not axes:
+        return f"{rule}. {hint}"
+    if given == len(axes):
+        return f"{rule}: give all {_axes_text(axes)}."
+    after = " after the batch size" if batched else ""
+    return f"Expected {_axes_text(axes)}, got {given}{after}. {rule}."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,6 +611,12 @@ def _key(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def means_nothing(label: str) -> bool:
+    """Whether a choice's label (or a typed word) means "no choice": `none`, `empty`, `-`,
+    `∅`... Such a choice (shift invariance's "none") cannot be chosen with others."""
+    return _key(label) in _EMPTY_WORDS
+
+
 def _choice_table(choices: Sequence[str]) -> dict[str, str]:
     """Each choice by its key; a programmer error if there are none or two collide."""
     table = {_key(choice): choice for choice in choices}
@@ -614,6 +693,7 @@ def parse_choices(
             return frozenset()
         raise AnswerFormatError(f"Choose at least one. {_choices_hint(choices)}")
     picked: set[str] = set()
+    nothing: str | None = None  # a word for "no choice" typed among the choices, if any
     for piece in _CHOICE_SPLIT_RE.split(cleaned):
         if not piece.strip():
             continue
@@ -621,14 +701,34 @@ def parse_choices(
         if choice is not None:
             picked.add(choice)
             continue
+        if allow_empty and means_nothing(piece):
+            nothing = piece.strip()
+            continue
         for word in piece.split():
             choice = _resolve_choice(word, choices, table, letters)
             if choice is None:
+                if allow_empty and means_nothing(word):
+                    nothing = word
+                    continue
                 raise AnswerFormatError(
                     f"{_q(word)} is not one of the choices. {_choices_hint(choices)}"
                 )
             picked.add(choice)
+    _refuse_nothing_with_others(picked, nothing)
     return frozenset(picked)
+
+
+def _refuse_nothing_with_others(picked: set[str], nothing: str | None) -> None:
+    """Refuse an answer that says "none" and names choices too: it contradicts itself, so it
+    is unreadable rather than wrong (a checkbox "none" ticked with others, say). "none" is
+    either a choice of its own (shift invariance: no move leaves the output unchanged) or,
+    where empty answers are allowed, a word typed for the empty answer (`nothing`)."""
+    said = next((choice for choice in picked if means_nothing(choice)), nothing)
+    if said is not None and not all(map(means_nothing, picked)):
+        raise AnswerFormatError(
+            f"\u201c{said}\u201d cannot be chosen together with other choices: choose "
+            f"\u201c{said}\u201d alone, or only the choices that apply."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -677,6 +777,32 @@ def parse_cells(text: str, *, allow_empty: bool = False) -> frozenset[tuple[int,
         if allow_empty:
             return frozenset()
         raise AnswerFormatError(f"No cells given. {CELLS_HINT}")
+    try:
+        return _cells_of(body)
+    except AnswerFormatError:
+        nothing = _nothing_among(body) if allow_empty else None
+        if nothing is None:
+            raise
+        raise AnswerFormatError(
+            f"\u201c{nothing}\u201d cannot be given together with cells: answer "
+            f"\u201c{nothing}\u201d alone if there is no cell, or only the cells."
+        ) from None
+
+
+_CELL_TOKEN_SPLIT_RE = re.compile(r"[\s,;]+", re.ASCII)
+
+
+def _nothing_among(body: str) -> str | None:
+    """A word for "no cell" (`none`, `empty`, ...; not a lone `-`, more likely a misplaced
+    minus) written among other text, as in `none, (0, 1)`; None if there is none."""
+    for token in _CELL_TOKEN_SPLIT_RE.split(body):
+        if token != "-" and means_nothing(token):
+            return token
+    return None
+
+
+def _cells_of(body: str) -> frozenset[tuple[int, int]]:
+    """The cells of a cleaned, non-empty answer other than `none` (see `parse_cells`)."""
     if _CELL_LIST_RE.fullmatch(body):  # (0, 1), (2, 3): as the cells are shown
         numbers = [int(n) for n in _DIGITS_RE.findall(body)]
         return frozenset(zip(numbers[::2], numbers[1::2], strict=True))
@@ -758,6 +884,37 @@ class Tolerance:
             return True
         bound = max(self.absolute, self.relative * abs(correct)) + FLOAT_GUARD
         return bool(abs(given - correct) <= bound)
+
+    def is_close(self, given: float, correct: float) -> bool:
+        """Whether `given` is not accepted but close to `correct`: within CLOSE_RELATIVE of
+        it, or `correct` rounded or cut to fewer decimals (1 to 5) than accepted (1.6 for
+        1.5556 where ±0.01 is accepted, 2.9% off). Most likely rounded too coarsely, which
+        the feedback says, with `precision`. It changes no score."""
+        if self.accepts(given, correct):
+            return False
+        if abs(given - correct) <= CLOSE_RELATIVE * abs(correct):
+            return True
+        if not abs(correct) < 1e12:  # no decimals to round to (and no overflow below)
+            return False
+        for places in range(1, 6):
+            scale = 10.0**places
+            half_up = math.floor(correct * scale + 0.5) / scale
+            for short in (round(correct, places), half_up, math.trunc(correct * scale) / scale):
+                if abs(given - short) <= FLOAT_GUARD:
+                    return True
+        return False
+
+    def precision(self, correct: float) -> str:
+        """How precise an answer near `correct` must be, in words: `to 2 decimal places
+        (±0.01)`, `to within ±0.5`, `to within 1%` (the bound that applies at `correct`)."""
+        if self.absolute >= self.relative * abs(correct):
+            if self.absolute == 0:
+                return "exactly"
+            places = round(-math.log10(self.absolute))
+            if 1 <= places <= 6 and math.isclose(self.absolute, 10.0**-places):
+                return f"to {_plural(places, 'decimal place')} (\u00b1{self.absolute:g})"
+            return f"to within \u00b1{self.absolute:g}"
+        return f"to within {self.relative * 100:g}%"
 
     def accepts_all(self, given: np.ndarray, correct: np.ndarray) -> np.ndarray:
         """`accepts` cell by cell, as a boolean array."""

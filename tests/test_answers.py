@@ -26,6 +26,7 @@ from problems.answers import (
     parse_range,
     parse_shape,
     score_grid,
+    shape_examples,
 )
 
 POOLS = ["max", "average", "min"]
@@ -60,6 +61,10 @@ def refused(parse, text: str, *args, **kwargs) -> str:
         ("1e3", 1000),
         ("1.5E3", 1500),
         ("０３２０", 320),  # fullwidth digits
+        ("٣٢٠", 320),  # Arabic-Indic digits: every script's decimal digits are read
+        ("۱۵۳۶۰۰", 153600),  # Extended Arabic-Indic (Persian, Urdu)
+        ("३२०", 320),  # Devanagari
+        ("١٥٣٬٦٠٠", 153600),  # with the Arabic thousands separator
         ("0", 0),
     ],
 )
@@ -82,7 +87,6 @@ def test_parse_int_accepts_common_spellings(text: str, expected: int) -> None:
         ("55744a", '"55744a" is not a whole number'),
         ("twelve", "is not a whole number"),
         ("inf", "is not a whole number"),
-        ("٣٢٠", "is not a whole number"),  # other scripts' digits are not read as numbers
         ("1e999", "too large"),
         ("9" * 101, "too long"),
         ("1" * 10_001, "Answer too long"),
@@ -240,6 +244,62 @@ def test_parse_shape_refuses_with_the_expected_format(text: str, fragment: str) 
     assert fragment in message
     if text:
         assert answers.SHAPE_HINT in message
+
+
+HWC = answers.HWC_AXES
+
+
+@pytest.mark.parametrize(
+    ("text", "axes", "fragment"),
+    [
+        # An open size after the batch: how many sizes, named, and how many were given.
+        ("(None, None, 12, 12, 8)", HWC,
+         "Expected 3 sizes (height, width, channels), got 4 after the batch size."),
+        ("(None, None, 8, 12, 12)", answers.CHW_AXES,
+         "Expected 3 sizes (channels, height, width), got 4 after the batch size."),
+        ("(12, 12, 8, None)", HWC, "Expected 3 sizes (height, width, channels), got 4."),
+        ("(None, None, 12, 8)", HWC,
+         "Only the first (batch) dimension may be left open: give all 3 sizes"),
+        ("12, None, 8", HWC, "Only the first (batch) dimension may be left open: give all 3"),
+        ("(None, None, 12, 12, 8)", (), "Only the first (batch) dimension may be left open."),
+        ("(None, None)", HWC, "No sizes given"),
+        # A leading 1 with one size too many: the batch written as 1, refused with a way out.
+        ("(1, 12, 12, 8)", HWC, "Expected 3 sizes (height, width, channels), got 4: if the "
+         "leading 1 is the batch size, write it as None, as in (None, 12, 12, 8), or leave it out."),
+        ("1x12x12x8", HWC, "as in (None, 12, 12, 8)"),
+        ("torch.Size([1, 8, 12, 12])", answers.CHW_AXES, "as in (None, 8, 12, 12)"),
+        ("[1, 1152]", ("length",), "Expected 1 size (length), got 2: if the leading 1"),
+    ],
+)
+def test_parse_shape_with_known_axes_says_how_many_sizes_are_expected(
+    text: str, axes: tuple[str, ...], fragment: str
+) -> None:
+    assert fragment in refused(parse_shape, text, axes)
+
+
+@pytest.mark.parametrize(
+    ("text", "axes", "expected"),
+    [
+        ("(12, 12, 8)", HWC, (12, 12, 8)),
+        ("(None, 12, 12, 8)", HWC, (12, 12, 8)),
+        ("(1, 12, 12)", HWC, (1, 12, 12)),  # as many sizes as expected: a size of 1
+        ("(None, 1, 12, 12, 8)", HWC, (1, 12, 12, 8)),  # the batch given: a wrong answer
+        ("(12, 12, 8, 4)", HWC, (12, 12, 8, 4)),  # no leading 1: a wrong answer
+        ("(1, 1, 12, 8)", ("length",), (1, 1, 12, 8)),  # three too many: a wrong answer
+        ("(1, 12, 12, 8)", (), (1, 12, 12, 8)),  # axes unknown: read as typed
+    ],
+)
+def test_parse_shape_with_known_axes_reads_every_other_shape_as_typed(
+    text: str, axes: tuple[str, ...], expected: tuple[int, ...]
+) -> None:
+    assert parse_shape(text, axes) == expected
+
+
+def test_parse_shape_ends_its_messages_with_the_hint_given() -> None:
+    hint = f"Expected a shape such as {shape_examples(answers.CHW_AXES)}."
+    assert hint == "Expected a shape such as 32x26x26 or (None, 32, 26, 26)."
+    assert refused(parse_shape, "26 x banana", hint=hint).endswith(hint)
+    assert shape_examples() in answers.SHAPE_HINT
 
 
 # --- parse_grid -------------------------------------------------------------------------------
@@ -437,6 +497,39 @@ def test_parse_choices_reads_nothing_as_the_empty_set_only_when_allowed(text: st
     refused(parse_choices, text, POOLS)
 
 
+MOVES = ["1 right", "1 down", "none"]  # "none" a choice of its own, as in shift invariance
+
+
+@pytest.mark.parametrize("text", ["1 down, none", "none, 1 right", "None; b", "a, c", "c, a, b"])
+@pytest.mark.parametrize("allow_empty", [False, True])
+def test_parse_choices_refuses_a_none_choice_with_others(text: str, allow_empty: bool) -> None:
+    message = refused(parse_choices, text, MOVES, allow_empty=allow_empty)
+    assert message == ("\u201cnone\u201d cannot be chosen together with other choices: choose "
+                       "\u201cnone\u201d alone, or only the choices that apply.")
+
+
+@pytest.mark.parametrize("text", ["max, none", "none, a", "min; None", "average, -", "b, \u2205"])
+def test_parse_choices_refuses_none_typed_with_choices_where_none_is_allowed(text: str) -> None:
+    message = refused(parse_choices, text, POOLS, allow_empty=True)
+    assert "cannot be chosen together with other choices" in message
+    # Where an empty answer is not allowed, "none" is no choice at all.
+    assert "is not one of the choices" in refused(parse_choices, text, POOLS)
+
+
+def test_parse_choices_reads_none_alone_however_often_it_is_said() -> None:
+    assert parse_choices("none", MOVES) == {"none"}
+    assert parse_choices("c", MOVES) == {"none"}
+    assert parse_choices("none, None", MOVES) == {"none"}
+    assert parse_choices("none, empty", MOVES, allow_empty=True) == {"none"}
+    assert parse_choices("none, none", POOLS, allow_empty=True) == frozenset()
+    assert parse_choices("1 down, 1 right", MOVES) == {"1 down", "1 right"}
+
+
+def test_means_nothing_names_the_words_for_no_choice() -> None:
+    assert all(map(answers.means_nothing, ["none", " None ", "EMPTY", "-", "\u2205"]))
+    assert not any(map(answers.means_nothing, ["1 down", "max", "no", "0"]))
+
+
 @pytest.mark.parametrize("text", ["a, x", "max sum", "e"])
 def test_parse_choices_refuses_an_unknown_choice(text: str) -> None:
     assert "is not one of the choices" in refused(parse_choices, text, POOLS)
@@ -512,6 +605,20 @@ def test_parse_cells_refuses_with_a_message(text: str, fragment: str) -> None:
     assert fragment in refused(parse_cells, text)
 
 
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [("none, (0, 1)", "none"), ("(0,1), (2, 3), None", "None"), ("0,1; none", "none"),
+     ("empty\n(1, 2)", "empty"), ("\u2205 (0, 1)", "\u2205")],
+)
+def test_parse_cells_refuses_none_with_cells_where_none_is_allowed(text: str, word: str) -> None:
+    assert refused(parse_cells, text, allow_empty=True) == (
+        f"\u201c{word}\u201d cannot be given together with cells: answer \u201c{word}\u201d alone "
+        "if there is no cell, or only the cells."
+    )
+    assert "cannot be given together" not in refused(parse_cells, text)  # none is no answer there
+    assert "cannot be given together" not in refused(parse_cells, "(0,1), -", allow_empty=True)
+
+
 def test_parse_cells_refuses_too_many_cells(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(answers, "MAX_GRID_CELLS", 2)
     assert "Too many cells" in refused(parse_cells, "0,0; 0,1; 0,2")
@@ -569,6 +676,29 @@ def test_parse_range_refuses_with_a_message(text: str, fragment: str) -> None:
     assert fragment in refused(parse_range, text)
 
 
+# --- digits of every script ------------------------------------------------------------------
+
+
+def test_every_scripts_decimal_digits_are_read_as_digits() -> None:
+    arabic = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+    assert parse_number("1.75".translate(arabic)) == 1.75
+    assert parse_number("\u0661\u066b\u0667\u0665") == 1.75  # the Arabic decimal separator
+    assert parse_number("7/4".translate(arabic)) == 1.75
+    assert parse_shape("(None, 12, 12, 8)".translate(arabic)) == (12, 12, 8)
+    assert parse_grid("1 2\n3 4".translate(arabic)) == [[1, 2], [3, 4]]
+    assert parse_cells("(0, 1), (2, 3)".translate(arabic)) == {(0, 1), (2, 3)}
+    assert parse_range("3 to 9".translate(arabic)) == (3, 9)
+    assert parse_choices("\uff11 down, \u0661 right", MOVES) == {"1 down", "1 right"}
+    # Characters that are digits but not decimal digits are not numbers.
+    assert "is not a whole number" in refused(parse_int, "2\u00b2")
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.sampled_from([0x660, 0x6F0, 0x966, 0xFF10]))
+def test_a_whole_number_in_any_script_reads_as_in_ascii(n: int, zero: int) -> None:
+    text = "".join(chr(zero + int(d)) for d in str(n))
+    assert parse_int(text) == n
+
+
 # --- any string whatsoever --------------------------------------------------------------------
 
 PARSERS = [
@@ -584,10 +714,12 @@ PARSERS = [
     parse_cells,
     lambda text: parse_cells(text, allow_empty=True),
     parse_range,
+    lambda text: parse_shape(text, answers.CHW_AXES),
+    lambda text: parse_choices(text, MOVES, allow_empty=True),
 ]
 
 # Characters the parsers care about, so the fuzzing reaches past the first check.
-ANSWER_ALPHABET = "0123456789 \t\n,.;:_+-/xX*()[]{}?eE%abcNone\u2212\u2009\u00d7\u2013\uff11"
+ANSWER_ALPHABET = "0123456789 \t\n,.;:_+-/xX*()[]{}?eE%abcNone\u2212\u2009\u00d7\u2013\uff11\u0661\u066b"
 
 
 def only_format_errors(text: str) -> None:
@@ -661,6 +793,46 @@ def test_tolerance_accepts_within_the_larger_of_its_bounds(
     tol: Tolerance, given: float, correct: float, accepted: bool
 ) -> None:
     assert tol.accepts(given, correct) is accepted
+
+
+@pytest.mark.parametrize(
+    ("tol", "given", "correct", "close"),
+    [
+        (Tolerance(absolute=0.01), 4.4, 40 / 9, True),  # 1% off: rounded too coarsely
+        (Tolerance(absolute=0.01), 4.5, 40 / 9, True),
+        (Tolerance(absolute=0.01), 1.6, 14 / 9, True),  # 2.9% off, but 14/9 to 1 decimal
+        (Tolerance(absolute=0.01), 1.5, 14 / 9, True),  # 14/9 cut to 1 decimal
+        (Tolerance(absolute=0.01), 0.3, 0.25, True),  # rounded half up
+        (Tolerance(absolute=0.01), -1.6, -14 / 9, True),
+        (Tolerance(absolute=0.01), 1.55, 14 / 9, False),  # accepted: not close, right
+        (Tolerance(absolute=0.01), 1.7, 14 / 9, False),  # 9% off: wrong
+        (Tolerance(absolute=0.01), 2.0, 14 / 9, False),  # a whole number: wrong
+        (Tolerance(absolute=0.01), 20.0, 21.0, False),
+        (Tolerance(relative=0.01), 7.0, 64 / 9, True),  # 1.6% off a 1% tolerance
+        (Tolerance(relative=0.01), 6.9, 64 / 9, False),  # 3% off
+        (Tolerance(absolute=0.01), 1e300, 1.5e300, False),
+    ],
+)
+def test_tolerance_calls_a_wrong_number_close_within_two_percent_or_a_coarse_rounding(
+    tol: Tolerance, given: float, correct: float, close: bool
+) -> None:
+    assert tol.is_close(given, correct) is close
+
+
+@pytest.mark.parametrize(
+    ("tol", "correct", "text"),
+    [
+        (Tolerance(absolute=0.01), 4.4, "to 2 decimal places (\u00b10.01)"),
+        (Tolerance(absolute=0.1), 4.4, "to 1 decimal place (\u00b10.1)"),
+        (Tolerance(absolute=0.05), 4.4, "to within \u00b10.05"),
+        (Tolerance(relative=0.01), 4.4, "to within 1%"),
+        (Tolerance(absolute=0.01, relative=1e-3), 4.4, "to 2 decimal places (\u00b10.01)"),
+        (Tolerance(absolute=0.01, relative=1e-3), 50.0, "to within 0.1%"),  # the larger bound
+        (Tolerance(), 4.4, "exactly"),
+    ],
+)
+def test_tolerance_says_how_precise_an_answer_must_be(tol: Tolerance, correct: float, text: str) -> None:
+    assert tol.precision(correct) == text
 
 
 def test_tolerance_refuses_negative_bounds() -> None:

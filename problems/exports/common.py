@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from problems import kinds
+from problems.answers import shape_examples
 from problems.errors import SpecError
 from problems.kinds.base import Part, Problem, Step, format_number
 from problems.misconceptions import Misconception
@@ -362,6 +363,9 @@ def hint(part: Part) -> str:
     if part.answer_type in ("choice", "choices") and part.choices:
         listed = "; ".join(part.choices)
         return f"{LMS_HINTS[part.answer_type]}: {listed}"
+    if part.answer_type == "shape" and len(part.axes) == 3:
+        # The example in the problem's layout (32x26x26 when channels come first).
+        return f"a shape, e.g. {shape_examples(part.axes).split(' or ')[0]}"
     if part.answer_type == "int" and part.hint_text:
         # The part's own example (7 for a receptive field), its digits without separators.
         return _THOUSANDS_RE.sub("", part.hint_text)

@@ -30,7 +30,7 @@ ANSWER_TYPES: tuple[str, ...] = ("int", "number", "shape", "grid", "choice", "ch
 FORMAT_HINTS: dict[str, str] = {
     "int": "a whole number, e.g. 18,496",
     "number": "a number or fraction, e.g. 1.75 or 7/4",
-    "shape": "a shape, e.g. 26x26x32 or (None, 26, 26, 32)",
+    "shape": f"a shape, e.g. {parse.shape_examples()}",
     "grid": "one row per line, cells separated by spaces or commas",
     "choice": "one of the choices",
     "choices": "all choices that apply, separated by commas",
@@ -66,8 +66,12 @@ class Part:
     tolerance: Tolerance = Tolerance()
     depends_on: tuple[str, ...] = ()
     # The format hint when the answer type's would mislead (an example that fits the
-    # quantity, the precision accepted); empty for the answer type's own.
+    # quantity or the layout, the precision accepted); empty for the answer type's own.
     hint_text: str = ""
+    # A shape part's axes in order, e.g. ("height", "width", "channels"), where known:
+    # how many sizes the answer has, named in the message that refuses `(None, None, 8)`
+    # or `(1, 12, 12, 8)` (the batch written as 1) rather than grading it.
+    axes: tuple[str, ...] = ()
 
     @property
     def hint(self) -> str:
@@ -254,7 +258,8 @@ def read_answer(part: Part, text: str) -> Any:
     if kind == "int":  # every whole-number part counts something
         return parse.parse_count(text)
     if kind == "shape":
-        return list(parse.parse_shape(text))
+        # Messages end with the hint shown beside the box: its example is in the problem's layout.
+        return list(parse.parse_shape(text, part.axes, hint=f"Expected {part.hint}."))
     if kind == "number":
         return parse.parse_number(text)
     if kind == "grid":
@@ -409,6 +414,33 @@ def _shape_feedback(given: list[int], correct: list[int]) -> str:
     return f"Not right: the {listed} number{'s are' if len(names) > 1 else ' is'} wrong."
 
 
+def _close_feedback(part: Part, correct: float) -> str:
+    """The feedback of a number close to the right one but outside the tolerance (4.4 for
+    4.444...): how precise it must be, so a student who rounded too coarsely knows why it
+    is not right. The score stays 0."""
+    return (f"Close, but not within the tolerance: give the value "
+            f"{part.tolerance.precision(correct)}.")
+
+
+def _close_cells_note(part: Part, given: list[list[float]], correct: Any,
+                      cells: list[list[bool]]) -> str:
+    """For a grid whose wrong cells include some close to the right values (see
+    `Tolerance.is_close`), a note of how many and how precise cells must be; else ""."""
+    tol = part.tolerance
+    close = [(g, c) for g_row, c_row, m_row in zip(given, correct, cells, strict=True)
+             for g, c, right in zip(g_row, c_row, m_row, strict=True)
+             if not right and tol.is_close(float(g), float(c))]
+    if not close:
+        return ""
+    wrong_count = sum(not c for row in cells for c in row)
+    which = ("It is" if wrong_count == 1 else
+             "They are all" if len(close) == wrong_count else
+             f"{len(close)} of them {'is' if len(close) == 1 else 'are'}")
+    # The precision at the largest of those values: with a relative bound, the loosest.
+    precision = tol.precision(max(abs(float(c)) for _, c in close))
+    return f" {which} close, but not within the tolerance: give values {precision}."
+
+
 FollowThrough = Callable[[Problem, str, Mapping[str, Any]], Any]
 
 
@@ -518,12 +550,15 @@ def grade_parts(
         elif cells is not None:
             wrong_count = sum(not c for row in cells for c in row)
             feedback = f"{wrong_count} cell{'s' if wrong_count != 1 else ''} not right (marked)."
+            feedback += _close_cells_note(part, value, correct, cells)
         elif part.answer_type == "shape":
             feedback = _shape_feedback(value, correct)
         elif part.answer_type in ("choices", "cells"):
             feedback = _set_feedback(part.answer_type, value, correct)
         elif score > 0:
             feedback = "Partly right."
+        elif part.answer_type == "number" and part.tolerance.is_close(float(value), float(correct)):
+            feedback = _close_feedback(part, float(correct))
         else:
             feedback = "Not right."
         results.append(PartResult(part.id, score, part.points, False, feedback, given=value,
@@ -549,8 +584,13 @@ def perturbed(part: Part, value: Any) -> Any:
     if kind == "choice":
         return next(c for c in part.choices if c != value)
     if kind == "choices":
-        missing = [c for c in part.choices if c not in value]
-        return sorted([*value, missing[0]]) if missing else list(value)[1:]
+        # "none" (a choice that means no choice) cannot be chosen with others: an answer
+        # naming both is unreadable, not wrong. So "none" is swapped for a real choice,
+        # and a real choice is never joined by "none".
+        others = [c for c in part.choices if c not in value and not parse.means_nothing(c)]
+        if any(map(parse.means_nothing, value)):
+            return others[:1]
+        return sorted([*value, others[0]]) if others else list(value)[1:]
     if kind == "cell":
         return [value[0] + 1, value[1]]
     if kind == "cells":

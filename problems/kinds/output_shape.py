@@ -12,6 +12,8 @@ from problems.kinds.draws import Draws
 from problems.kinds.stacks import (
     layer_label,
     random_stack,
+    shape_axes,
+    shape_hint,
     shape_text,
     stack_block,
     text_block,
@@ -35,15 +37,19 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     stack, solution, labels = random_stack(
         draws, difficulty, n_layers=draws.between(2, 4) if difficulty == 1 else None
     )
-    order = "(height, width, channels)" if stack["layout"] == "HWC" else "(channels, height, width)"
+    layout = stack["layout"]
+    order = "(height, width, channels)" if layout == "HWC" else "(channels, height, width)"
+    hint = shape_hint(layout)
     parts = tuple(
         Part(
             _part_id(i),
             f"Output shape of layer {i} ({label})",
             "shape",
             depends_on=(_part_id(i - 1),) if i else (),
+            hint_text=hint,
+            axes=shape_axes(layout, len(layer.output_shape)),
         )
-        for i, label in enumerate(labels)
+        for i, (label, layer) in enumerate(zip(labels, solution.layers, strict=True))
     )
     statement = (
         text_block(

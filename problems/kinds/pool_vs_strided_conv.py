@@ -15,6 +15,8 @@ from problems.kinds.stacks import (
     layer_label,
     layer_step_for,
     pick,
+    shape_axes,
+    shape_hint,
     shape_text,
     solve_stack,
     solve_steps,
@@ -206,14 +208,18 @@ def draft_for(config: Mapping[str, Any], *, with_next: bool, steps: Steps | None
     (`steps`: their `_steps`, if the caller has them already)."""
     pool_label, conv_label = layer_label(config["pool"]), layer_label(config["conv"])
     pre_label = layer_label(config["pre"])
+    layout = config["layout"]
+    # Both options output an image: three sizes in the input's layout.
+    hint, axes = shape_hint(layout), shape_axes(layout, 3)
     parts = [
-        Part("pool_shape", f"Output shape of option A ({pool_label})", "shape"),
-        Part("conv_shape", f"Output shape of option B ({conv_label})", "shape"),
+        Part("pool_shape", f"Output shape of option A ({pool_label})", "shape",
+             hint_text=hint, axes=axes),
+        Part("conv_shape", f"Output shape of option B ({conv_label})", "shape",
+             hint_text=hint, axes=axes),
         *_COUNT_PARTS,
         *(_NEXT_PARTS if with_next else ()),
         _LEARNS_PART,
     ]
-    layout = config["layout"]
     order = "(height, width, channels)" if layout == "HWC" else "(channels, height, width)"
     statement = (
         text_block(

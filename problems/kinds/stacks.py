@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from problems.answers import CHW_AXES, HWC_AXES, shape_examples
 from problems.errors import SpecError
 from problems.kinds.draws import Draws
 from problems.solver import LayerStep, Solution, layer_step, solution_of, solve
@@ -186,6 +187,28 @@ def shape_in_layout(hwc: Sequence[int], layout: str) -> list[int]:
 def shape_text(shape: Sequence[int]) -> str:
     """`26x26x32`."""
     return "x".join(map(str, shape))
+
+
+# The axis of a one-dimensional output (flatten, dense, global pooling), named in messages.
+VECTOR_AXES = ("length",)
+
+
+def shape_axes(layout: str, rank: int) -> tuple[str, ...]:
+    """The axes of an output of `rank` sizes in `layout`: an image's three in the layout's
+    order, or a vector's one (what a shape part's answer holds, see `Part.axes`)."""
+    if rank == 1:
+        return VECTOR_AXES
+    if rank != 3:
+        raise ValueError(f"an output has 1 or 3 sizes, not {rank}")
+    return CHW_AXES if layout == "CHW" else HWC_AXES
+
+
+def shape_hint(layout: str) -> str:
+    """The hint of a shape part in `layout`: the answer type's own for HWC, an example in
+    channels-first order for CHW (26x26x32 would tell a CHW student the wrong order). The
+    same for every shape part of a problem: a hint per part would tell which outputs are
+    vectors before the student works it out."""
+    return "" if layout == "HWC" else f"a shape, e.g. {shape_examples(CHW_AXES)}"
 
 
 # ---------------------------------------------------------------- random stacks

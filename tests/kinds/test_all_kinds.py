@@ -176,6 +176,37 @@ def test_a_negative_count_costs_nothing_in_every_whole_number_part(kind, difficu
             assert not result.valid
 
 
+ARABIC_INDIC = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+
+
+@pytest.mark.parametrize(("kind", "difficulty"), CASES)
+def test_correct_answers_in_arabic_indic_or_fullwidth_digits_are_right(kind, difficulty):
+    fullwidth = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10)))
+    for seed in range(10):
+        problem = kinds.generate(kind, difficulty, seed)
+        correct = kinds.self_test(problem).correct
+        for table in (ARABIC_INDIC, fullwidth):
+            typed = {pid: text.translate(table) for pid, text in correct.items()}
+            result = kinds.grade(problem, typed)
+            assert result.valid and result.fraction == pytest.approx(1.0), (kind, seed, typed)
+
+
+@pytest.mark.parametrize(("kind", "difficulty"), CASES)
+def test_none_with_another_choice_costs_nothing_in_every_choices_part(kind, difficulty):
+    for seed in range(10):
+        problem = kinds.generate(kind, difficulty, seed)
+        right = kinds.self_test(problem).correct
+        for part in problem.parts:
+            if part.answer_type != "choices":
+                continue
+            label = next(c for c in part.choices if c.casefold() != "none")
+            for typed in (f"{label}, none", f"none, {label}"):
+                result = kinds.grade(problem, {**right, part.id: typed})
+                graded = next(p for p in result.parts if p.id == part.id)
+                assert not result.valid and graded.score == 0, (kind, seed, typed)
+                assert "cannot be chosen together with other choices" in graded.format_error
+
+
 def test_a_set_answer_says_how_many_items_are_right_stray_and_missing_but_not_which():
     problem = kinds.generate("maxpool_gradient", 1, 0)
     right = [tuple(c) for c in problem.answers["cells"]]

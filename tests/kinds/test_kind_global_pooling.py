@@ -99,6 +99,30 @@ def test_every_claimed_misconception_comes_from_wrong_models() -> None:
     assert named == set(global_pooling.CLAIMED_MISCONCEPTIONS)
 
 
+def test_an_average_rounded_too_coarsely_is_called_close_and_still_scores_0() -> None:
+    checked = 0
+    for seed in range(40):
+        problem = _problem(1, seed)
+        statement = " ".join(block.get("text", "") for block in problem.public()["statement"])
+        assert "Averages to 2 decimal places" in statement  # the precision, stated
+        right = kinds.self_test(problem).correct
+        for part in problem.parts:
+            truth = problem.answers[part.id]
+            if part.id.startswith("avg_") and round(truth, 1) != round(truth, 2):
+                checked += 1
+                for typed in (f"{truth:.1f}", f"{truth * 1.015:.3f}"):
+                    result = kinds.grade(problem, {**right, part.id: typed})
+                    graded = next(p for p in result.parts if p.id == part.id)
+                    assert result.valid and graded.score == 0 and not graded.correct, typed
+                    assert graded.feedback == ("Close, but not within the tolerance: give the "
+                                               "value to 2 decimal places (\u00b10.01).")
+                result = kinds.grade(problem, {**right, part.id: f"{truth:.2f}"})
+                assert next(p for p in result.parts if p.id == part.id).correct
+                result = kinds.grade(problem, {**right, part.id: f"{truth + 1:.2f}"})
+                assert next(p for p in result.parts if p.id == part.id).feedback == "Not right."
+    assert checked >= 20
+
+
 def test_choices_accept_letters_and_any_case() -> None:
     problem = _problem(1, 3)
     texts = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}

@@ -107,6 +107,21 @@ def test_the_choice_takes_a_letter_or_the_label():
 
 
 
+def test_shape_parts_give_their_example_in_the_layout_and_refuse_a_batch_of_1():
+    problem = fixed_problem()  # CHW
+    correct = kinds.self_test(problem).correct
+    for part_id in ("pool_shape", "conv_shape"):
+        assert problem.part(part_id).hint == "a shape, e.g. 32x26x26 or (None, 32, 26, 26)"
+        result = kinds.grade(problem, {**correct, part_id: "(1, 8, 5, 5)"})
+        assert not result.valid and part(result, part_id).format_error.startswith(
+            "Expected 3 sizes (channels, height, width), got 4: if the leading 1 is the batch")
+        result = kinds.grade(problem, {**correct, part_id: "(None, None, 8, 5, 5)"})
+        assert not result.valid and "got 4 after the batch size" in part(result, part_id).feedback
+    hwc = pool_vs_strided_conv.draft_for({**CONFIG, "layout": "HWC", "input": [12, 12, 8]},
+                                         with_next=False)
+    assert {p.id: p.hint for p in hwc.parts}["pool_shape"] == "a shape, e.g. 26x26x32 or (None, 26, 26, 32)"
+
+
 def test_parts_by_difficulty_and_the_filters_match_the_input_channels():
     for seed in range(200):
         one = kinds.generate(KIND, 1, seed)

@@ -99,6 +99,16 @@ def test_ratio_is_accepted_within_one_percent_and_as_a_fraction():
         assert part(kinds.grade(problem, {**correct, "ratio": typed}), "ratio").correct is ok, typed
 
 
+def test_a_ratio_just_outside_the_tolerance_is_called_close_and_still_scores_0():
+    problem = fixed_problem()  # the ratio is 64/9 = 7.11
+    correct = kinds.self_test(problem).correct
+    graded = part(kinds.grade(problem, {**correct, "ratio": "7.0"}), "ratio")  # 1.6% off
+    assert graded.score == 0 and not graded.correct and graded.format_error is None
+    assert graded.feedback == "Close, but not within the tolerance: give the value to within 1%."
+    graded = part(kinds.grade(problem, {**correct, "ratio": "6.5"}), "ratio")
+    assert graded.score == 0 and graded.feedback == "Not right."
+
+
 def test_ratios_get_follow_through_from_the_students_own_macs():
     problem = fixed_problem()
     answers = {**kinds.self_test(problem).correct, "macs_with": "9000", "macs_first": "7000"}

@@ -167,6 +167,33 @@ def test_wrong_shape_from_floor_for_ceil_is_a_format_error_with_the_shape() -> N
     assert not result.valid and "3x3 grid" in result.parts[0].format_error
 
 
+def test_cells_just_outside_the_tolerance_are_called_close_without_changing_the_score() -> None:
+    problem = _problem_with({"input": GRID_5, **_settings(op="avg", kernel=3, stride=1)})
+    correct = problem.answers["output"]
+    assert correct[0][0] == 4 and correct[1][0] == pytest.approx(37 / 9)  # 4.11
+    part = problem.parts[0]
+
+    def graded(grid: list[list[float]]):
+        return kinds.grade(problem, {part.id: format_answer(part, grid)}).parts[0]
+
+    coarse = [row[:] for row in correct]
+    coarse[1][0] = 4.1  # to 1 decimal: outside the ±0.01 the statement asks for
+    one = graded(coarse)
+    assert one.score == pytest.approx(8 / 9) and one.cells[1][0] is False
+    assert one.feedback == ("1 cell not right (marked). It is close, but not within the tolerance: "
+                            "give values to 2 decimal places (\u00b10.01).")
+    coarse[0][0] += 5
+    two = graded(coarse)
+    assert two.score == pytest.approx(7 / 9)
+    assert two.feedback == ("2 cells not right (marked). 1 of them is close, but not within the "
+                            "tolerance: give values to 2 decimal places (\u00b10.01).")
+    rounded = graded([[round(v, 1) for v in row] for row in correct])
+    assert rounded.feedback.endswith("They are all close, but not within the tolerance: give "
+                                     "values to 2 decimal places (\u00b10.01).")
+    coarse[1][0] = correct[1][0]
+    assert graded(coarse).feedback == "1 cell not right (marked)."
+
+
 def test_wrong_models_never_repeat_the_correct_answer() -> None:
     for difficulty in (1, 2, 3):
         for seed in range(100):

@@ -159,6 +159,37 @@ def test_none_is_an_answer_when_every_move_changes_the_output() -> None:
         assert kinds.grade(problem, {**_typed(problem), "invariant": typed}).fraction == 1.0
 
 
+@pytest.mark.parametrize("typed", ["1 down, none", "none, 1 right", "None; 1 right, 1 down"])
+def test_none_with_a_move_contradicts_itself_and_costs_no_attempt(typed: str) -> None:
+    # The web joins the ticked boxes with commas: "none" ticked with a move reads so.
+    every_move_changes = _hand(_quiet_map(6, (1, 1)), (1, 1),
+                               {"kernel": 2, "stride": 1, "padding": 0}, ["1 right", "1 down"],
+                               "1 right")
+    two_moves_change_nothing = _hand(_quiet_map(6, (0, 0)), (0, 0), K2S2,
+                                     ["1 right", "1 down", "2 right"], "2 right")
+    assert every_move_changes.answers["invariant"] == ["none"]
+    assert two_moves_change_nothing.answers["invariant"] == ["1 down", "1 right"]
+    for problem in (every_move_changes, two_moves_change_nothing):
+        result = kinds.grade(problem, {**_typed(problem), "invariant": typed})
+        graded = next(p for p in result.parts if p.id == "invariant")
+        assert not result.valid and graded.score == 0 and not graded.correct
+        assert graded.format_error == graded.feedback == (
+            "\u201cnone\u201d cannot be chosen together with other choices: choose \u201cnone\u201d "
+            "alone, or only the choices that apply.")
+
+
+def test_the_self_tests_wrong_moves_never_pair_none_with_a_move() -> None:
+    for difficulty in (1, 2, 3):
+        for seed in range(60):
+            problem = _problem(difficulty, seed)
+            wrong = kinds.self_test(problem).wrong["invariant"]["invariant"]
+            if problem.answers["invariant"] == ["none"]:
+                assert wrong in problem.params["moves"], (difficulty, seed, wrong)
+            else:
+                assert "none" not in wrong, (difficulty, seed, wrong)
+            assert kinds.grade(problem, kinds.self_test(problem).wrong["invariant"]).valid
+
+
 def test_ceil_mode_and_same_padding_mistakes_by_hand() -> None:
     # 2x2 windows at stride 2 on 7 columns: ceil mode keeps a last window on column 6 alone.
     ceil = {"kernel": 2, "stride": 2, "padding": 0, "ceil_mode": True}
