@@ -187,15 +187,12 @@ def upload_roster(course_id: str) -> Any:
         return _course_page(
             course, f.StudentForm(), roster_error="Choose a CSV file to upload.", status=422
         )
-    raw = upload.read()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        # UTF-8 (BOM or not) or UTF-16 with a BOM, as `flask import-roster` reads it.
+        text = courses.decode_roster(upload.read(), upload.filename[:80])
+    except SpecError as err:
         return _course_page(
-            course,
-            f.StudentForm(),
-            roster_error="The file is not UTF-8 text: save it as CSV UTF-8 and try again.",
-            status=422,
+            course, f.StudentForm(), roster_error=f"{err.path}: {err.message}.", status=422
         )
     report = courses.import_roster(course, text)
     record_audit(
@@ -418,10 +415,10 @@ def unpublish_set(set_id: str) -> Any:
     problem_set = own_set(set_id)
     problem_sets.unpublish(problem_set)
     record_audit("set_unpublished", problem_set.public_id)
-    flash(
-        f"“{problem_set.title}” is hidden from students again; their submissions are kept.",
-        "success",
-    )
+    submitted = problem_sets.submission_count(problem_set)
+    kept = (f"; their {submitted} submitted answer{'s are' if submitted != 1 else ' is'} kept"
+            if submitted else "")
+    flash(f"“{problem_set.title}” is hidden from students again{kept}.", "success")
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
 
 
@@ -452,15 +449,20 @@ def delete_set(set_id: str) -> Any:
 
 @bp.route("/courses/<course_id>/students/<user_id>/remove", methods=["GET", "POST"])
 def remove_student(course_id: str, user_id: str) -> Any:
-    """Unenroll a student after a confirmation page: their submissions stay recorded."""
+    """Unenroll a student after a confirmation page: their submissions stay recorded (the
+    message says so only when there are some, as the confirmation page does)."""
     course = own_course(course_id)
     student = course_student(course, user_id)
     if request.method == "POST" and request.form.get("confirm") == "yes":
         courses.unenroll(course, student)
         record_audit("student_removed", f"{student.public_id} from {course.public_id}")
-        flash(
-            f"{student.email} removed from {course.code}; their submissions are kept.", "success"
+        submitted = gradebook.submissions_in_course(course, student)
+        kept = (
+            f"; their {submitted} submitted answer{'s are' if submitted != 1 else ' is'} kept"
+            if submitted
+            else ""
         )
+        flash(f"{student.email} removed from {course.code}{kept}.", "success")
         return redirect(url_for("instructor.course", course_id=course.public_id) + "#roster")
     return render_template(
         "instructor/confirm_delete.html",

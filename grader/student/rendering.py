@@ -70,6 +70,46 @@ def form_answers(form: Any, parts: Sequence[Part]) -> dict[str, str]:
     return texts
 
 
+_FIELD = re.compile(r"^(?:answers\[(?P<answer>[^\]]*)\]|grid\[(?P<grid>[^\]]*)\]\[(\d+)\]\[(\d+)\])$")
+# At most this many cells a side are read back from a grid of a form no part describes.
+_MAX_CELLS_SIDE = 64
+
+
+def typed_answers(form: Any, parts: Sequence[Part] | None = None) -> list[dict[str, str]]:
+    """What a student typed in a submitted form, to show back when it cannot be recorded:
+    `[{"label", "text"}]` for each part with an answer. With the problem's `parts`: labelled
+    by their prompts, in order (as `form_answers` reads them); without (the item is gone):
+    by the form's part ids, in the form's order, a grid's cells rebuilt from their fields."""
+    if parts is not None:
+        texts = form_answers(form, parts)
+        return [
+            {"label": part.prompt, "text": texts[part.id]} for part in parts if texts[part.id]
+        ]
+    order: list[str] = []
+    shapes: dict[str, tuple[int, int]] = {}
+    for name in form.keys():
+        match = _FIELD.match(name)
+        if match is None:
+            continue
+        pid = match["answer"] if match["answer"] is not None else match["grid"]
+        if pid not in order:
+            order.append(pid)
+        if match["grid"] is not None:
+            r, c = int(match[3]), int(match[4])
+            if r < _MAX_CELLS_SIDE and c < _MAX_CELLS_SIDE:
+                rows, cols = shapes.get(pid, (0, 0))
+                shapes[pid] = (max(rows, r + 1), max(cols, c + 1))
+    found = []
+    for pid in order:
+        if pid in shapes:
+            text = join_cells(form, pid, shapes[pid])
+        else:
+            text = ", ".join(v for v in form.getlist(answer_name(pid)) if v.strip())
+        if text:
+            found.append({"label": pid, "text": text})
+    return found
+
+
 def _has_cells(form: Any, part_id: str) -> bool:
     prefix = f"grid[{part_id}]["
     return any(name.startswith(prefix) for name in form.keys())

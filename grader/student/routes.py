@@ -6,8 +6,11 @@ from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
+from grader import db
 from grader.auth.access import login_required_role
+from grader.models import Enrollment, Item, ProblemSet
 from grader.services import attempts
 from grader.services.attempts import AttemptRefused, DraftRejected
 from grader.student import bp, rendering
@@ -154,6 +157,52 @@ def item_page(set_id: str, item_id: str) -> Any:
     return _item_page(user, attempts.student_item(user, set_id, item_id))
 
 
+# ---------------------------------------------------------------- a set or item gone meanwhile
+
+UNPUBLISHED = "This set is no longer open: your instructor unpublished it."
+REMOVED = "This item is no longer in the set: your instructor removed it."
+
+
+def _withdrawn(user: Any, set_id: str, item_id: str) -> tuple[str, int, Any, Item | None] | None:
+    """Why an item a student had open takes no answer now because of their instructor:
+    (message, status, set, item or None) when the set of one of their courses was
+    unpublished (409: it may be published again) or the item removed from it (410). None
+    otherwise: the item is open, or was never theirs to open (`student_item` then answers
+    404, audited); no more is told than the set's title, to a student of its course.
+    One query when the item is open (autosave asks on every pause in typing)."""
+    s = db.session()
+    found = s.execute(
+        select(ProblemSet.id, ProblemSet.published_at, Item.id)
+        .join(Enrollment, Enrollment.course_id == ProblemSet.course_id)
+        .outerjoin(Item, (Item.problem_set_id == ProblemSet.id) & (Item.public_id == item_id))
+        .where(
+            ProblemSet.public_id == set_id,
+            Enrollment.user_id == user.id,
+            Enrollment.role == "student",
+        )
+    ).first()
+    if found is None or (found[1] is not None and found[2] is not None):
+        return None
+    problem_set = s.get(ProblemSet, found[0])
+    item = s.get(Item, found[2]) if found[2] is not None else None
+    if found[1] is None:
+        return UNPUBLISHED, 409, problem_set, item
+    return REMOVED, 410, problem_set, None
+
+
+def _not_recorded_page(user: Any, message: str, status: int, problem_set: Any, item: Any) -> Any:
+    """A submission that could not be recorded because the set or item is gone: says so, and
+    shows back the answers typed (from the form) so that the student can keep a copy."""
+    parts = attempts.problem_for(user, item).parts if item is not None else None
+    return render_template(
+        "student/not_recorded.html",
+        message=message,
+        problem_set=problem_set,
+        item=item,
+        answers=rendering.typed_answers(request.form, parts),
+    ), status
+
+
 def _format_errors_only(invalid: GradeResult) -> dict[str, Any]:
     """An unreadable submission's result with only its format errors: the other parts were
     graded too, but showing whether they are right would be a free attempt."""
@@ -166,6 +215,9 @@ def _format_errors_only(invalid: GradeResult) -> dict[str, Any]:
 def submit(set_id: str, item_id: str) -> Any:
     """Grade and record an attempt, then back to the item page (post/redirect/get)."""
     user = _user()
+    withdrawn = _withdrawn(user, set_id, item_id)
+    if withdrawn is not None:
+        return _not_recorded_page(user, *withdrawn)
     item = attempts.student_item(user, set_id, item_id)
     problem = attempts.problem_for(user, item)
     texts = rendering.form_answers(request.form, problem.parts)
@@ -182,6 +234,8 @@ def submit(set_id: str, item_id: str) -> Any:
     try:
         outcome = attempts.submit(user, item, graded_texts, attempt)
     except AttemptRefused as refusal:
+        if refusal.reason == "not_published":  # unpublished while this was being graded
+            return _not_recorded_page(user, UNPUBLISHED, 409, item.problem_set, item)
         flash(refusal.message, "error")
         return _item_page(user, item, answers=texts, status=409)
     if outcome.invalid is not None:
@@ -268,8 +322,13 @@ def submission(set_id: str, item_id: str, submission_id: str) -> Any:
 @bp.post("/sets/<set_id>/items/<item_id>/draft")
 @login_required_role("student")
 def save_draft(set_id: str, item_id: str) -> Any:
-    """Autosave: `{"answers": {part_id: text}}` → `{"saved_at": ...}` (JSON, CSRF header)."""
+    """Autosave: `{"answers": {part_id: text}}` → `{"saved_at": ...}` (JSON, CSRF header).
+    Refused with `{"error": {"message": ...}}`, which the page's autosave line shows."""
     user = _user()
+    withdrawn = _withdrawn(user, set_id, item_id)
+    if withdrawn is not None:
+        message, status, _, _ = withdrawn
+        return _json_error("", message, status)
     item = attempts.student_item(user, set_id, item_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or "answers" not in payload:
@@ -279,7 +338,7 @@ def save_draft(set_id: str, item_id: str) -> Any:
     except DraftRejected as err:
         return _json_error("answers", err.message, 400)
     except AttemptRefused as err:
-        return _json_error("", err.message, 409)
+        return _json_error("", UNPUBLISHED if err.reason == "not_published" else err.message, 409)
     return jsonify({"saved_at": saved_at.isoformat()})
 
 

@@ -199,3 +199,58 @@ def _class_submits(live_server: Any, course_id: str, item_id: str) -> None:
             attempts.submit(user, item, answers, 1)
             if n % 3 == 1:
                 attempts.submit(user, item, right, 2)
+
+
+def test_a_gradebook_of_nine_items_keeps_its_columns_on_a_laptop_screen(
+    live_server: Any,
+    page: Any,
+    make_user: Any,
+    build_course: Any,
+    browser_login: Any,
+    screenshot: Any,
+) -> None:
+    """At 1280x900 the Student column stays narrow (the footer's Mean explains itself in a
+    note under the table, not in its row header) and every item's column is on the screen."""
+    teacher = make_user("wide-book@example.edu", "Wade Wide", instructor=True)
+    students = [make_user(f"wide-student{n}@example.edu", f"Student Number {n}") for n in range(3)]
+    built = build_course(
+        teacher,
+        students,
+        [{"kind": kind, "difficulty": 2, "points": 10} for kind in kinds.KINDS],
+        title="Every kind, one of each",
+    )
+    assert len(built["items"]) >= 9
+    with live_server.context():
+        items = [
+            db.session().scalar(select(Item).where(Item.public_id == item_id))
+            for item_id in built["item_ids"]
+        ]
+        for n, student in enumerate(students):
+            for k, item in enumerate(items):
+                if (n + k) % 3 == 2:
+                    continue  # some not attempted
+                problem = attempts.problem_for(student, item)
+                tests = kinds.self_test(problem)
+                answers = tests.correct if k % 2 else tests.wrong[problem.parts[-1].id]
+                assert attempts.submit(student, item, answers, 1).submission is not None
+
+    browser_login(page, "wide-book@example.edu")
+    assert page.viewport_size == {"width": 1280, "height": 900}
+    page.goto(f"{live_server.url}/teach/sets/{built['set_id']}/gradebook")
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "instructor-gradebook-nine-items")
+    student_header = page.locator("table.gradebook thead th").first
+    assert student_header.inner_text() == "Student"
+    assert student_header.bounding_box()["width"] < 260
+    mean = page.locator("table.gradebook tfoot th")
+    assert mean.inner_text().strip() == "Mean*"
+    note = page.locator("#gradebook-means")
+    assert mean.get_attribute("aria-describedby") == "gradebook-means"
+    assert "over the students who attempted it" in note.inner_text()
+    assert "over every student" in note.inner_text()
+    frame = page.locator(".table-wrap").bounding_box()
+    headers = page.locator("table.gradebook thead th[title]")
+    assert headers.count() == len(built["items"])
+    for index in range(headers.count()):  # each item's column in the frame, not beyond it
+        box = headers.nth(index).bounding_box()
+        assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, index

@@ -224,6 +224,34 @@ def test_autosave_shows_offline_and_a_double_click_submits_once(
     screenshot(page, "student-item-full-marks-solution")
 
 
+def _fill_answers(page: Any, answers: dict[str, str]) -> None:
+    """Put answer texts in their boxes, checkboxes and grid cells (a grid's text in rows of
+    numbers split at spaces), as a student would have typed them."""
+    page.evaluate(
+        """(answers) => {
+            for (const [id, text] of Object.entries(answers)) {
+              const boxes = document.querySelectorAll(`[name="answers[${id}]"]`);
+              boxes.forEach((box) => {
+                if (box.type === 'radio' || box.type === 'checkbox') {
+                  const picked = text.split(',').map((t) => t.trim().toLowerCase());
+                  box.checked = picked.includes(box.value.toLowerCase());
+                } else { box.value = text; }
+              });
+              const grid = document.querySelector(`[data-grid-answer][data-part="${id}"]`);
+              if (grid) {
+                const rows = text.split('\\n').map((l) => l.trim().split(/\\s+/));
+                grid.querySelectorAll('input.grid-cell').forEach((cell) => {
+                  const row = rows[+cell.dataset.row] || [];
+                  cell.value = row[+cell.dataset.col] || '';
+                });
+                grid.querySelector('[data-grid-text]').value = text;
+              }
+            }
+        }""",
+        answers,
+    )
+
+
 def test_every_kind_renders_for_a_student(
     live_server, page, make_user, build_course, browser_login, screenshot
 ):
@@ -248,28 +276,7 @@ def test_every_kind_renders_for_a_student(
         assert page.locator(".problem").count() == 1
         screenshot(page, f"kind-{item.kind}")
         correct = kinds.self_test(problem).correct
-        page.evaluate(
-            """(answers) => {
-                for (const [id, text] of Object.entries(answers)) {
-                  const boxes = document.querySelectorAll(`[name="answers[${id}]"]`);
-                  boxes.forEach((box) => {
-                    if (box.type === 'radio' || box.type === 'checkbox') {
-                      const picked = text.split(',').map((t) => t.trim().toLowerCase());
-                      box.checked = picked.includes(box.value.toLowerCase());
-                    } else { box.value = text; }
-                  });
-                  const grid = document.querySelector(`[data-grid-answer][data-part="${id}"]`);
-                  if (grid) {
-                    const rows = text.split('\\n').map((l) => l.trim().split(/\\s+/));
-                    grid.querySelectorAll('input.grid-cell').forEach((cell) => {
-                      cell.value = rows[+cell.dataset.row][+cell.dataset.col];
-                    });
-                    grid.querySelector('[data-grid-text]').value = text;
-                  }
-                }
-            }""",
-            correct,
-        )
+        _fill_answers(page, correct)
         page.get_by_role("button", name=re.compile("Submit attempt")).click()
         page.wait_for_load_state("load")
         summary = page.locator(".attempt-summary h2").inner_text()
@@ -281,6 +288,30 @@ def test_every_kind_renders_for_a_student(
 
 def _page_width(page: Any) -> int:
     return page.evaluate("document.documentElement.scrollWidth")
+
+
+def _scrolling_tables(page: Any) -> list[str]:
+    """The classes of the tables that scroll sideways in their frame."""
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('.table-wrap'))"
+        ".filter((wrap) => wrap.scrollWidth > wrap.clientWidth + 1)"
+        ".map((wrap) => wrap.querySelector('table').className)"
+    )
+
+
+def _cut_off(page: Any, selector: str) -> list[str]:
+    """The shown elements matching `selector` that reach past the screen's sides (cut off
+    by the frame of a table that scrolls, or by the screen)."""
+    return page.evaluate(
+        """(selector) => Array.from(document.querySelectorAll(selector))
+            .filter((el) => el.getClientRects().length > 0)
+            .filter((el) => {
+              const box = el.getBoundingClientRect();
+              return box.left < 0 || box.right > document.documentElement.clientWidth;
+            })
+            .map((el) => el.outerHTML.slice(0, 120))""",
+        selector,
+    )
 
 
 def test_an_edited_box_hides_its_mark_and_pages_fit_a_phone(
@@ -329,32 +360,92 @@ def test_an_edited_box_hides_its_mark_and_pages_fit_a_phone(
     assert not cell.locator(".mark-icon").is_visible()
     assert "Changed since attempt 1" in cell.inner_text()
 
+    # a grid cell too: its green or red mark goes once it is edited, and comes back with the
+    # graded value
+    grid_problem = _problem(built, student, built["items"][4])
+    grid_part = next(p for p in grid_problem.parts if p.answer_type == "grid")
+    values = [
+        [format_answer(grid_part, [[v]]) for v in row] for row in grid_problem.answers[grid_part.id]
+    ]
+    right_value = values[0][0]
+    values[0][0] = str(int(float(right_value)) + 7)  # one cell wrong
+    page.goto(f"{live_server.url}/sets/{built['set_id']}/items/{built['item_ids'][4]}")
+    for r, row in enumerate(values):
+        for c, value in enumerate(row):
+            page.fill(f"input[name='grid[{grid_part.id}][{r}][{c}]']", value)
+    page.get_by_role("button", name=re.compile("Submit attempt 1")).click()
+    page.wait_for_load_state("load")
+    wrong_td = page.locator(".grid-input td.mark-wrong")
+    assert wrong_td.count() == 1
+    wrong_box = wrong_td.locator("input.grid-cell")
+    right_box = page.locator(".grid-input td.mark-right input.grid-cell").first
+    part_box = page.locator(f"[data-part-id='{grid_part.id}']")
+
+    def colours(box: Any) -> tuple[str, str, str]:
+        return box.evaluate(
+            "(el) => { const s = getComputedStyle(el);"
+            " return [s.borderTopColor, s.borderTopWidth, s.backgroundColor]; }"
+        )
+
+    wrong_look, right_look = colours(wrong_box), colours(right_box)
+    assert wrong_look != right_look
+    assert "(not right)" in (wrong_box.get_attribute("aria-label") or "")
+    assert part_box.locator(".mark-icon").is_visible()
+    _type_in(page, f"input[name='grid[{grid_part.id}][0][0]']", right_value)  # now right
+    assert "is-changed" in (wrong_td.get_attribute("class") or "")
+    assert colours(wrong_box) not in (wrong_look, right_look)  # unmarked: neither colour
+    assert "(not right)" not in (wrong_box.get_attribute("aria-label") or "")
+    assert not part_box.locator(".mark-icon").is_visible()  # the part's ✗ and feedback too
+    assert not part_box.locator(".feedback").is_visible()
+    screenshot(page, "student-item-edited-grid-cell")
+    _type_in(page, f"input[name='grid[{grid_part.id}][0][0]']", values[0][0])  # graded value
+    assert colours(wrong_box) == wrong_look
+    assert "(not right)" in (wrong_box.get_attribute("aria-label") or "")
+    assert part_box.locator(".mark-icon").is_visible()
+    right_td = page.locator(".grid-input td.mark-right").first
+    right_box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("99")  # a right cell edited loses its green
+    assert "is-changed" in (right_td.get_attribute("class") or "")
+    assert colours(right_box) not in (wrong_look, right_look)
+
     # a phone: no page is wider than the screen, before and after grading (with solutions)
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto(live_server.url + "/")
     assert _page_width(page) <= 375
-    for item_id in built["item_ids"]:
+    assert _scrolling_tables(page) == []  # my sets: a list of rows, not a table to scroll
+    for item, item_id in zip(built["items"], built["item_ids"], strict=True):
         url = f"{live_server.url}/sets/{built['set_id']}/items/{item_id}"
         page.goto(url)
         assert _page_width(page) <= 375, url
+        assert _scrolling_tables(page) == [], url
+        _fill_answers(page, {p.id: "" for p in _problem(built, student, item).parts})
         page.get_by_role("button", name=re.compile("Submit attempt")).click()
         page.wait_for_load_state("load")
-        if page.locator(".solution").count() == 0:  # a format error: a first real attempt
-            page.evaluate(
-                "document.querySelectorAll('input.answer-input, input.grid-cell')"
-                ".forEach((box) => { box.value = '1'; })"
-            )
-            page.get_by_role("button", name=re.compile("Submit attempt")).click()
-            page.wait_for_load_state("load")
+        assert page.locator(".feedback-invalid").count() >= 1, url  # nothing typed
+        assert _page_width(page) <= 375, url
+        assert _cut_off(page, "input[type=text], .feedback") == [], url
+        # a graded attempt: the last part wrong, the others right
+        item_problem = _problem(built, student, item)
+        _fill_answers(page, kinds.self_test(item_problem).wrong[item_problem.parts[-1].id])
+        page.get_by_role("button", name=re.compile("Submit attempt")).click()
+        page.wait_for_load_state("load")
+        assert "recorded" in page.locator(".flashes").inner_text(), url
         page.wait_for_load_state("networkidle")
         assert _page_width(page) <= 375, url
-        screenshot(page, f"phone-{item_id}")
-        wide = page.locator(".table-wrap.is-scrollable")
-        for index in range(wide.count()):  # a table wider than the screen says so
-            note = wide.nth(index).locator("xpath=preceding-sibling::*[1]")
-            assert "scroll it sideways" in note.inner_text()
+        screenshot(page, f"phone-{item.kind}")
+        # answer tables are stacked (and the attempts too): nothing scrolls sideways, no
+        # answer box or mark is cut off at the screen's edge
+        assert _scrolling_tables(page) == [], url
+        assert page.locator(".mark-icon:visible, .grid-input td.mark-wrong").count() >= 1, url
+        assert _cut_off(page, "input[type=text], .mark-icon, .changed-icon") == [], url
     page.goto(f"{live_server.url}/sets/{built['set_id']}")
     assert _page_width(page) <= 375
+    assert _scrolling_tables(page) == []
+    assert _cut_off(page, "table.items-table td, table.items-table th") == []
+    score = page.locator("table.items-table td[data-label=Score]").first
+    assert score.is_visible() and score.bounding_box()["x"] + score.bounding_box()["width"] <= 375
+    screenshot(page, "phone-student-set")
 
     # the instructor's forms reflow too
     context.clear_cookies()
@@ -370,6 +461,12 @@ def test_an_edited_box_hides_its_mark_and_pages_fit_a_phone(
         assert page.goto(live_server.url + path).status == 200, path
         assert _page_width(page) <= 375, path
         screenshot(page, "phone-teach-" + path.strip("/").replace("/", "-"))
+        wide = page.locator(".table-wrap.is-scrollable")
+        for index in range(wide.count()):  # a table wider than the screen says so
+            note = wide.nth(index).locator("xpath=preceding-sibling::*[1]")
+            assert "scroll it sideways" in note.inner_text()
+        if path.endswith("/gradebook"):
+            assert wide.count() == 1  # the gradebook does scroll on a phone
     # a new API key, shown once, fits too
     page.goto(f"{live_server.url}/teach/courses/{course_id}/api-keys")
     page.get_by_label("Name").fill("Canvas sync")
@@ -378,3 +475,42 @@ def test_an_edited_box_hides_its_mark_and_pages_fit_a_phone(
     assert re.fullmatch(r"cnnq_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", page.locator("#new-key").inner_text())
     assert _page_width(page) <= 375
     screenshot(page, "phone-teach-new-api-key")
+
+
+def test_a_set_unpublished_while_its_page_is_open_says_so_and_keeps_the_answers(
+    live_server, page, make_user, build_course, browser_login, screenshot
+):
+    from grader.services import problem_sets
+
+    teacher = make_user("browser-teacher5@example.edu", "Tess Teacher", instructor=True)
+    student = make_user("browser-student5@example.edu", "Sam Student")
+    built = build_course(
+        teacher, [student], [{"kind": "output_shape", "difficulty": 1, "points": 10}]
+    )
+    problem = _problem(built, student, built["items"][0])
+    answers = kinds.self_test(problem).correct
+    browser_login(page, "browser-student5@example.edu")
+    page.goto(f"{live_server.url}/sets/{built['set_id']}/items/{built['item_ids'][0]}")
+    _type_in(page, "input.cell-input >> nth=0", answers[problem.parts[0].id])
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+
+    with live_server.context():
+        problem_sets.unpublish(built["set"])
+    # the autosave line says why the next draft is not saved
+    _type_in(page, "input.cell-input >> nth=1", answers[problem.parts[1].id])
+    expect(page.locator("[data-autosave-status]")).to_have_text(
+        "Not saved \u2014 This set is no longer open: your instructor unpublished it."
+    )
+    for index, part in enumerate(problem.parts):
+        _type_in(page, f"input.cell-input >> nth={index}", answers[part.id])
+    page.get_by_role("button", name=re.compile("Submit attempt 1")).click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == "Your answers were not recorded"
+    assert (
+        "This set is no longer open: your instructor unpublished it. "
+        "Your answers were not recorded." in page.locator("[role=alert]").inner_text()
+    )
+    typed = page.locator(".typed-answers pre").all_inner_texts()
+    assert typed == [answers[part.id] for part in problem.parts]
+    assert _submission_count(live_server, student) == 0
+    screenshot(page, "student-answers-not-recorded")

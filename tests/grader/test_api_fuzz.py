@@ -22,8 +22,8 @@ same cases on every run), no deadline.
 
 from __future__ import annotations
 
-import io
 import gzip
+import io
 import json
 import math
 import os

@@ -504,10 +504,36 @@ def test_roster_upload_without_a_file_or_with_binary_is_a_field_error(teacher, c
     response = _post(
         teacher,
         url,
-        {"roster": (io.BytesIO(b"\xff\xfe\x00bad"), "x.csv")},
+        {"roster": (io.BytesIO(b"\x89PNG\r\n\x1a\n\x00\x00"), "x.csv")},
         content_type="multipart/form-data",
     )
     assert response.status_code == 422 and "not UTF-8" in _html(response)
+
+
+def test_roster_upload_reads_utf16_and_refuses_latin1_naming_the_line(app, teacher, course):
+    """One decoding with `flask import-roster`: Excel's UTF-16 ("Unicode Text") is read; a
+    Latin-1 file is refused whole, naming the file and the line, not guessed."""
+    url = f"/teach/courses/{course.public_id}/roster"
+    latin1 = "email,name\nann@example.edu,Ann\njose@example.edu,José\n".encode("latin-1")
+    response = _post(
+        teacher, url, {"roster": (io.BytesIO(latin1), "class.csv")},
+        content_type="multipart/form-data",
+    )
+    page = _html(response)
+    assert response.status_code == 422
+    assert "class.csv line 3: not UTF-8 text; save the file as &#39;CSV UTF-8&#39;" in page
+    with app.app_context():
+        assert courses.user_by_email("ann@example.edu") is None  # nothing imported
+
+    utf16 = "email\tname\r\njose@example.edu\tJosé Ñúñez\r\n".encode("utf-16")
+    response = _post(
+        teacher, url, {"roster": (io.BytesIO(utf16), "class.txt")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert "<strong>1</strong> added" in _html(teacher.get(response.headers["Location"]))
+    with app.app_context():
+        assert courses.user_by_email("jose@example.edu").name == "José Ñúñez"
 
 
 # ---------------------------------------------------------------- the builder
@@ -739,6 +765,8 @@ def test_publish_and_unpublish(app, teacher, course, student):
         assert db.session().get(ProblemSet, ps.id).published_at is not None
     response = _post(teacher, f"{url}/unpublish", token_from=url)
     assert response.status_code == 302
+    page = _html(teacher.get(url))  # nobody submitted: no word of kept submissions
+    assert "is hidden from students again." in page and "kept" not in page
     with app.app_context():
         assert db.session().get(ProblemSet, ps.id).published_at is None
         actions = db.session().scalars(select(AuditLog.action)).all()
@@ -915,10 +943,32 @@ def test_removing_a_student_keeps_their_submissions_out_of_the_gradebook(
         assert db.session().scalar(select(func.count(Submission.id))) == 1
         book = gradebook.gradebook(db.session().get(ProblemSet, ps.id))
     assert book.row_for(student.id) is None and book.row_for(other_student.id) is not None
-    assert "removed from CNN101; their submissions are kept" in _html(
+    assert "removed from CNN101; their 1 submitted answer is kept." in _html(
         teacher.get(f"/teach/courses/{course.public_id}")
     )
     assert teacher.get(url).status_code == 404  # no longer a student of the course
+
+
+def test_removing_a_student_who_submitted_nothing_mentions_no_kept_submissions(
+    app, teacher, course, student, other_student
+):
+    ps = _make_set(app, course)
+    _submit(app, student, ps, 0, "correct", 1)
+    _submit(app, student, ps, 1, "correct", 1)
+    url = f"/teach/courses/{course.public_id}/students/{other_student.public_id}/remove"
+    page = _html(teacher.get(url))
+    assert "They have not submitted any answer." in page and "kept in the database" not in page
+    assert _post(teacher, url, {"confirm": "yes"}).status_code == 302
+    roster = _html(teacher.get(f"/teach/courses/{course.public_id}"))
+    assert f"{other_student.email} removed from CNN101." in roster
+    assert "kept" not in roster.split("removed from CNN101", 1)[1].split("</", 1)[0]
+    # one who did: the count, as on their confirmation page
+    url = f"/teach/courses/{course.public_id}/students/{student.public_id}/remove"
+    assert "Their 2 submitted answers are kept in the database" in _html(teacher.get(url))
+    assert _post(teacher, url, {"confirm": "yes"}).status_code == 302
+    assert "removed from CNN101; their 2 submitted answers are kept." in _html(
+        teacher.get(f"/teach/courses/{course.public_id}")
+    )
 
 
 # ---------------------------------------------------------------- preview
@@ -1003,10 +1053,14 @@ def test_gradebook_takes_each_students_best_attempt(app, teacher, course, studen
 
     page = _html(teacher.get(f"/teach/sets/{ps.public_id}/gradebook"))
     assert "Sam Student" in page and "50.0%" in page and "&times;2" in page
-    # The footer says what each of its cells averages over: items over those who attempted
+    # The footer's Mean points to a note under the table (not in the Student column, which
+    # it would widen) saying what each cell averages over: items over those who attempted
     # them (10 and 5), the total over every student ((10 + 10) / 2).
-    footer = page.split("<tfoot>")[1]
-    assert "Mean of attempted" not in footer and "Total and %: of every student" in footer
+    footer = page.split("<tfoot>")[1].split("</tfoot>")[0]
+    assert '<th scope="row" aria-describedby="gradebook-means">Mean' in footer
+    assert "attempted" not in footer and "every student" not in footer
+    note = page.split('id="gradebook-means">')[1].split("</span></p>")[0]
+    assert "over the students who attempted it" in note and "over every student" in note
     assert re.findall(r'<td class="num">([^<]*)</td>', footer)[-2:] == ["10", "50.0%"]
     items = _items(app, ps)
     assert f"/items/{items[0].public_id}/students/{student.public_id}" in page

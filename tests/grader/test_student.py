@@ -527,6 +527,143 @@ def test_full_marks_refuses_further_attempts(app, signed_in, student, course):
     assert response.status_code == 409 and "already have full marks" in text_of(response)
 
 
+NO_LONGER_OPEN = (
+    "This set is no longer open: your instructor unpublished it. Your answers were not recorded."
+)
+
+
+def _unpublish(app, built) -> None:
+    with app.app_context():
+        ps = db.session().scalars(select(ProblemSet).where(ProblemSet.public_id == built["id"]))
+        problem_sets.unpublish(ps.one())
+
+
+def test_a_set_unpublished_meanwhile_shows_the_typed_answers_back(app, signed_in, student, course):
+    built = make_set(
+        app,
+        course,
+        [
+            {"kind": "output_shape", "difficulty": 1, "points": 10},
+            {"kind": "pooling_grid", "difficulty": 1, "points": 10},
+        ],
+    )
+    problem = problem_of(built, student)
+    answers = dict(kinds.self_test(problem).correct)
+    first, last = problem.parts[0].id, problem.parts[-1].id
+    answers[last] = '<b>12x12x8</b> & "more"'
+    token = csrf_token(signed_in, item_url(built))  # the page is open...
+    assert save_draft(signed_in, built, {first: "13x13x8"}, token=token).status_code == 200
+    _unpublish(app, built)  # ...when the instructor unpublishes the set
+    audits = count(app, AuditLog)
+
+    response = signed_in.post(item_url(built), data=form_of(answers, 1, token))
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert NO_LONGER_OPEN in text_of(response)
+    assert "Not Found" not in page and "not yours to see" not in page
+    for part in problem.parts:  # each answer under its prompt, as typed, escaped
+        assert html.escape(part.prompt, quote=False) in page
+        if part.id != last:
+            assert f"<pre>{answers[part.id]}</pre>" in page
+    assert "<b>12x12x8</b>" not in page
+    assert "<pre>&lt;b&gt;12x12x8&lt;/b&gt; &amp; &#34;more&#34;</pre>" in page
+    assert f'href="/sets/{built["id"]}"' not in page  # no link to a set that is hidden
+    assert count(app, Submission) == 0
+    assert count(app, AuditLog) == audits  # a student of the course: not an intrusion
+    with app.app_context():  # the draft saved before stays as it was
+        assert db.session().scalars(select(Draft)).one().answers == {first: "13x13x8"}
+
+    # the autosave line says why its draft is not saved (autosave.js shows error.message)
+    response = save_draft(signed_in, built, {first: "12x12x8"}, token=token)
+    assert response.status_code == 409
+    assert response.get_json()["error"] == {
+        "path": "",
+        "message": "This set is no longer open: your instructor unpublished it.",
+        "status": 409,
+    }
+
+    # a grid typed cell by cell comes back as rows
+    grid = problem_of(built, student, 1)
+    part = next(p for p in grid.parts if p.answer_type == "grid")
+    cells = correct_cells(grid, part)
+    response = signed_in.post(item_url(built, 1), data=grid_form(part, cells, 1, token))
+    assert response.status_code == 409 and NO_LONGER_OPEN in text_of(response)
+    rows, cols = part.grid_shape
+    typed = "\n".join(", ".join(cells[(r, c)] for c in range(cols)) for r in range(rows))
+    assert f"<pre>{typed}</pre>" in text_of(response)
+    assert count(app, Submission) == 0
+
+    # published again: the answers go in as attempt 1
+    with app.app_context():
+        ps = db.session().scalars(select(ProblemSet).where(ProblemSet.public_id == built["id"]))
+        problem_sets.publish(ps.one())
+    answers[last] = kinds.self_test(problem).correct[last]
+    response = signed_in.post(item_url(built), data=form_of(answers, 1, token))
+    assert response.status_code == 303 and count(app, Submission) == 1
+
+
+def test_an_unpublished_set_is_still_404_to_anyone_outside_its_course(app, client, student, course):
+    built = make_set(app, course)
+    problem = problem_of(built, student)
+    with app.app_context():
+        courses.create_user("outsider@example.edu", "Out Sider", "correct horse battery")
+    login(client, "outsider@example.edu", "correct horse battery")
+    token = csrf_token(client, "/")
+    _unpublish(app, built)
+    response = client.post(
+        item_url(built), data=form_of(kinds.self_test(problem).correct, 1, token)
+    )
+    assert response.status_code == 404 and "unpublished" not in text_of(response)
+    assert "Week 1" not in text_of(response)
+    response = client.post(
+        f"{item_url(built)}/draft",
+        json={"answers": {}},
+        headers={"X-CSRFToken": token, "Accept": "application/json"},
+    )
+    assert response.status_code == 404
+
+
+def test_a_set_unpublished_while_grading_shows_the_answers_back(
+    app, signed_in, student, course, monkeypatch
+):
+    built = make_set(app, course)
+    problem = problem_of(built, student)
+    answers = kinds.self_test(problem).correct
+    token = csrf_token(signed_in, item_url(built))
+
+    def unpublished_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        raise attempts.AttemptRefused("not_published", "This problem set is not published.")
+
+    monkeypatch.setattr(attempts, "submit", unpublished_meanwhile)
+    response = signed_in.post(item_url(built), data=form_of(answers, 1, token))
+    assert response.status_code == 409 and NO_LONGER_OPEN in text_of(response)
+    assert f"<pre>{answers[problem.parts[0].id]}</pre>" in text_of(response)
+
+
+def test_an_item_removed_meanwhile_shows_the_typed_answers_back(app, signed_in, student, course):
+    built = make_set(app, course, [{"kind": "output_shape", "difficulty": 1, "points": 10}] * 2)
+    problem = problem_of(built, student, 1)
+    answers = kinds.self_test(problem).correct
+    token = csrf_token(signed_in, item_url(built, 1))
+    with app.app_context():
+        ps = db.session().scalars(select(ProblemSet).where(ProblemSet.public_id == built["id"]))
+        problem_sets.remove_item(ps.one().items[1])
+    response = signed_in.post(item_url(built, 1), data=form_of(answers, 1, token))
+    assert response.status_code == 410
+    page = text_of(response)
+    assert (
+        "This item is no longer in the set: your instructor removed it. "
+        "Your answers were not recorded." in page
+    )
+    for part in problem.parts:  # no problem to name the parts: their ids
+        assert f"<dt>{part.id}</dt>" in page and f"<pre>{answers[part.id]}</pre>" in page
+    assert f'href="/sets/{built["id"]}"' in page  # the set is still there
+    assert count(app, Submission) == 0
+    response = save_draft(signed_in, built, answers, index=1, token=token)
+    assert response.status_code == 410
+    assert "your instructor removed it" in response.get_json()["error"]["message"]
+
+
 def test_review_of_a_past_attempt_is_read_only(app, signed_in, student, course):
     built = make_set(app, course)
     problem = problem_of(built, student)

@@ -195,3 +195,50 @@ def test_footer_boxes_sit_under_the_column_of_the_answers():
     for foot in stack["footer"]:
         assert foot["before"] == titles.index("Param #")
         assert foot["before"] + 1 + foot["after"] == len(titles)
+
+
+def test_typed_answers_are_read_back_under_their_prompts_skipping_empty_ones():
+    parts = [
+        Part("a", "Shape of layer 0", "shape"),
+        Part("b", "Shape of layer 1", "shape"),
+        Part("g", "The pooled grid", "grid", grid_shape=(2, 2)),
+    ]
+    form = MultiDict(
+        [
+            ("answers[a]", "<b>12x12</b>"),
+            ("answers[b]", "  "),
+            ("answers[g]", "script's joined copy"),
+            ("grid[g][0][0]", "1"),
+            ("grid[g][0][1]", "5 1/2"),
+            ("grid[g][1][0]", ""),
+            ("grid[g][1][1]", "4"),
+            ("attempt", "1"),
+            ("csrf_token", "x"),
+        ]
+    )
+    assert rendering.typed_answers(form, parts) == [
+        {"label": "Shape of layer 0", "text": "<b>12x12</b>"},  # escaped by the template
+        {"label": "The pooled grid", "text": "1, 5 1/2\n, 4"},
+    ]
+
+
+def test_typed_answers_of_a_form_no_problem_describes_keep_the_forms_order():
+    form = MultiDict(
+        [
+            ("csrf_token", "x"),
+            ("answers[shape_1]", "8x8x3"),
+            ("answers[out]", ""),
+            ("grid[out][0][0]", "1"),
+            ("grid[out][0][1]", "2"),
+            ("grid[out][1][1]", "4"),
+            ("answers[pick]", "a"),
+            ("answers[pick]", "c"),
+            ("answers[blank]", ""),
+            ("grid[huge][999][0]", "9"),  # beyond any real grid: not read back as 1000 rows
+        ]
+    )
+    assert rendering.typed_answers(form) == [
+        {"label": "shape_1", "text": "8x8x3"},
+        {"label": "out", "text": "1, 2\n, 4"},
+        {"label": "pick", "text": "a, c"},
+    ]

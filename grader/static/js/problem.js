@@ -161,6 +161,22 @@
     }).join("\u0000");
   }
 
+  // A grid cell says its mark in its label ("row 0, column 1 (not right)"): an edited cell
+  // no longer does, until the graded value is typed back.
+  var SPOKEN_MARK = / \(not right\)$/;
+  function speakMark(box, changed) {
+    if (box.tagName !== "TD") return;
+    var cell = box.querySelector("input.grid-cell");
+    if (!cell) return;
+    var label = cell.getAttribute("aria-label") || "";
+    if (!cell.hasAttribute("data-graded-label")) {
+      if (!SPOKEN_MARK.test(label)) return;  // a right cell's label names no mark
+      cell.setAttribute("data-graded-label", label);
+    }
+    var graded = cell.getAttribute("data-graded-label");
+    cell.setAttribute("aria-label", changed ? graded.replace(SPOKEN_MARK, "") : graded);
+  }
+
   function watchMarks(form) {
     // A mark belongs to the answer that was graded: once a box is edited its mark is hidden
     // (and comes back if the graded answer is typed again).
@@ -170,11 +186,38 @@
     function check(event) {
       boxes.forEach(function (box, i) {
         if (!box.contains(event.target)) return;
-        box.classList.toggle("is-changed", boxState(box) !== graded[i]);
+        var changed = boxState(box) !== graded[i];
+        box.classList.toggle("is-changed", changed);
+        speakMark(box, changed);
       });
     }
     form.addEventListener("input", check);
     form.addEventListener("change", check);
+  }
+
+  // On a phone a summary table is stacked (problem.css): each row's layer above its cells,
+  // each cell after its column's title (data-label), so that nothing scrolls sideways. The
+  // footer's cells have their own row titles. Without this script the table scrolls.
+  function labelColumns(table) {
+    var head = table.tHead && table.tHead.rows[0];
+    if (!head) return;
+    var titles = [];
+    Array.prototype.forEach.call(head.cells, function (cell) {
+      var title = cell.textContent.trim().split(/\s+/).join(" ");
+      for (var k = 0; k < cell.colSpan; k++) titles.push(title);
+    });
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        var col = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          if (cell.tagName === "TD" && cell.colSpan === 1 && titles[col]) {
+            cell.setAttribute("data-label", titles[col]);
+          }
+          col += cell.colSpan;
+        });
+      });
+    });
+    table.classList.add("stackable");
   }
 
   function guardEnter(form) {
@@ -195,6 +238,7 @@
   function init() {
     document.querySelectorAll("[data-grid-answer]").forEach(initGrid);
     document.querySelectorAll("[data-problem]").forEach(initChoices);
+    document.querySelectorAll("table.summary-table").forEach(labelColumns);
     document.querySelectorAll("form").forEach(function (form) {
       if (!form.querySelector("[data-problem]")) return;
       guardEnter(form);
