@@ -514,3 +514,56 @@ def test_a_set_unpublished_while_its_page_is_open_says_so_and_keeps_the_answers(
     assert typed == [answers[part.id] for part in problem.parts]
     assert _submission_count(live_server, student) == 0
     screenshot(page, "student-answers-not-recorded")
+
+
+def test_what_is_typed_after_being_signed_out_elsewhere_comes_back_after_signing_in(
+    live_server, page, make_user, build_course, browser_login, browser, screenshot
+):
+    """Signed out everywhere from another device while answering: the autosave line says
+    so, Submit leads to the sign-in page, and after signing in the typed answer is back in
+    the form, then saved as a draft. Another user in the same tab gets nothing of it."""
+    teacher = make_user("browser-teacher6@example.edu", "Tia Teacher", instructor=True)
+    student = make_user("browser-student6@example.edu", "Sid Student")
+    other = make_user("browser-student7@example.edu", "Ola Other")
+    built = build_course(teacher, [student, other],
+                         [{"kind": "output_shape", "difficulty": 1, "points": 10}])
+    item_url = f"{live_server.url}/sets/{built['set_id']}/items/{built['item_ids'][0]}"
+    browser_login(page, "browser-student6@example.edu")
+    page.goto(item_url)
+    _type_in(page, "input.cell-input >> nth=0", "12x12x8")
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+
+    elsewhere = browser.new_context()  # the student's other device: log out everywhere
+    try:
+        phone = elsewhere.new_page()
+        browser_login(phone, "browser-student6@example.edu")
+        phone.goto(f"{live_server.url}/logout")
+        phone.get_by_role("button", name="Log out everywhere").click()
+        phone.wait_for_load_state("load")
+    finally:
+        elsewhere.close()
+
+    _type_in(page, "input.cell-input >> nth=0", "13x13x8")
+    expect(page.locator("[data-autosave-status]")).to_have_text(
+        re.compile("Not saved .*kept in this tab until you sign in again"))
+    _type_in(page, "input.cell-input >> nth=1", "6x6x8")
+    page.get_by_role("button", name=re.compile("Submit attempt")).click()
+    page.wait_for_load_state("load")
+    assert "/login" in page.url
+    # someone else signing in in this tab first (a shared computer) gets none of it
+    page.fill("input[name=email]", "browser-student7@example.edu")
+    page.fill("input[name=password]", "browser test password")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+    assert page.url.startswith(item_url)
+    assert page.locator("input.cell-input >> nth=0").input_value() == ""
+    page.locator("form[action='/logout'] button").first.click()
+    page.wait_for_load_state("load")
+
+    browser_login(page, "browser-student6@example.edu")
+    page.goto(item_url)
+    assert page.locator("input.cell-input >> nth=0").input_value() == "13x13x8"
+    assert page.locator("input.cell-input >> nth=1").input_value() == "6x6x8"
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+    screenshot(page, "student-item-restored-after-sign-in")
+    assert _submission_count(live_server, student) == 0  # nothing was submitted unseen

@@ -1,5 +1,10 @@
 /* Drafts: what the student types is saved (debounced) to the item's draft URL, with a
-   visible status: "Saving…", "Saved", or "Not saved — offline?" (retried when back online). */
+   visible status: "Saving…", "Saved", or "Not saved — offline?" (retried when back online).
+
+   When the session has ended (signed out elsewhere: the draft URL answers 401), what is
+   typed is kept in this tab's sessionStorage under the user and the item, and put back in
+   the form when that user opens the item again in this tab (after signing in again), then
+   saved as a draft. Nothing is kept for anyone else, nor beyond the tab. */
 (function () {
   "use strict";
 
@@ -40,8 +45,46 @@
     return date && !isNaN(date.getTime()) ? date : new Date();
   }
 
+  // The form's answer fields as [name, value] pairs, in document order (a grid's cells,
+  // a part's several checkboxes): what `restore` puts back field by field.
+  function entries(form) {
+    var pairs = [];
+    new FormData(form).forEach(function (value, name) {
+      if (/^answers\[/.test(name)) pairs.push([name, String(value)]);
+    });
+    return pairs;
+  }
+
+  function restore(form, pairs) {
+    var byName = {};
+    pairs.forEach(function (pair) { (byName[pair[0]] = byName[pair[0]] || []).push(pair[1]); });
+    var changedAny = false;
+    Object.keys(byName).forEach(function (name) {
+      var values = byName[name];
+      var fields = Array.prototype.filter.call(form.elements, function (el) { return el.name === name; });
+      fields.forEach(function (el, i) {
+        var before = el.type === "checkbox" || el.type === "radio" ? el.checked : el.value;
+        if (el.type === "checkbox" || el.type === "radio") el.checked = values.indexOf(el.value) >= 0;
+        else if (i < values.length) el.value = values[i];
+        var after = el.type === "checkbox" || el.type === "radio" ? el.checked : el.value;
+        if (after !== before) {
+          changedAny = true;
+          el.dispatchEvent(new Event("input", { bubbles: true }));
+          el.dispatchEvent(new Event("change", { bubbles: true }));
+        }
+      });
+    });
+    return changedAny;
+  }
+
+  function storage() {
+    try { return window.sessionStorage; } catch (e) { return null; }  // blocked by settings
+  }
+
   function init(form) {
     var url = form.getAttribute("data-autosave-url");
+    var keyOfTab = "cnnquiz-unsent:" + (form.getAttribute("data-autosave-user") || "") + ":" + url;
+    var sessionEnded = false;
     var status = form.querySelector("[data-autosave-status]");
     var timer = null;
     var retry = null;
@@ -55,6 +98,12 @@
       if (!status) return;
       status.textContent = text;
       status.setAttribute("data-state", state);
+    }
+
+    function keepInTab() {
+      var store = storage();
+      if (!store) return;
+      try { store.setItem(keyOfTab, JSON.stringify(entries(form))); } catch (e) { /* full */ }
     }
 
     function schedule(delay) {
@@ -97,6 +146,12 @@
           if (dirty) schedule(DELAY_MS);
         } else {
           var message = result.json && result.json.error && result.json.error.message;
+          if (result.status === 401) {  // signed out elsewhere: keep it for after signing in
+            sessionEnded = true;
+            keepInTab();
+            message = (message || "Your session has ended.") +
+              " What you typed is kept in this tab until you sign in again.";
+          }
           show("Not saved \u2014 " + (message || "the server said " + result.status), "error");
           if (result.status >= 500) retryLater();
         }
@@ -113,6 +168,7 @@
     }
 
     function changed() {
+      if (sessionEnded) keepInTab();
       if (stopped) return;
       dirty = true;
       show("Unsaved changes", "dirty");
@@ -125,10 +181,24 @@
     window.addEventListener("offline", function () {
       if (dirty) show("Not saved \u2014 offline? Retrying\u2026", "offline");
     });
+    // What this user typed in this tab while signed out: back in the form, then saved.
+    var store = storage();
+    var kept = store && store.getItem(keyOfTab);
+    if (kept) {
+      store.removeItem(keyOfTab);
+      var pairs = null;
+      try { pairs = JSON.parse(kept); } catch (e) { pairs = null; }
+      if (Array.isArray(pairs) && restore(form, pairs)) {
+        show("Put back what you typed before signing in again: saving\u2026", "dirty");
+        schedule(0);
+      }
+    }
+
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "hidden" && dirty) save();
     });
     form.addEventListener("answers:submitting", function () {
+      if (sessionEnded) keepInTab();  // the submission will meet the sign-in page
       stopped = true;  // the submission replaces the draft
       window.clearTimeout(timer);
       window.clearTimeout(retry);
