@@ -20,15 +20,12 @@ from problems import kinds
 from problems.answers import (
     NUMBER_HINT,
     AnswerFormatError,
+    means_nothing,
     parse_choice,
     parse_choices,
     parse_number,
 )
 from problems.kinds.base import TICK_HINT, Part, Problem, format_number
-
-# Words that mean "no choice" to the choices parser: a part with such a label needs no extra
-# "None of these" box.
-_EMPTY_WORDS = frozenset({"none", "empty", "-", "[]", "{}", "()", "\u2205"})
 
 _ROW_SPLIT = re.compile(r"[\n;]")
 _CELL_SPLIT = re.compile(r"[\s,]+")
@@ -432,9 +429,8 @@ def problem_context(
             "value": text,
             "checked": _checked(part, text),
             "offer_none": part["answer_type"] == "choices"
-            and not any(
-                " ".join(c.casefold().split()) in _EMPTY_WORDS for c in part.get("choices") or []
-            ),
+            # a part with a choice meaning "no choice" needs no extra "None of these" box
+            and not any(means_nothing(c) for c in part.get("choices") or []),
             "none_checked": part["answer_type"] == "choices" and text.strip().lower() == "none",
             # Checkboxes here: the part's own hint is for typed answers.
             "hint": TICK_HINT if part["answer_type"] == "choices" else part.get("hint", ""),
