@@ -36,7 +36,8 @@ def _stack_lines(block: Mapping[str, Any], parts: Mapping[str, Part], answers: M
         rows.append([f"{row['index']} {row['label']}", *(cell(row["cells"].get(k)) for k in columns)])
     for foot in block.get("footer", []):
         rows.append([foot["label"], cell({"part": foot["part"]}), *([""] * (len(columns) - 1))])
-    return _table(header, rows) + [f"(layout {block['layout']})"]
+    note = [str(block["note"])] if block.get("note") else []
+    return _table(header, rows) + [f"(layout {block['layout']})", *note]
 
 
 def _block_lines(block: Mapping[str, Any], parts: Mapping[str, Part], answers: Mapping[str, Any] | None) -> list[str]:

@@ -533,6 +533,7 @@ def problem_context(
                 rows=rows,
                 footer=footer,
                 input_text="x".join(str(v) for v in block.get("input", [])),
+                note=block.get("note", ""),
             )
         elif kind == "grid":
             out["tables"] = _grid_tables(block)

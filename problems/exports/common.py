@@ -465,7 +465,8 @@ def _stack_html(
         )
     header = "".join(f"<th>{text_html(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    layout = f"<p><small>Layout {text_html(str(block['layout']))}</small></p>"
+    note = f" {text_html(str(block['note']))}" if block.get("note") else ""
+    layout = f"<p><small>Layout {text_html(str(block['layout']))}.{note}</small></p>"
     return (
         f'<table border="1" cellpadding="4" style="border-collapse:collapse">'
         f"<tr>{header}</tr>{body}</table>{layout}"

@@ -136,6 +136,13 @@ def layer_label(layer: Mapping[str, Any]) -> str:
     return kind + (": " + ", ".join(bits) if bits else "")
 
 
+# Under every layer table: what a layer's label leaves out (layer_label lists only the
+# settings that differ from these).
+DEFAULTS_NOTE = ('Settings not listed are the defaults: stride 1 for a convolution (a '
+                 'pooling window\'s stride is listed), padding "valid" (none), dilation 1, '
+                 'groups 1, with bias.')
+
+
 def stack_block(
     stack: Mapping[str, Any],
     columns: Sequence[tuple[str, str]],
@@ -170,6 +177,7 @@ def stack_block(
         "columns": [{"key": k, "title": t} for k, t in columns],
         "rows": rows,
         "footer": [{"label": label, "part": part} for label, part in footer],
+        "note": DEFAULTS_NOTE,
     }
 
 

@@ -226,3 +226,17 @@ def test_a_set_answer_says_how_many_items_are_right_stray_and_missing_but_not_wh
     wrong = kinds.grade(moves, {**kinds.self_test(moves).correct, "invariant": labels[0]})
     feedback = next(p for p in wrong.parts if p.id == "invariant").feedback
     assert feedback.startswith("Your choice does not apply")
+
+
+@pytest.mark.parametrize("kind", ["output_shape", "param_count", "receptive_field"])
+def test_a_layer_table_says_what_its_labels_leave_out(kind):
+    """A label lists only the settings that differ from the defaults: every layer table
+    says which defaults those are (padding "valid" above all), in the text and the page."""
+    from problems.kinds.stacks import DEFAULTS_NOTE
+    from problems.render import problem_text
+
+    problem = kinds.generate(kind, 1, 3)
+    stacks = [b for b in problem.statement if b["type"] == "stack"]
+    assert stacks and all(b["note"] == DEFAULTS_NOTE for b in stacks)
+    assert 'padding "valid" (none)' in DEFAULTS_NOTE
+    assert DEFAULTS_NOTE in problem_text(problem)
