@@ -43,6 +43,13 @@ def test_instructor_builds_previews_publishes_and_reads_the_gradebook(
     page.fill("#student-email", "pat@example.edu")
     page.fill("#student-name", "Pat Learner")
     page.fill("#student-password", STUDENT_PASSWORD)
+    # the password typed for the student can be checked before it is given out
+    assert page.get_attribute("#student-password", "type") == "password"
+    page.get_by_label("Show the password").check()
+    assert page.get_attribute("#student-password", "type") == "text"
+    assert page.input_value("#student-password") == STUDENT_PASSWORD
+    page.get_by_label("Show the password").uncheck()
+    assert page.get_attribute("#student-password", "type") == "password"
     page.click("button:has-text('Add student')")
     page.wait_for_selector("text=pat@example.edu added to the course")
     assert page.locator("#roster tbody tr", has_text="pat@example.edu").count() == 1
