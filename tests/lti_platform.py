@@ -12,6 +12,12 @@ It does what Canvas or Moodle do for a tool, with real keys and real HTTP:
   "record_then_500", "401", "400"), and keeps the grade the way a platform does (a score
   older than the stored one, or as old, gets 409);
 - `/deep_link_return`: verifies the tool's LtiDeepLinkingResponse and keeps its items;
+- `/memberships/<context>`: the course roster (Names and Role Provisioning Services 2.0,
+  whose claim every launch with a context carries): `members` (each user added is an Active
+  member; `add_member` adds others), `page_size` pages with `Link: <...>; rel="next"`, a
+  token with the NRPS scope required (`nrps_enabled` False: the token endpoint refuses that
+  scope), every request kept in `roster_requests`, and `roster_faults` ("500", "403",
+  "401", "not_json", "timeout", "next_elsewhere", "next_other_port") for what goes wrong;
 - LTI Dynamic Registration: `/.well-known/openid-configuration` (its OpenID configuration,
   behind `registration_token`) and `/register`, which checks the tool's client metadata,
   keeps it (`registrations`), and gives the tool a new client id and deployment id that its
@@ -57,6 +63,9 @@ SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_LINEITEM_READ = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
 SCOPE_RESULT = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+MEMBERSHIPS_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 INSTRUCTOR = [ROLE + "Instructor",
               "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty"]
@@ -123,6 +132,11 @@ class LaunchSpec:
     scopes: list[str] = field(default_factory=lambda: [SCOPE_SCORE, SCOPE_LINEITEM,
                                                        SCOPE_RESULT])
     ags: bool = True
+    # The names and roles claim: the platform's own memberships URL unless `memberships_url`
+    # names another; `nrps` False leaves the claim out.
+    nrps: bool = True
+    memberships_url: str | None = None
+    nrps_versions: list[str] = field(default_factory=lambda: ["2.0"])
 
 
 @dataclass
@@ -177,6 +191,11 @@ class Platform:
         self.registrations: list[dict[str, Any]] = []
         self.product = "moodle"
         self.timeout_seconds = 3.0  # the "timeout" fault: past the tool's LTI_HTTP_TIMEOUT
+        self.members: list[dict[str, Any]] = []  # the roster (NRPS members)
+        self.page_size = 0  # members per roster page; 0: all on one
+        self.nrps_enabled = True
+        self.roster_faults: list[str] = []
+        self.roster_requests: list[dict[str, str]] = []
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.port = self._server.server_port
         self.base = f"http://127.0.0.1:{self.port}"
@@ -215,6 +234,9 @@ class Platform:
     def lineitems_url(self) -> str:
         return f"{self.base}/lineitems"
 
+    def memberships_url(self, context_id: str = "course-1") -> str:
+        return f"{self.base}/memberships/{context_id}"
+
     @property
     def return_url(self) -> str:
         return f"{self.base}/deep_link_return"
@@ -240,7 +262,23 @@ class Platform:
                  roles: list[str]) -> User:
         user = User(sub, name, email, roles)
         self.users[login_hint] = user
+        self.add_member(sub, name, email, roles)
         return user
+
+    def add_member(self, sub: str, name: str | None, email: str | None, roles: list[str],
+                   status: str | None = "Active") -> dict[str, Any]:
+        """A member of the course roster (a `status` of None leaves the field out)."""
+        member: dict[str, Any] = {"user_id": sub, "roles": list(roles)}
+        if name:
+            member["name"] = name
+            given, _, family = name.partition(" ")
+            member.update(given_name=given, family_name=family)
+        if email:
+            member["email"] = email
+        if status is not None:
+            member["status"] = status
+        self.members.append(member)
+        return member
 
     def add_line_item(self, label: str, score_maximum: float, resource_id: str | None = None,
                       resource_link_id: str | None = None, tag: str | None = None,
@@ -294,6 +332,10 @@ class Platform:
             claims["email"] = user.email
         if spec.custom:
             claims[LTI + "custom"] = dict(spec.custom)
+        if spec.nrps:
+            claims[NRPS] = {"context_memberships_url": (spec.memberships_url
+                                                        or self.memberships_url(spec.context_id)),
+                            "service_versions": list(spec.nrps_versions)}
         if spec.message_type == "LtiResourceLinkRequest":
             claims[LTI + "resource_link"] = {"id": spec.resource_link_id,
                                              "title": spec.resource_link_title}
@@ -360,6 +402,9 @@ class Platform:
             if match.group(2):
                 return self._score(request, match.group(1))
             return self._lineitem(request, match.group(1))
+        match = re.fullmatch(r"/memberships/([^/]+)", path)
+        if match and request.method == "GET":
+            return self._memberships(request, match.group(1))
         if path == "/deep_link_return" and request.method == "POST":
             return self._deep_link_return(request)
         if path == "/.well-known/openid-configuration":
@@ -547,6 +592,8 @@ class Platform:
         self.used_jti.add(claims["jti"])
         scopes = set(form.get("scope", "").split())
         allowed = {SCOPE_SCORE, SCOPE_LINEITEM, SCOPE_LINEITEM_READ, SCOPE_RESULT}
+        if self.nrps_enabled:
+            allowed.add(SCOPE_NRPS)
         if not scopes or not scopes <= allowed:
             return self._json({"error": "invalid_scope"}, 400)
         token = secrets.token_urlsafe(16)
@@ -757,6 +804,45 @@ class Platform:
             if payload["scoreGiven"] < 0:
                 return "scoreGiven must be >= 0"
         return ""
+
+    # ------------------------------------------------------------ the roster (NRPS)
+
+    def _memberships(self, request: Request, context_id: str) -> Response:
+        self.roster_requests.append({
+            "url": request.url, "accept": request.headers.get("Accept", ""),
+            "authorization": request.headers.get("Authorization", "")})
+        if not self._authorized(request, SCOPE_NRPS):
+            return self._json({"error": "unauthorized",
+                               "error_description": "a token with the NRPS scope is required"},
+                              401)
+        if MEMBERSHIPS_TYPE not in request.headers.get("Accept", ""):
+            return self._json({"error": "not_acceptable"}, 406)
+        fault = self.roster_faults.pop(0) if self.roster_faults else ""
+        if fault == "timeout":
+            time.sleep(self.timeout_seconds)
+        if fault in ("500", "403", "401"):
+            message = {"500": "roster service down",
+                       "403": "the tool may not read this course's members",
+                       "401": "token expired"}[fault]
+            return self._json({"error": message}, int(fault))
+        if fault == "not_json":
+            return Response("<html>Maintenance</html>", mimetype="text/html")
+        page = int(request.args.get("page", "1"))
+        size = self.page_size or max(1, len(self.members))
+        members = self.members[(page - 1) * size:page * size]
+        headers = {}
+        if page * size < len(self.members):
+            following = f"{self.memberships_url(context_id)}?page={page + 1}"
+            if fault == "next_elsewhere":
+                following = f"http://lms.elsewhere.example/memberships/{context_id}?page={page + 1}"
+            elif fault == "next_other_port":
+                following = f"http://127.0.0.1:{self.port + 1}/memberships/{context_id}"
+            headers["Link"] = f'<{following}>; rel="next"'
+        body = {"id": request.url, "context": {"id": context_id, "label": "DL101",
+                                               "title": "Deep Learning 101"},
+                "members": members}
+        return Response(json.dumps(body), status=200, mimetype=MEMBERSHIPS_TYPE,
+                        headers=headers)
 
     # ------------------------------------------------------------ deep linking
 

@@ -1,7 +1,10 @@
 """What a valid launch makes on our side, in one transaction: the course of the LMS
 context (created on the first instructor launch), the user of `sub` (created on first
 launch), the enrollment with the role the LMS gives, and the resource link with its problem
-set and grade service endpoint (stored from every launch)."""
+set and grade service endpoint (stored from every launch).
+
+`member_user` and `enroll` are the same steps for a member of the LMS roster
+(grader.lti.roster), so that an imported student is the user their first launch finds."""
 
 from __future__ import annotations
 
@@ -95,19 +98,23 @@ def _free_email(s: Session, claims: dict[str, Any]) -> str | None:
     return email
 
 
-def _user(s: Session, platform: LtiPlatform, launch: Launch, role: str) -> LtiUser:
+def member_user(s: Session, platform: LtiPlatform, sub: str, claims: dict[str, Any],
+                role: str, launched: bool = True) -> LtiUser:
+    """The LTI user of `sub` on the platform, made with its user on first sight; the name,
+    a real email in place of a synthetic one, and the instructor flag follow `claims` (an
+    id_token's, or a roster member's: the same names). `launched`: this is a launch (and
+    not a roster import), so the user's last launch moves to now."""
     now = utcnow()
-    claims = launch.claims
     lti_user = s.scalar(select(LtiUser).where(LtiUser.platform_id == platform.id,
-                                             LtiUser.sub == launch.sub))
+                                             LtiUser.sub == sub))
     name = _name(claims)
     if lti_user is None:
-        email = _free_email(s, claims) or _synthetic_email(platform, launch.sub)
-        user = User(email=email, name=name or f"LMS user {launch.sub[:24]}",
+        email = _free_email(s, claims) or _synthetic_email(platform, sub)
+        user = User(email=email, name=name or f"LMS user {sub[:24]}",
                     is_instructor=role == "instructor", password_hash=None)
         s.add(user)
         s.flush()
-        lti_user = LtiUser(platform_id=platform.id, sub=launch.sub, user_id=user.id,
+        lti_user = LtiUser(platform_id=platform.id, sub=sub, user_id=user.id,
                            created_at=now, last_launch_at=now)
         s.add(lti_user)
         s.flush()
@@ -119,8 +126,13 @@ def _user(s: Session, platform: LtiPlatform, launch: Launch, role: str) -> LtiUs
         user.email = free
     if role == "instructor" and not user.is_instructor:
         user.is_instructor = True
-    lti_user.last_launch_at = now
+    if launched:
+        lti_user.last_launch_at = now
     return lti_user
+
+
+def _user(s: Session, platform: LtiPlatform, launch: Launch, role: str) -> LtiUser:
+    return member_user(s, platform, launch.sub, launch.claims, role)
 
 
 def _context(s: Session, platform: LtiPlatform, launch: Launch, role: str) -> LtiContext:
@@ -132,6 +144,9 @@ def _context(s: Session, platform: LtiPlatform, launch: Launch, role: str) -> Lt
     if found is not None:
         if title and found.title != title:
             found.title = title
+        # From every launch that names one (platforms move them); kept when one does not.
+        if launch.memberships_url and found.memberships_url != launch.memberships_url:
+            found.memberships_url = launch.memberships_url
         return found
     if role != "instructor":
         raise LaunchError(403, "course_not_set_up", "id_token.context.id",
@@ -144,21 +159,25 @@ def _context(s: Session, platform: LtiPlatform, launch: Launch, role: str) -> Lt
         s.add(course)
         s.flush()
     context = LtiContext(platform_id=platform.id, context_id=context_id, course_id=course.id,
-                         title=title)
+                         title=title, memberships_url=launch.memberships_url)
     s.add(context)
     s.flush()
     return context
 
 
-def _enroll(s: Session, course: Course, user: User, role: str) -> None:
-    """The LMS is the source of truth for a linked course: the role follows the launch."""
+def enroll(s: Session, course: Course, user: User, role: str, demote: bool = True) -> bool:
+    """The LMS is the source of truth for a linked course: the role follows the launch.
+    `demote=False` (a roster import) never turns an instructor into a student: only their
+    own launch does. True when the user was not enrolled before."""
     enrollment = s.scalar(select(Enrollment).where(Enrollment.course_id == course.id,
                                                    Enrollment.user_id == user.id))
     if enrollment is None:
         s.add(Enrollment(course_id=course.id, user_id=user.id, role=role))
         s.flush()
-    elif enrollment.role != role:
+        return True
+    if enrollment.role != role and (demote or role == "instructor"):
         enrollment.role = role
+    return False
 
 
 def _url(value: Any) -> str | None:
@@ -232,7 +251,7 @@ def provision(launch: Launch) -> Provisioned:
                 context = _context(s, platform, launch, role)
                 lti_user = _user(s, platform, launch, role)
                 user = lti_user.user
-                _enroll(s, context.course, user, role)
+                enroll(s, context.course, user, role)
                 link = None
                 if launch.message_type == RESOURCE_LINK:
                     link = _link(s, platform, context, launch, lti_user, role)

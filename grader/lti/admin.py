@@ -1,6 +1,7 @@
 """/teach/lti: the instructor's LTI pages. The tool's URLs to paste into an LMS, the
 platforms they registered, the problem set of a resource link, and each course's grade sync
-log with resend buttons. Instructors only; everything scoped to what they own or teach."""
+log with resend buttons and the LMS roster import. Instructors only; everything scoped to
+what they own or teach."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from grader import db
 from grader.auth.access import deny, record_audit
 from grader.extensions import login_manager
 from grader.lti import admin_bp as bp
-from grader.lti import dynamic, keys, launch, registry
+from grader.lti import dynamic, keys, launch, registry, roster
 from grader.lti.models import LtiContext, LtiPlatform, LtiResourceLink
 from grader.models import Course, utcnow
 from grader.services import courses, passback
@@ -238,7 +239,8 @@ def sync(course_id: str) -> Any:
     return render_template("lti/sync.html", course=course,
                            rows=passback.sync_log(course.id, status or None),
                            counts=passback.status_counts(course.id), status=status,
-                           statuses=passback.STATUSES)
+                           statuses=passback.STATUSES,
+                           contexts=roster.roster_contexts(course.id))
 
 
 @bp.post("/courses/<course_id>/sync/<score_id>/resend")
@@ -260,3 +262,28 @@ def resend_all(course_id: str) -> Any:
           "No LTI student has a score to send yet.", "success" if count else "info")
     return redirect(url_for("lti_admin.sync", course_id=course.public_id))
 
+
+
+# ---------------------------------------------------------------- the LMS roster
+
+
+@bp.post("/courses/<course_id>/roster/<int(max=2147483647):context_id>/import")
+def import_roster(course_id: str, context_id: int) -> Any:
+    """Enroll the LMS course's active students now (Names and Role Provisioning)."""
+    course = courses.course_for(current_user, course_id, role="instructor")
+    context = db.session().scalar(select(LtiContext).where(LtiContext.id == context_id,
+                                                           LtiContext.course_id == course.id))
+    if context is None:
+        deny(f"LTI context {context_id} of course {course_id[:40]!r}")
+    try:
+        report = roster.import_roster(context)
+    except roster.RosterError as err:
+        record_audit("lti_roster_import_failed", f"course {course.public_id} context "
+                                                 f"{context_id}: {err.message}")
+        flash(f"The LMS roster was not imported: {err.message}", "error")
+        return redirect(url_for("lti_admin.sync", course_id=course.public_id))
+    record_audit("lti_roster_import", f"course {course.public_id} context {context_id}: "
+                                      f"{report.summary()}")
+    flash(f"LMS roster of {report.context_title} imported: {report.summary()}.",
+          "warning" if report.errors else "success")
+    return redirect(url_for("lti_admin.sync", course_id=course.public_id))

@@ -1,6 +1,6 @@
 """LTI flask commands: register a platform (or make a link for the LMS to register the tool
-itself), print the tool's URLs, run the grade passback worker, rotate our signing key.
-Errors print `error: <path>: <message>` and exit 2."""
+itself), print the tool's URLs, run the grade passback worker, import an LMS course's
+roster, rotate our signing key. Errors print `error: <path>: <message>` and exit 2."""
 
 from __future__ import annotations
 
@@ -157,6 +157,33 @@ def register(app: Flask) -> None:
         if not dropped:
             _fail(f"no retired key {kid!r} (the signing key cannot be dropped)", "kid")
         click.echo(f"dropped key {kid}")
+
+    @app.cli.command("lti-import-roster")
+    @click.argument("course_ref", metavar="COURSE")
+    def import_roster(course_ref: str) -> None:
+        """Enroll the active students of the LMS course(s) linked to COURSE (code or id)
+        from the LMS roster (Names and Role Provisioning); nobody is unenrolled."""
+        from grader.lti import roster
+
+        _, course = _owner_and_course("", course_ref)
+        if course is None:
+            _fail("a course code or id is required", "course")
+        contexts = [c for c in roster.roster_contexts(course.id) if c.memberships_url]
+        if not contexts:
+            _fail(f"{course.code} has no LMS course with a roster service (Names and Role "
+                  "Provisioning): launch the tool once from the LMS course", "course")
+        failed = False
+        for context in contexts:
+            name = context.title or context.context_id
+            try:
+                report = roster.import_roster(context)
+            except roster.RosterError as err:
+                click.echo(f"error: {name}: {err.message}", err=True)
+                failed = True
+                continue
+            click.echo(f"{name}: {report.summary()}")
+        if failed:
+            sys.exit(2)
 
     @app.cli.command("lti-outbox")
     @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")

@@ -13,9 +13,9 @@ screens.
    platform's OpenID configuration (its issuer must be on the host the configuration came
    from), checks it supports what we need (RS256 id_tokens, private_key_jwt, LTI launches),
    and posts our client registration to its `registration_endpoint`: our login, launch and
-   key-set URLs, the AGS scopes, a resource-link launch and, when the platform offers it,
-   deep linking. The platform answers with our client id and (Moodle; Canvas only once the
-   tool is deployed) a deployment id.
+   key-set URLs, the AGS and NRPS (roster) scopes, a resource-link launch and, when the
+   platform offers it, deep linking. The platform answers with our client id and (Moodle;
+   Canvas only once the tool is deployed) a deployment id.
 4. The registration is stored as if made on the form (owner, target course). Anything that
    fails releases the link for another try and says what failed, naming the field; the
    platform's own error message is shown.
@@ -291,7 +291,7 @@ def client_metadata(config: PlatformConfiguration) -> dict[str, Any]:
         "client_name": title,
         "jwks_uri": urls.jwks,
         "token_endpoint_auth_method": "private_key_jwt",
-        "scope": " ".join(registry.AGS_SCOPES),
+        "scope": " ".join(registry.TOOL_SCOPES),
         TOOL_CONFIGURATION: {
             "domain": urlsplit(urls.launch).netloc,
             "target_link_uri": urls.launch,

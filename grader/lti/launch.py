@@ -30,12 +30,15 @@ from grader.lti import frames, registry
 from grader.lti.models import LtiNonce, LtiPlatform, LtiState
 from grader.lti.sql import insert_ignore
 from grader.models import utcnow
+from problems.errors import SpecError
 
 log = logging.getLogger("grader.lti")
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+NRPS_VERSION = "2.0"
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
 MESSAGE_TYPES = (RESOURCE_LINK, DEEP_LINKING)
@@ -263,6 +266,8 @@ class Launch:
     deployment_id: str
     message_type: str
     roles: list[str] = field(default_factory=list)
+    # The course's roster service (NRPS 2.0), when the launch named a usable one.
+    memberships_url: str | None = None
 
     def claim(self, name: str, default: Any = None) -> Any:
         return self.claims.get(LTI + name, default)
@@ -582,4 +587,32 @@ def validate(form: Mapping[str, str], cookies: Mapping[str, str],
     context = launch.context
     if context:
         _string_claim(context, "id", "id_token.context.id", "context_missing", "context.id")
+        launch.memberships_url = memberships_url(claims)
     return launch
+
+
+def memberships_url(claims: dict[str, Any]) -> str | None:
+    """The context_memberships_url of the Names and Role Provisioning Services claim, when
+    it offers version 2.0 at a URL we would call (https, or http on loopback). A claim that
+    is not usable is logged and ignored: the launch goes on, only the roster import is not
+    offered."""
+    claim = claims.get(NRPS_CLAIM)
+    if claim is None:
+        return None
+    problem = ""
+    url = claim.get("context_memberships_url") if isinstance(claim, dict) else None
+    versions = claim.get("service_versions") if isinstance(claim, dict) else None
+    if not isinstance(claim, dict):
+        problem = "is not an object"
+    elif not isinstance(versions, list) or NRPS_VERSION not in versions:
+        problem = f"offers service versions {versions!r}, not {NRPS_VERSION!r}"
+    else:
+        try:
+            url = registry.check_url(url, "context_memberships_url")
+        except SpecError as err:
+            problem = f"{err.path} {err.message}"
+    if problem:
+        log.warning("launch from %s: the names and roles claim %s: ignored (no roster "
+                    "import for this course)", claims.get("iss"), problem[:300])
+        return None
+    return url

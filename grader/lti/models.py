@@ -138,7 +138,9 @@ class LtiNonce(Base):
 
 
 class LtiContext(Base):
-    """An LMS course (context) and the course of ours it maps to."""
+    """An LMS course (context) and the course of ours it maps to; `memberships_url`: its
+    roster service (Names and Role Provisioning Services 2.0) from the latest launch that
+    named one, for importing the LMS roster."""
 
     __tablename__ = "lti_contexts"
     __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
@@ -150,6 +152,7 @@ class LtiContext(Base):
     context_id: Mapped[str] = mapped_column(String(255))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(255), default="")
+    memberships_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     platform: Mapped[LtiPlatform] = relationship()

@@ -19,11 +19,15 @@ from grader.models import Course, Enrollment, User, utcnow
 from problems.errors import SpecError
 
 MAX_DEPLOYMENTS = 200
-# What the tool asks an LMS for (Assignment and Grade Services), and how it describes itself.
-AGS_SCOPES = (
+# Reading an LMS course's roster (Names and Role Provisioning Services 2.0).
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+# What the tool asks an LMS for (Assignment and Grade Services, and the roster: dynamic
+# registration and the Canvas JSON config ask for these), and how it describes itself.
+TOOL_SCOPES = (
     "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
     "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
     "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+    NRPS_SCOPE,
 )
 TOOL_DESCRIPTION = ("Randomized, auto-graded problem sets on CNN arithmetic: shapes, parameters, "
                     "receptive fields and pooling. Grades return to the LMS.")

@@ -110,7 +110,7 @@ def canvas_config() -> Any:
         "oidc_initiation_url": urls.login,
         "target_link_uri": urls.launch,
         "public_jwk_url": urls.jwks,
-        "scopes": list(registry.AGS_SCOPES),
+        "scopes": list(registry.TOOL_SCOPES),
         "extensions": [{
             "platform": "canvas.instructure.com",
             "domain": domain,

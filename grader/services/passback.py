@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -545,7 +545,22 @@ def _token_scopes(job: _Job) -> str:
     return " ".join(sorted(wanted))
 
 
-def _drop_token(s: Session, platform_id: int, scope: str) -> None:
+class TokenClient(Protocol):
+    """What asking a platform for a service token needs: an outbox job, or the platform
+    of another service call (grader.lti.roster)."""
+
+    @property
+    def platform_id(self) -> int: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def token_url(self) -> str: ...
+    @property
+    def token_audience(self) -> str: ...
+
+
+def drop_token(s: Session, platform_id: int, scope: str) -> None:
+    """Forget the cached token for `scope` (the platform refused it: 401)."""
     from grader.lti.models import LtiAccessToken
 
     with s.begin():
@@ -553,9 +568,10 @@ def _drop_token(s: Session, platform_id: int, scope: str) -> None:
                                                LtiAccessToken.scope == scope))
 
 
-def access_token(s: Session, job: _Job, scope: str) -> str:
+def access_token(s: Session, job: TokenClient, scope: str) -> str:
     """A bearer token for `scope` from the platform's token endpoint (client credentials
-    with a JWT assertion signed by our key), cached until shortly before it expires."""
+    with a JWT assertion signed by our key), cached until shortly before it expires.
+    `s`: a session outside any transaction (each step here is one of its own)."""
     from grader.lti import keys
     from grader.lti.models import LtiAccessToken
 
@@ -609,7 +625,7 @@ def _authorized(s: Session, job: _Job, method: str, url: str, what: str,
         response = _request(method, url, what, headers=headers, **kwargs)
         if response.status_code != 401:
             return response
-        _drop_token(s, job.platform_id, scope)
+        drop_token(s, job.platform_id, scope)
     assert response is not None
     return response
 
