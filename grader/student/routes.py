@@ -64,6 +64,9 @@ def my_sets() -> Any:
 def problem_set(set_id: str) -> Any:
     """A set's items with the student's status and score on each."""
     user = _user()
+    closed = _not_open_page(user, set_id)
+    if closed is not None:
+        return closed
     found = attempts.student_set(user, set_id)
     return render_template("student/set.html", summary=attempts.set_view(user, found))
 
@@ -154,6 +157,9 @@ def _item_page(
 def item_page(set_id: str, item_id: str) -> Any:
     """The problem to answer, with the latest feedback."""
     user = _user()
+    closed = _not_open_page(user, set_id, item_id)
+    if closed is not None:
+        return closed
     return _item_page(user, attempts.student_item(user, set_id, item_id))
 
 
@@ -188,6 +194,20 @@ def _withdrawn(user: Any, set_id: str, item_id: str) -> tuple[str, int, Any, Ite
     if found[1] is None:
         return UNPUBLISHED, 409, problem_set, item
     return REMOVED, 410, problem_set, None
+
+
+def _not_open_page(user: Any, set_id: str, item_id: str | None = None) -> Any:
+    """The page of a set of the student's course that is not open (never published, or
+    unpublished), or of one of its items: 409, saying so without the set's title (a draft
+    may not want it shown yet). None when the page can be shown, or is the view's own 404:
+    a set of no course of theirs, or an item id that is not in an open set (a link to an
+    item removed meanwhile cannot be told from a made-up one here)."""
+    withdrawn = _withdrawn(user, set_id, item_id or "")
+    if withdrawn is None or withdrawn[1] != 409:
+        return None
+    message = ("This set is not open: your instructor has not published it, or has "
+               "unpublished it. It appears under My sets when it is open again.")
+    return render_template("student/not_open.html", message=message), 409
 
 
 def _not_recorded_page(user: Any, message: str, status: int, problem_set: Any, item: Any) -> Any:

@@ -785,8 +785,11 @@ def test_other_students_and_outsiders_get_404(
     assert client.get(f"/sets/{foreign['id']}").status_code == 404
     assert client.get(item_url(foreign)).status_code == 404
     assert client.get(f"/sets/{built['id']}/items/{foreign['items'][0][0]}").status_code == 404
-    assert client.get(f"/sets/{unpublished['id']}").status_code == 404
-    assert client.get(item_url(unpublished)).status_code == 404
+    # a set of their course that is not open says so (409), without its title
+    for url in (f"/sets/{unpublished['id']}", item_url(unpublished)):
+        response = client.get(url)
+        assert response.status_code == 409, url
+        assert "This set is not open" in text_of(response) and "Hidden" not in text_of(response)
     assert client.get("/sets/nonexistent").status_code == 404
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
 
