@@ -111,7 +111,7 @@ def _api_message(err: HTTPException) -> str:
     if err.code == 405:
         allowed = getattr(err, "valid_methods", None) or []
         return (f"{request.method} is not allowed here (allowed: "
-                f"{', '.join(sorted(allowed)) or 'none'})")
+                f"{', '.join(allowed) or 'none'}; the routes are listed at /api/v1/docs)")
     return str(err.description or err.name)
 
 

@@ -416,7 +416,7 @@ def unpublish_set(set_id: str) -> Any:
     problem_sets.unpublish(problem_set)
     record_audit("set_unpublished", problem_set.public_id)
     submitted = problem_sets.submission_count(problem_set)
-    kept = (f"; their {submitted} submitted answer{'s are' if submitted != 1 else ' is'} kept"
+    kept = (f"; its {submitted} submission{'s are' if submitted != 1 else ' is'} kept"
             if submitted else "")
     flash(f"“{problem_set.title}” is hidden from students again{kept}.", "success")
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
@@ -458,7 +458,7 @@ def remove_student(course_id: str, user_id: str) -> Any:
         record_audit("student_removed", f"{student.public_id} from {course.public_id}")
         submitted = gradebook.submissions_in_course(course, student)
         kept = (
-            f"; their {submitted} submitted answer{'s are' if submitted != 1 else ' is'} kept"
+            f"; their {submitted} submission{'s are' if submitted != 1 else ' is'} kept"
             if submitted
             else ""
         )

@@ -156,9 +156,9 @@ def create_course(code: str, title: str, instructor: User) -> Course:
         # One course per code (any case), as an LMS's course short names: commands and the
         # instructor find a course by its code. LMS launches make their own courses.
         if s.scalar(select(Course.id).where(func.lower(Course.code) == code.lower())):
-            raise SpecError("code", f"the code {code!r} is already used by another course: "
-                                    "give this one its own (add the term or section, e.g. "
-                                    f"“{code} spring”)")
+            raise SpecError("code", f"the code “{code}” is already used by a course (codes "
+                                    "are compared ignoring case): give this one its own, "
+                                    f"e.g. with the term or section, “{code} spring”")
         course = Course(code=code, title=title)
         s.add(course)
         s.flush()

@@ -231,7 +231,17 @@ def _checked(part: Mapping[str, Any], text: str) -> set[str]:
             return {parse_choice(text, choices)}
         return set(parse_choices(text, choices, allow_empty=True))
     except (AnswerFormatError, ValueError):
-        return set()
+        if part["answer_type"] != "choices":
+            return set()
+    # Refused as a whole ("none" ticked with others): each box as it was ticked, so that
+    # the student sees what was sent and can untick one.
+    found = set()
+    for piece in text.split(","):
+        try:
+            found.add(parse_choice(piece, choices))
+        except (AnswerFormatError, ValueError):
+            continue
+    return found
 
 
 def _status(result: Mapping[str, Any] | None) -> str | None:
@@ -431,7 +441,8 @@ def problem_context(
             "offer_none": part["answer_type"] == "choices"
             # a part with a choice meaning "no choice" needs no extra "None of these" box
             and not any(means_nothing(c) for c in part.get("choices") or []),
-            "none_checked": part["answer_type"] == "choices" and text.strip().lower() == "none",
+            "none_checked": part["answer_type"] == "choices"
+            and any(piece.strip().lower() == "none" for piece in text.split(",")),
             # Checkboxes here: the part's own hint is for typed answers.
             "hint": TICK_HINT if part["answer_type"] == "choices" else part.get("hint", ""),
             "feedback": feedback,

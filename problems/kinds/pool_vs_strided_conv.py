@@ -235,6 +235,7 @@ def draft_for(config: Mapping[str, Any], *, with_next: bool, steps: Steps | None
             [("output_shape", "Output Shape")],
             {(_OPTION, "output_shape"): "pool_shape"},
             labels=(pre_label, pool_label),
+            note=False,
         ),
         text_block("Option B:"),
         stack_block(

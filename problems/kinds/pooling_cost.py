@@ -229,7 +229,7 @@ def draft_for(params: Mapping[str, Any], *, with_totals: bool, steps: Steps | No
             "input added to a sum."
         ),
         text_block("Stack A (no pooling):"),
-        stack_block(a, columns, cells_a, labels=(first_label, second_label)),
+        stack_block(a, columns, cells_a, labels=(first_label, second_label), note=False),
         text_block("Stack B (with pooling):"),
         stack_block(
             b,

@@ -140,7 +140,7 @@ def layer_label(layer: Mapping[str, Any]) -> str:
 # settings that differ from these).
 DEFAULTS_NOTE = ('Settings not listed are the defaults: stride 1 for a convolution (a '
                  'pooling window\'s stride is listed), padding "valid" (none), dilation 1, '
-                 'groups 1, with bias.')
+                 'groups 1, a bias per filter or unit, no ceil_mode.')
 
 
 def stack_block(
@@ -150,11 +150,13 @@ def stack_block(
     shown: Mapping[tuple[int, str], str] | None = None,
     footer: Sequence[tuple[str, str]] = (),
     labels: Sequence[str] | None = None,
+    note: bool = True,
 ) -> dict[str, Any]:
     """A summary-table block: one row per layer, `columns` as (key, title); `cells` maps
     (layer index, column key) to the part answered in that cell, `shown` to given text;
     `footer` rows as (label, part id), e.g. a total. `labels` are the layers' labels if
-    the caller has them already."""
+    the caller has them already. `note`: end it with DEFAULTS_NOTE (False for all but the
+    last of several tables in one statement: once is enough)."""
     if labels is None:
         labels = [layer_label(layer) for layer in stack["layers"]]
     keys = [key for key, _title in columns]
@@ -177,7 +179,7 @@ def stack_block(
         "columns": [{"key": k, "title": t} for k, t in columns],
         "rows": rows,
         "footer": [{"label": label, "part": part} for label, part in footer],
-        "note": DEFAULTS_NOTE,
+        "note": DEFAULTS_NOTE if note else "",
     }
 
 

@@ -567,3 +567,34 @@ def test_what_is_typed_after_being_signed_out_elsewhere_comes_back_after_signing
     expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
     screenshot(page, "student-item-restored-after-sign-in")
     assert _submission_count(live_server, student) == 0  # nothing was submitted unseen
+
+
+def test_an_answer_typed_just_before_submit_survives_a_session_ended_elsewhere(
+    live_server, page, make_user, build_course, browser_login, browser
+):
+    """Submit clicked before autosave has heard of the ended session: the answers are kept
+    in the tab all the same, and come back after signing in."""
+    teacher = make_user("browser-teacher8@example.edu", "Tom Teacher", instructor=True)
+    student = make_user("browser-student8@example.edu", "Sue Student")
+    built = build_course(teacher, [student],
+                         [{"kind": "output_shape", "difficulty": 1, "points": 10}])
+    item_url = f"{live_server.url}/sets/{built['set_id']}/items/{built['item_ids'][0]}"
+    browser_login(page, "browser-student8@example.edu")
+    page.goto(item_url)
+    elsewhere = browser.new_context()
+    try:
+        phone = elsewhere.new_page()
+        browser_login(phone, "browser-student8@example.edu")
+        phone.goto(f"{live_server.url}/logout")
+        phone.get_by_role("button", name="Log out everywhere").click()
+        phone.wait_for_load_state("load")
+    finally:
+        elsewhere.close()
+    page.fill("input.cell-input >> nth=0", "9x9x8")  # no pause for autosave
+    page.get_by_role("button", name=re.compile("Submit attempt")).click()
+    page.wait_for_load_state("load")
+    assert "/login" in page.url
+    browser_login(page, "browser-student8@example.edu")
+    page.goto(item_url)
+    assert page.locator("input.cell-input >> nth=0").input_value() == "9x9x8"
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)

@@ -932,7 +932,7 @@ def test_removing_a_student_keeps_their_submissions_out_of_the_gradebook(
     assert url in _html(teacher.get(f"/teach/courses/{course.public_id}"))
     page = _html(teacher.get(url))
     assert "Remove Sam Student from CNN101?" in page
-    assert "1 submitted answer is kept in the database" in page and "gradebook" in page
+    assert "1 submission is kept in the database" in page and "gradebook" in page
     assert teacher.post(url, data={"confirm": "yes"}).status_code == 400  # no CSRF token
     done = _post(teacher, url, {"confirm": "yes"})
     assert done.status_code == 302 and done.headers["Location"].endswith("#roster")
@@ -943,7 +943,7 @@ def test_removing_a_student_keeps_their_submissions_out_of_the_gradebook(
         assert db.session().scalar(select(func.count(Submission.id))) == 1
         book = gradebook.gradebook(db.session().get(ProblemSet, ps.id))
     assert book.row_for(student.id) is None and book.row_for(other_student.id) is not None
-    assert "removed from CNN101; their 1 submitted answer is kept." in _html(
+    assert "removed from CNN101; their 1 submission is kept." in _html(
         teacher.get(f"/teach/courses/{course.public_id}")
     )
     assert teacher.get(url).status_code == 404  # no longer a student of the course
@@ -964,9 +964,9 @@ def test_removing_a_student_who_submitted_nothing_mentions_no_kept_submissions(
     assert "kept" not in roster.split("removed from CNN101", 1)[1].split("</", 1)[0]
     # one who did: the count, as on their confirmation page
     url = f"/teach/courses/{course.public_id}/students/{student.public_id}/remove"
-    assert "Their 2 submitted answers are kept in the database" in _html(teacher.get(url))
+    assert "Their 2 submissions are kept in the database" in _html(teacher.get(url))
     assert _post(teacher, url, {"confirm": "yes"}).status_code == 302
-    assert "removed from CNN101; their 2 submitted answers are kept." in _html(
+    assert "removed from CNN101; their 2 submissions are kept." in _html(
         teacher.get(f"/teach/courses/{course.public_id}")
     )
 

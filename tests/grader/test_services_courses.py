@@ -96,7 +96,7 @@ def test_a_course_code_names_one_course(ctx, instructor, course):
     any case) is refused, naming the code."""
     with pytest.raises(SpecError) as err:
         courses.create_course(f" {course.code.lower()} ", "Again", instructor)
-    assert err.value.path == "code" and "already used by another course" in err.value.message
+    assert err.value.path == "code" and "is already used by a course" in err.value.message
     assert courses.find_course(course.code).id == course.id
 
 

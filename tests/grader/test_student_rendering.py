@@ -161,6 +161,17 @@ def test_a_choices_part_offers_none_unless_a_label_says_none():
     assert not ctx["parts"]["q"]["offer_none"] and ctx["parts"]["q"]["checked"] == {"none"}
 
 
+def test_boxes_sent_together_with_none_come_back_ticked_as_sent():
+    """"none" with another choice is refused unread: the page shows every box as it was
+    ticked, so the student can untick one."""
+    ours = Part("p", "Which?", "choices", choices=("a lot", "a little"))
+    theirs = Part("q", "Which?", "choices", choices=("1 down", "1 right", "none"))
+    problem = {"parts": [ours.to_json(), theirs.to_json()], "statement": []}
+    ctx = rendering.problem_context(problem, {"p": "a lot, none", "q": "1 right, none"})
+    assert ctx["parts"]["p"]["checked"] == {"a lot"} and ctx["parts"]["p"]["none_checked"]
+    assert ctx["parts"]["q"]["checked"] == {"1 right", "none"}
+
+
 def test_a_choices_part_says_tick_on_the_page_and_keeps_the_typed_form_for_the_api():
     part = Part("p", "Which?", "choices", choices=("a lot", "a little"))
     assert "separated by commas" in part.to_json()["hint"]  # the API and exports: typed text

@@ -198,7 +198,11 @@
       if (document.visibilityState === "hidden" && dirty) save();
     });
     form.addEventListener("answers:submitting", function () {
-      if (sessionEnded) keepInTab();  // the submission will meet the sign-in page
+      // Kept whatever autosave last heard: a session ended elsewhere since is found out only
+      // by this submission, which then meets the sign-in page. After a submission that
+      // was recorded, the page shows these answers anyway, so putting them back changes
+      // nothing.
+      keepInTab();
       stopped = true;  // the submission replaces the draft
       window.clearTimeout(timer);
       window.clearTimeout(retry);
