@@ -57,6 +57,20 @@ class AttemptRefused(Exception):
         self.next_attempt = next_attempt
 
 
+class SetNotOpen(Exception):
+    """A set of one of the student's courses that takes no answers now: unpublished (or
+    never published), status 409; or, where the caller asks (`student_item(...,
+    removed_is_gone=True)`), an open set without the item, status 410 (removed while its page
+    was open). Not audited: the student may well have had the page open. `item` is the
+    item asked for when the set still has it."""
+
+    def __init__(self, status: int, problem_set: ProblemSet, item: Item | None = None) -> None:
+        super().__init__(f"set {problem_set.public_id}: not open ({status})")
+        self.status = status
+        self.problem_set = problem_set
+        self.item = item
+
+
 class DraftRejected(ValueError):
     """A draft body that is not a small mapping of part ids to texts (`message` names why)."""
 
@@ -203,16 +217,17 @@ def format_time(moment: datetime | None) -> str:
 # ---------------------------------------------------------------- what a student may open
 
 
-def _student_sets_query(user: User):  # type: ignore[no-untyped-def]
+def _course_sets_query(user: User):  # type: ignore[no-untyped-def]
+    """Every set of the courses `user` is a student of, published or not."""
     return (
         select(ProblemSet)
         .join(Enrollment, Enrollment.course_id == ProblemSet.course_id)
-        .where(
-            Enrollment.user_id == user.id,
-            Enrollment.role == "student",
-            ProblemSet.published_at.is_not(None),
-        )
+        .where(Enrollment.user_id == user.id, Enrollment.role == "student")
     )
+
+
+def _student_sets_query(user: User):  # type: ignore[no-untyped-def]
+    return _course_sets_query(user).where(ProblemSet.published_at.is_not(None))
 
 
 def is_enrolled(s: Session, user: User, problem_set: ProblemSet) -> bool:
@@ -238,7 +253,8 @@ def _deny(detail: str) -> None:
 
 
 def student_set(user: User, set_public_id: str) -> ProblemSet:
-    """A published set of a course the user is a student of; 404 (audited) otherwise."""
+    """A published set of a course the user is a student of; SetNotOpen (409) for an
+    unpublished set of such a course; 404 (audited) otherwise."""
     s = db.session()
     found = s.scalars(
         _student_sets_query(user)
@@ -246,16 +262,38 @@ def student_set(user: User, set_public_id: str) -> ProblemSet:
         .options(selectinload(ProblemSet.items), selectinload(ProblemSet.course))
     ).first()
     if found is None:
+        # Only on this path (never for an open set): is it a set of theirs not open now?
+        closed = s.scalars(
+            _course_sets_query(user)
+            .where(ProblemSet.public_id == set_public_id, ProblemSet.published_at.is_(None))
+            .options(selectinload(ProblemSet.items))
+        ).first()
+        if closed is not None:
+            raise SetNotOpen(409, closed)
         _deny(f"problem set {set_public_id[:40]!r} not available to this student")
     return found  # type: ignore[return-value]
 
 
-def student_item(user: User, set_public_id: str, item_public_id: str) -> Item:
-    """An item of a set the user may open (see `student_set`); 404 (audited) otherwise."""
-    problem_set = student_set(user, set_public_id)
-    for item in problem_set.items:
-        if item.public_id == item_public_id:
-            return item
+def _item_of(problem_set: ProblemSet, item_public_id: str) -> Item | None:
+    return next((i for i in problem_set.items if i.public_id == item_public_id), None)
+
+
+def student_item(user: User, set_public_id: str, item_public_id: str, *,
+                 removed_is_gone: bool = False) -> Item:
+    """An item of a set the user may open (see `student_set`, whose SetNotOpen then names
+    the item). An open set without the item: SetNotOpen (410) with `removed_is_gone` (an
+    answer sent from a page open before the item was removed), else 404 (audited: a link
+    to a removed item cannot be told from a made-up one)."""
+    try:
+        problem_set = student_set(user, set_public_id)
+    except SetNotOpen as closed:
+        closed.item = _item_of(closed.problem_set, item_public_id)
+        raise
+    item = _item_of(problem_set, item_public_id)
+    if item is not None:
+        return item
+    if removed_is_gone:
+        raise SetNotOpen(410, problem_set)
     _deny(f"item {item_public_id[:40]!r} not in set {set_public_id[:40]!r}")
     raise AssertionError("unreachable")  # pragma: no cover
 

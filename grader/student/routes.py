@@ -6,11 +6,8 @@ from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from grader import db
 from grader.auth.access import login_required_role
-from grader.models import Enrollment, Item, ProblemSet
 from grader.services import attempts
 from grader.services.attempts import AttemptRefused, DraftRejected
 from grader.student import bp, rendering
@@ -64,9 +61,6 @@ def my_sets() -> Any:
 def problem_set(set_id: str) -> Any:
     """A set's items with the student's status and score on each."""
     user = _user()
-    closed = _not_open_page(user, set_id)
-    if closed is not None:
-        return closed
     found = attempts.student_set(user, set_id)
     return render_template("student/set.html", summary=attempts.set_view(user, found))
 
@@ -157,9 +151,6 @@ def _item_page(
 def item_page(set_id: str, item_id: str) -> Any:
     """The problem to answer, with the latest feedback."""
     user = _user()
-    closed = _not_open_page(user, set_id, item_id)
-    if closed is not None:
-        return closed
     return _item_page(user, attempts.student_item(user, set_id, item_id))
 
 
@@ -167,56 +158,29 @@ def item_page(set_id: str, item_id: str) -> Any:
 
 UNPUBLISHED = "This set is no longer open: your instructor unpublished it."
 REMOVED = "This item is no longer in the set: your instructor removed it."
+NOT_OPEN = ("This set is not open: your instructor has not published it, or has unpublished "
+            "it. It appears under My sets when it is open again.")
 
 
-def _withdrawn(user: Any, set_id: str, item_id: str) -> tuple[str, int, Any, Item | None] | None:
-    """Why an item a student had open takes no answer now because of their instructor:
-    (message, status, set, item or None) when the set of one of their courses was
-    unpublished (409: it may be published again) or the item removed from it (410). None
-    otherwise: the item is open, or was never theirs to open (`student_item` then answers
-    404, audited); no more is told than the set's title, to a student of its course.
-    One query when the item is open (autosave asks on every pause in typing)."""
-    s = db.session()
-    found = s.execute(
-        select(ProblemSet.id, ProblemSet.published_at, Item.id)
-        .join(Enrollment, Enrollment.course_id == ProblemSet.course_id)
-        .outerjoin(Item, (Item.problem_set_id == ProblemSet.id) & (Item.public_id == item_id))
-        .where(
-            ProblemSet.public_id == set_id,
-            Enrollment.user_id == user.id,
-            Enrollment.role == "student",
-        )
-    ).first()
-    if found is None or (found[1] is not None and found[2] is not None):
-        return None
-    problem_set = s.get(ProblemSet, found[0])
-    item = s.get(Item, found[2]) if found[2] is not None else None
-    if found[1] is None:
-        return UNPUBLISHED, 409, problem_set, item
-    return REMOVED, 410, problem_set, None
+def _gone_message(status: int) -> str:
+    return UNPUBLISHED if status == 409 else REMOVED
 
 
-def _not_open_page(user: Any, set_id: str, item_id: str | None = None) -> Any:
-    """The page of a set of the student's course that is not open (never published, or
-    unpublished), or of one of its items: 409, saying so without the set's title (a draft
-    may not want it shown yet). None when the page can be shown, or is the view's own 404:
-    a set of no course of theirs, or an item id that is not in an open set (a link to an
-    item removed meanwhile cannot be told from a made-up one here)."""
-    withdrawn = _withdrawn(user, set_id, item_id or "")
-    if withdrawn is None or withdrawn[1] != 409:
-        return None
-    message = ("This set is not open: your instructor has not published it, or has "
-               "unpublished it. It appears under My sets when it is open again.")
-    return render_template("student/not_open.html", message=message), 409
+@bp.errorhandler(attempts.SetNotOpen)
+def _not_open_page(closed: attempts.SetNotOpen) -> Any:
+    """A page of a set of the student's course that is not open (never published, or
+    unpublished): 409, saying so without the set's title (a draft may not want it shown)."""
+    return render_template("student/not_open.html", message=NOT_OPEN), 409
 
 
-def _not_recorded_page(user: Any, message: str, status: int, problem_set: Any, item: Any) -> Any:
+def _not_recorded_page(user: Any, closed: attempts.SetNotOpen) -> Any:
     """A submission that could not be recorded because the set or item is gone: says so, and
     shows back the answers typed (from the form) so that the student can keep a copy."""
+    item, problem_set, status = closed.item, closed.problem_set, closed.status
     parts = attempts.problem_for(user, item).parts if item is not None else None
     return render_template(
         "student/not_recorded.html",
-        message=message,
+        message=_gone_message(status),
         problem_set=problem_set,
         item=item,
         answers=rendering.typed_answers(request.form, parts),
@@ -235,10 +199,10 @@ def _format_errors_only(invalid: GradeResult) -> dict[str, Any]:
 def submit(set_id: str, item_id: str) -> Any:
     """Grade and record an attempt, then back to the item page (post/redirect/get)."""
     user = _user()
-    withdrawn = _withdrawn(user, set_id, item_id)
-    if withdrawn is not None:
-        return _not_recorded_page(user, *withdrawn)
-    item = attempts.student_item(user, set_id, item_id)
+    try:
+        item = attempts.student_item(user, set_id, item_id, removed_is_gone=True)
+    except attempts.SetNotOpen as closed:
+        return _not_recorded_page(user, closed)
     problem = attempts.problem_for(user, item)
     texts = rendering.form_answers(request.form, problem.parts)
     here = url_for("student.item_page", set_id=set_id, item_id=item_id)
@@ -255,7 +219,7 @@ def submit(set_id: str, item_id: str) -> Any:
         outcome = attempts.submit(user, item, graded_texts, attempt)
     except AttemptRefused as refusal:
         if refusal.reason == "not_published":  # unpublished while this was being graded
-            return _not_recorded_page(user, UNPUBLISHED, 409, item.problem_set, item)
+            return _not_recorded_page(user, attempts.SetNotOpen(409, item.problem_set, item))
         flash(refusal.message, "error")
         return _item_page(user, item, answers=texts, status=409)
     if outcome.invalid is not None:
@@ -345,11 +309,10 @@ def save_draft(set_id: str, item_id: str) -> Any:
     """Autosave: `{"answers": {part_id: text}}` → `{"saved_at": ...}` (JSON, CSRF header).
     Refused with `{"error": {"message": ...}}`, which the page's autosave line shows."""
     user = _user()
-    withdrawn = _withdrawn(user, set_id, item_id)
-    if withdrawn is not None:
-        message, status, _, _ = withdrawn
-        return _json_error("", message, status)
-    item = attempts.student_item(user, set_id, item_id)
+    try:
+        item = attempts.student_item(user, set_id, item_id, removed_is_gone=True)
+    except attempts.SetNotOpen as closed:
+        return _json_error("", _gone_message(closed.status), closed.status)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or "answers" not in payload:
         return _json_error("answers", 'Expected a JSON object {"answers": {part id: text}}.', 400)
