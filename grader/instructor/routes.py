@@ -415,9 +415,7 @@ def unpublish_set(set_id: str) -> Any:
     problem_set = own_set(set_id)
     problem_sets.unpublish(problem_set)
     record_audit("set_unpublished", problem_set.public_id)
-    submitted = problem_sets.submission_count(problem_set)
-    kept = (f"; its {submitted} submission{'s are' if submitted != 1 else ' is'} kept"
-            if submitted else "")
+    kept = _kept("its", problem_sets.submission_count(problem_set))
     flash(f"“{problem_set.title}” is hidden from students again{kept}.", "success")
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
 
@@ -447,6 +445,13 @@ def delete_set(set_id: str) -> Any:
     ), (409 if request.method == "POST" and submitted else 200)
 
 
+def _kept(whose: str, submitted: int) -> str:
+    """`; their 2 submissions are kept` for a message, or nothing when there are none."""
+    if not submitted:
+        return ""
+    return f"; {whose} {submitted} submission{'s are' if submitted != 1 else ' is'} kept"
+
+
 @bp.route("/courses/<course_id>/students/<user_id>/remove", methods=["GET", "POST"])
 def remove_student(course_id: str, user_id: str) -> Any:
     """Unenroll a student after a confirmation page: their submissions stay recorded (the
@@ -456,12 +461,7 @@ def remove_student(course_id: str, user_id: str) -> Any:
     if request.method == "POST" and request.form.get("confirm") == "yes":
         courses.unenroll(course, student)
         record_audit("student_removed", f"{student.public_id} from {course.public_id}")
-        submitted = gradebook.submissions_in_course(course, student)
-        kept = (
-            f"; their {submitted} submission{'s are' if submitted != 1 else ' is'} kept"
-            if submitted
-            else ""
-        )
+        kept = _kept("their", gradebook.submissions_in_course(course, student))
         flash(f"{student.email} removed from {course.code}{kept}.", "success")
         return redirect(url_for("instructor.course", course_id=course.public_id) + "#roster")
     return render_template(
