@@ -48,13 +48,11 @@ def write_output(path: str | os.PathLike[str], data: bytes, option: str = "-o/--
             out.write(data)
         os.chmod(temp, mode)  # mkstemp makes it 0600
         os.replace(temp, target)
-    except OSError as err:
+    except BaseException as err:  # an interrupt too: no half-written file is left
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise SpecError(option, f"cannot write {str(path)!r}: {err.strerror}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        if isinstance(err, OSError):
+            raise SpecError(option, f"cannot write {str(path)!r}: {err.strerror}") from None
         raise
 
 
