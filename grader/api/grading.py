@@ -3,41 +3,35 @@
 A problem is `(kind, difficulty, seed)` stored under a random id; its answers never leave
 the server before grading. A problem row never changes, so each process keeps the rows it
 has read (`_Problems`). Grading is pure and happens first; the grade is then recorded by
-ONE statement, in its own transaction, together with the grades other threads of the process
-are recording at the same moment (group commit, grader/api/group_commit.py: one commit for
-several grades under load, one grade at once when alone):
+ONE statement in its own transaction:
 
-    WITH v (...) AS (VALUES (grade 1), (grade 2), ...)
-    INSERT INTO api_grades (...) SELECT ... FROM v JOIN api_keys JOIN api_problems
+    INSERT INTO api_grades (...) SELECT ... FROM api_keys JOIN api_problems
     WHERE the key is not revoked and the problem is the key's course's
-    ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING public_id
+    ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING id
 
-(a grade alone: `INSERT ... SELECT` of its values, without the VALUES list), so a known problem is graded and recorded with one round trip to the database, and the
+so a known problem is graded and recorded with one round trip to the database, and the
 key's revocation is checked atomically with the recording. The unique index decides which
-of several concurrent retries records (in one statement as across statements); when a
-grade is not inserted, the slow path finds out why (a retry: the winner's stored response
-is replayed byte for byte; a revoked key: 401; a problem gone: 404). The grading path runs
-prebuilt statements (grader/api/connection.py): it is the API's hot path.
+of several concurrent retries records; when nothing is inserted, the slow path finds out
+why (a retry: the winner's stored response is replayed byte for byte; a revoked key: 401;
+a problem gone: 404). The grading path runs prebuilt Core statements
+(grader/api/connection.py): it is the API's hot path.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Dialect, Integer, bindparam, select
-from sqlalchemy import text as sql_text
+from sqlalchemy import Dialect, bindparam, select
 
 from grader import db
 from grader.api import connection
 from grader.api.auth import not_found, unauthorized
 from grader.api.common import iso
 from grader.api.errors import ApiError, dumps, join_path
-from grader.api.group_commit import GroupCommit
 from grader.api.models import ApiGrade, ApiKey, ApiProblem
 from grader.api.schemas import GradeRequest, ProblemRequest
 from grader.models import new_public_id, utcnow
@@ -150,8 +144,7 @@ _PROBLEM = select(
 ).where(ApiProblem.public_id == bindparam("problem_id"))
 _GRADE_COLUMNS = ("public_id", "idempotency_key", "request_hash", "student", "answers",
                   "score", "max_score", "response", "created_at")
-_INSERTS: dict[tuple[str, int], connection.Prepared] = {}  # by dialect and batch size (0: one)
-_MAX_BATCH = 32  # grades recorded by one statement at most
+_INSERTS: dict[str, connection.Prepared] = {}
 _MAX_PROBLEMS = 50_000  # problem rows remembered per process (then forgotten all at once)
 
 
@@ -187,92 +180,30 @@ def _problem_row(problem_id: str, course_id: int) -> _ProblemRow:
 
 
 def _insert_grade(dialect: Dialect) -> connection.Prepared:
-    """The recording statement of the module's docstring for one grade, prepared once per
-    dialect (a VALUES list of one row costs SQLite about 25 us more)."""
-    cached = _INSERTS.get((dialect.name, 0))
-    if cached is not None:
-        return cached
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = ApiGrade.__table__
-    values = select(
-        *(bindparam(name, type_=table.c[name].type) for name in _GRADE_COLUMNS),
-        ApiKey.id, ApiProblem.id,
-    ).select_from(
-        ApiKey.__table__.join(ApiProblem.__table__, ApiProblem.course_id == ApiKey.course_id)
-    ).where(
-        ApiKey.id == bindparam("key_id"), ApiKey.revoked_at.is_(None),
-        ApiProblem.id == bindparam("problem_row_id"),
-    )
-    prepared = _INSERTS[(dialect.name, 0)] = connection.Prepared.of(
-        insert(ApiGrade)
-        .from_select([*_GRADE_COLUMNS, "api_key_id", "problem_id"], values)
-        .on_conflict_do_nothing(index_elements=["api_key_id", "idempotency_key"])
-        .returning(ApiGrade.public_id),
-        dialect,
-    )
-    return prepared
-
-
-def _insert_grades(dialect: Dialect, count: int) -> connection.Prepared:
-    """The recording statement for `count` grades at once (their parameters suffixed `_0`,
-    `_1`, ...), prepared once per dialect and count. It returns the public ids of the
-    grades it recorded."""
-    cached = _INSERTS.get((dialect.name, count))
-    if cached is not None:
-        return cached
-    table = ApiGrade.__table__
-    names = (*_GRADE_COLUMNS, "key_id", "problem_row_id")
-    types = {name: table.c[name].type for name in _GRADE_COLUMNS}
-    # PostgreSQL reads a VALUES list's text as text, which a json column does not take.
-    cast = "CAST(:{} AS JSON)" if dialect.name == "postgresql" else ":{}"
-    rows = ", ".join(
-        "(" + ", ".join((cast if name == "answers" else ":{}").format(f"{name}_{i}")
-                        for name in names) + ")"
-        for i in range(count)
-    )
-    sql = (
-        f"WITH v ({', '.join(names)}) AS (VALUES {rows}) "
-        f"INSERT INTO api_grades ({', '.join(_GRADE_COLUMNS)}, api_key_id, problem_id) "
-        f"SELECT {', '.join(f'v.{name}' for name in _GRADE_COLUMNS)}, api_keys.id, api_problems.id "
-        "FROM v JOIN api_keys ON api_keys.id = v.key_id "
-        "JOIN api_problems ON api_problems.id = v.problem_row_id "
-        "AND api_problems.course_id = api_keys.course_id "
-        "WHERE api_keys.revoked_at IS NULL "
-        "ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING public_id"
-    )
-    statement = sql_text(sql).bindparams(*(
-        bindparam(f"{name}_{i}", type_=types.get(name, Integer()))
-        for i in range(count) for name in names
-    ))
-    prepared = _INSERTS[(dialect.name, count)] = connection.Prepared.of(statement, dialect)
-    return prepared
-
-
-def _record_grades(grades: Sequence[dict[str, Any]]) -> list[bool]:
-    """Record `grades` (each one the recording statement's parameters) with one statement:
-    whether each was recorded (False: see `_not_recorded`)."""
-    params = {f"{name}_{i}": value for i, grade in enumerate(grades)
-              for name, value in grade.items()}
-    inserted = {row[0] for row in connection.rows_prepared(
-        _insert_grades(connection.dialect(), len(grades)), params)}
-    return [grade["public_id"] in inserted for grade in grades]
-
-
-def _record_grade(grade: dict[str, Any]) -> bool:
-    """Record one grade (the recording statement's parameters): whether it was recorded."""
-    return bool(connection.rows_prepared(_insert_grade(connection.dialect()), grade))
-
-
-def _group_commit() -> GroupCommit[dict[str, Any], bool]:
-    """This app's group commit of grades (see grader/api/group_commit.py)."""
-    found = current_app.extensions.get("api_grade_commits")
-    if found is None:
-        found = current_app.extensions.setdefault(
-            "api_grade_commits", GroupCommit(_record_grades, _record_grade, _MAX_BATCH))
-    return found  # type: ignore[no-any-return]
+    """The recording statement of the module's docstring, prepared once per dialect."""
+    if dialect.name not in _INSERTS:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = ApiGrade.__table__
+        values = select(
+            *(bindparam(name, type_=table.c[name].type) for name in _GRADE_COLUMNS),
+            ApiKey.id, ApiProblem.id,
+        ).select_from(
+            ApiKey.__table__.join(ApiProblem.__table__, ApiProblem.course_id == ApiKey.course_id)
+        ).where(
+            ApiKey.id == bindparam("key_id"), ApiKey.revoked_at.is_(None),
+            ApiProblem.id == bindparam("problem_row_id"),
+        )
+        _INSERTS[dialect.name] = connection.Prepared.of(
+            insert(ApiGrade)
+            .from_select([*_GRADE_COLUMNS, "api_key_id", "problem_id"], values)
+            .on_conflict_do_nothing(index_elements=["api_key_id", "idempotency_key"])
+            .returning(ApiGrade.id),
+            dialect,
+        )
+    return _INSERTS[dialect.name]
 
 
 def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_key: str,
@@ -302,14 +233,14 @@ def grade(caller: Caller, problem_id: str, request: GradeRequest, idempotency_ke
         **result_json,
         "recorded_at": iso(now),
     })
-    recorded = _group_commit().submit({
+    inserted = connection.first_prepared(_insert_grade(connection.dialect()), {
         "public_id": grade_id, "key_id": caller.key_id, "problem_row_id": row.id,
         "idempotency_key": idempotency_key, "request_hash": request_hash,
         "student": student, "answers": request.answers,
         "score": result_json["score"], "max_score": result_json["max_score"],
         "response": text, "created_at": now,
     })
-    if recorded:
+    if inserted is not None:
         return Recorded(text, 201)
     return _not_recorded(caller, problem_id, idempotency_key, request_hash)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -163,84 +162,3 @@ def test_concurrent_clients_reusing_one_key_string_each_get_their_own(app, live,
     assert len({r.json()["grade_id"] for r in responses}) == len(keys)
     with app.app_context():
         assert len(db.session().scalars(select(ApiGrade)).all()) == len(keys)
-
-
-def test_grades_arriving_together_are_recorded_in_one_batch_each_with_its_outcome(
-        app, live, api_key, course):
-    """Group commit (grader/api/group_commit.py) on the real database: while one grade is
-    being written, the others queue and go in ONE statement; each request still gets its
-    own answer: fresh grades, a retry's replay, another body's 422, a revoked key's 401."""
-    from grader.api import grading
-    from grader.api.group_commit import GroupCommit
-    from grader.services import api_keys
-
-    revoked = make_key(app, course, "revoked")
-    auth = {"Authorization": f"Bearer {api_key}"}
-    made = requests.post(f"{live}/problems", json={"kind": "param_count", "difficulty": 1},
-                         headers=auth, timeout=30).json()
-    with app.app_context():
-        row = db.session().scalar(select(ApiProblem).where(ApiProblem.public_id == made["id"]))
-        problem = variant(row.kind, row.difficulty, row.seed)
-    right, wrong = json.dumps({"answers": right_answers(problem)}), json.dumps(
-        {"answers": wrong_answers(problem)})
-    url = f"{live}/problems/{made['id']}/grade"
-    # The revoked key is known to the process (authenticated once), then revoked: only the
-    # recording statement finds out, for that row of the batch.
-    assert requests.post(url, data=right, timeout=30, headers={
-        "Authorization": f"Bearer {revoked}", "Idempotency-Key": "before",
-        "Content-Type": "application/json"}).status_code == 201
-    with app.app_context():
-        assert api_keys.revoke(api_keys.find_key(revoked))
-
-    batches: list[int] = []
-    hold = threading.Event()
-    first = threading.Event()
-
-    def write(grades):
-        batches.append(len(grades))
-        return grading._record_grades(grades)
-
-    def write_one(grade):
-        if not first.is_set():
-            first.set()
-            assert hold.wait(timeout=30)
-        return grading._record_grade(grade)
-
-    group = app.extensions["api_grade_commits"] = GroupCommit(write, write_one)
-    sends = ([(api_key, f"fresh-{n}", right if n % 2 else wrong) for n in range(10)]
-             + [(api_key, "fresh-0", wrong), (api_key, "fresh-1", wrong)]  # retry; conflict
-             + [(revoked, "late", right)])
-
-    def send(key_body):
-        key, idempotency_key, body = key_body
-        return requests.post(url, data=body, timeout=60, headers={
-            "Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key,
-            "Content-Type": "application/json"})
-
-    with ThreadPoolExecutor(len(sends) + 1) as pool:
-        lead = pool.submit(send, (api_key, "the-first", right))
-        assert first.wait(timeout=30)
-        futures = [pool.submit(send, s) for s in sends]
-        deadline = time.monotonic() + 30
-        while len(group._waiting) < len(sends) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        hold.set()
-        responses = [f.result() for f in futures]
-    assert lead.result().status_code == 201
-    assert batches and max(batches) == len(sends), batches  # all of them in one statement
-    fresh, retry, conflict, late = responses[:10], responses[10], responses[11], responses[12]
-    # A retry and another body under a used key raced their first request into the same
-    # statement, in whichever order they came: one of each pair records, and the other
-    # replays it (the same body) or is refused (another body).
-    assert [r.status_code for r in fresh if r is not fresh[1]] == [201] * 9
-    assert [r.json()["fraction"] for r in fresh[2:]] == [0.0, 1.0] * 4
-    assert retry.status_code == 201 and retry.content == fresh[0].content
-    assert {retry.headers.get("Idempotent-Replayed"),
-            fresh[0].headers.get("Idempotent-Replayed")} == {None, "true"}
-    assert sorted(r.status_code for r in (fresh[1], conflict)) == [201, 422]
-    refused = fresh[1] if fresh[1].status_code == 422 else conflict
-    assert refused.json()["error"]["path"] == "Idempotency-Key", refused.text
-    assert late.status_code == 401, late.text
-    with app.app_context():
-        keys = sorted(db.session().scalars(select(ApiGrade.idempotency_key)).all())
-    assert keys == sorted(["before", "the-first", *(f"fresh-{n}" for n in range(10))])
