@@ -197,6 +197,8 @@ def test_grid_parts_are_one_input_per_cell(app, signed_in, student, course):
     part = next(p for p in problem.parts if p.answer_type == "grid")
     rows, cols = part.grid_shape
     assert page.count(f'name="grid[{part.id}]') == rows * cols
+    # A screen reader moving from box to box hears which grid and which cell it is in.
+    assert f'aria-label="{part.prompt}: row {rows - 1}, column {cols - 1}"' in page
     assert "data-grid-answer" in page and "data-window" not in page.replace(
         "data-window-target", ""
     )
