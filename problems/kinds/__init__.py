@@ -77,6 +77,7 @@ def grade(problem: Problem, answers: Mapping[str, str], *, follow_through: bool 
         wrong_models=_hook(module, "wrong_models"),
         follow_through=_hook(module, "follow_through"),
         allow_follow_through=follow_through,
+        chained=getattr(module, "CHAINED", False),
     )
 
 

@@ -4,8 +4,10 @@ answer type, follow-through credit, misconception matching and the self-test.
 A kind module provides `NAME`, `TITLE`, `SUMMARY`, `generate(rng, difficulty) -> Draft`,
 `worked(problem) -> list[Step]`, and optionally `wrong_models(problem)` (the answers that
 named misconceptions give) and `follow_through(problem, part_id, given)` (the answer to a
-part that is right given the student's own earlier answers). Everything else is here, so
-the grader never needs per-kind code.
+part that is right given the student's own earlier answers), and `CHAINED = True` when
+each part is computed from the parts it depends on (a mistake is then named only where it
+agrees with the student's own answers to those). Everything else is here, so the grader
+never needs per-kind code.
 """
 
 from __future__ import annotations
@@ -450,11 +452,12 @@ _WITHIN_TOLERANCE = ("number", "grid")  # the answer types `_same` compares with
 
 def _telling_wrong_answers(
     problem: Problem, wrong_models: Callable[[Problem], Iterable[WrongModel]] | None,
-) -> dict[str, list[tuple[str, Any]]]:
-    """Per part, in the models' order, (misconception id, its answer) for the misconceptions
-    whose answer differs from the right one: the answers a wrong answer is compared with.
-    For a part whose answers are compared exactly, the answer is kept `_canonical`, as
-    `_same` compares it.
+) -> dict[str, list[tuple[str, Any, dict[str, Any]]]]:
+    """Per part, in the models' order, (misconception id, its answer, its answers to the
+    parts this one depends on) for the misconceptions whose answer differs from the right
+    one: the answers a wrong answer is compared with. A model that leaves out an earlier
+    part has it right. For a part whose answers are compared exactly, the answer is kept
+    `_canonical`, as `_same` compares it.
 
     They depend on the problem alone, so they are kept on the Problem object (not one of its
     fields: equality, the JSON and the public view ignore it): a problem graded many times,
@@ -462,27 +465,41 @@ def _telling_wrong_answers(
     known = problem.__dict__.get(_TELLING)
     if known is None:
         known = {}
+        answers = problem.answers
         for mid, wrong in (wrong_models(problem) if wrong_models else ()):
             for part in problem.parts:
-                if part.id in wrong and not _same(part, wrong[part.id], problem.answers[part.id]):
+                if part.id in wrong and not _same(part, wrong[part.id], answers[part.id]):
                     answer = wrong[part.id]
                     if part.answer_type not in _WITHIN_TOLERANCE:
                         answer = _canonical(answer)
-                    known.setdefault(part.id, []).append((mid, answer))
+                    earlier = {d: wrong.get(d, answers[d]) for d in part.depends_on}
+                    known.setdefault(part.id, []).append((mid, answer, earlier))
         problem.__dict__[_TELLING] = known
     return known
 
 
 def _misconception_of(
-    part: Part, value: Any, telling: Iterable[tuple[str, Any]],
+    problem: Problem, part: Part, value: Any, given: Mapping[str, Any] | None,
+    telling: Iterable[tuple[str, Any, dict[str, Any]]],
 ) -> Misconception | None:
     """The misconception of the first of a part's telling wrong answers that `value` is (as
     `_same` judges it; an exact comparison puts `value` in canonical form once, not once
-    per wrong answer: a list of cells takes long to)."""
+    per wrong answer: a list of cells takes long to). With `given` (the student's readable
+    answers: a kind whose parts are each computed from the ones they depend on), only among
+    the mistakes that agree with the student's answers to those parts: a mistake that would
+    have changed an earlier answer the student got otherwise is not what they made here
+    (26x26 right, then 14x14 from a 2x2 pool: off by one, not "same" padding everywhere)."""
+
+    def consistent(earlier: dict[str, Any]) -> bool:
+        return given is None or all(d not in given or _same(problem.part(d), given[d], answer)
+                                    for d, answer in earlier.items())
+
     if part.answer_type in _WITHIN_TOLERANCE:
-        return next((misconception(mid) for mid, wrong in telling if _same(part, value, wrong)), None)
+        return next((misconception(mid) for mid, wrong, earlier in telling
+                     if _same(part, value, wrong) and consistent(earlier)), None)
     key = _canonical(value)
-    return next((misconception(mid) for mid, wrong in telling if key == wrong), None)
+    return next((misconception(mid) for mid, wrong, earlier in telling
+                 if key == wrong and consistent(earlier)), None)
 
 
 def grade_parts(
@@ -492,10 +509,12 @@ def grade_parts(
     wrong_models: Callable[[Problem], Iterable[WrongModel]] | None = None,
     follow_through: FollowThrough | None = None,
     allow_follow_through: bool = True,
+    chained: bool = False,
 ) -> GradeResult:
     """Parse every part, score it against the solution, give follow-through credit where a
     part is right given the student's own earlier answers, and name the misconception a
-    wrong answer matches."""
+    wrong answer matches (`chained`: a part is computed from the parts it depends on, so a
+    mistake is named only where it agrees with the student's answers to those)."""
     given: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for part in problem.parts:
@@ -511,7 +530,7 @@ def grade_parts(
             given[part_id] = read_answer(part, text)
         except AnswerFormatError as err:
             errors[part_id] = err.message
-    models: dict[str, list[tuple[str, Any]]] | None = None
+    models: dict[str, list[tuple[str, Any, dict[str, Any]]]] | None = None
     results = []
     answers = problem.answers
     for part in problem.parts:
@@ -541,7 +560,8 @@ def grade_parts(
         score, cells = _partial(part, value, correct)
         if models is None:
             models = _telling_wrong_answers(problem, wrong_models)
-        named = _misconception_of(part, value, models.get(part.id, ()))
+        named = _misconception_of(problem, part, value, given if chained else None,
+                                  models.get(part.id, ()))
         if named is not None:
             feedback = f"Not right: this is what you get with the mistake \u201c{named.name}\u201d. {named.explanation}"
         elif part.answer_type == "grid" and cells is None:

@@ -25,6 +25,9 @@ from problems.windows import axis_windows
 NAME = "output_shape"
 TITLE = "Output shapes"
 SUMMARY = "Fill the Output Shape column of a layer stack's summary table."
+# Each layer's shape is computed from the one before: a mistake is named for a layer only
+# where it agrees with the student's own earlier shapes (see base.grade_parts).
+CHAINED = True
 
 
 def _part_id(index: int) -> str:

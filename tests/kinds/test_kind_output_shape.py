@@ -96,3 +96,22 @@ def test_correct_shapes_typed_in_arabic_indic_digits_are_right() -> None:
     arabic = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
     typed = {pid: text.translate(arabic) for pid, text in kinds.self_test(problem).correct.items()}
     assert kinds.grade(problem, typed).fraction == 1.0
+
+
+def test_a_mistake_that_would_have_changed_a_right_earlier_shape_is_not_named() -> None:
+    """24x24x1 -> conv 3x3 -> 22x22x8 (given right) -> maxpool 2x2 -> 11x11x8. "Same" padding
+    everywhere gives 24 -> 12, so 12x12x8 is its answer for the pool, but this student got
+    22x22x8 right: their 12 is a window off by one, not "same" padding."""
+    problem = kinds.generate(NAME, 1, 8)
+    assert problem.answers["shape_0"] == [22, 22, 8] and problem.answers["shape_1"] == [11, 11, 8]
+    result = kinds.grade(problem, {"shape_0": "22x22x8", "shape_1": "12x12x8",
+                                   "shape_2": "8x8x32"})
+    pool = result.parts[1]
+    assert pool.misconception is not None and pool.misconception.id == "off_by_one_windows"
+    assert "same" not in pool.feedback.lower()
+    # The student who did take "valid" for "same" everywhere is told so where it was wrong
+    # (the pool is right given their 24x24x8: follow-through).
+    conv, pool, last = kinds.grade(problem, {"shape_0": "24x24x8", "shape_1": "12x12x8",
+                                             "shape_2": "12x12x32"}).parts
+    assert conv.misconception.id == last.misconception.id == "valid_as_same"
+    assert pool.follow_through and pool.misconception is None
