@@ -199,13 +199,16 @@ def _enroll(s: Session, course: Course, user: User, role: str) -> Enrollment:
 
 
 def find_course(code_or_id: str) -> Course | None:
-    """A course by public id or by code (admin and CLI use only: not scoped by user)."""
+    """A course by public id or by code, in any case as codes are unique so (admin and CLI
+    use only: not scoped by user)."""
     s = db.session()
     course = s.scalar(select(Course).where(Course.public_id == code_or_id))
     if course is None:
-        matches = s.scalars(select(Course).where(Course.code == code_or_id)).all()
+        code = code_or_id.strip()
+        matches = s.scalars(select(Course).where(Course.code == code)).all() or s.scalars(
+            select(Course).where(func.lower(Course.code) == code.lower())).all()
         if len(matches) > 1:
-            raise SpecError("course", f"several courses have the code {code_or_id!r}; use the id")
+            raise SpecError("course", f"several courses have the code {code!r}; use the id")
         course = matches[0] if matches else None
     if course is None and code_or_id.isdigit():
         course = s.get(Course, int(code_or_id))

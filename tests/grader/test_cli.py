@@ -90,6 +90,17 @@ def test_import_roster_by_code_reports_counts(app, runner, teacher_course, tmp_p
     assert _count(app, Enrollment) == 3
 
 
+def test_commands_find_a_course_by_its_code_in_any_case(app, runner, teacher_course, tmp_path):
+    """Codes are unique ignoring case (create-course says so), so any case names the course."""
+    path = tmp_path / "roster.csv"
+    path.write_text("email,name\na@example.edu,A\n", encoding="utf-8")
+    result = runner.invoke(args=["import-roster", " cnn101 ", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.stdout
+    result = runner.invoke(args=["create-api-key", "Cnn101", "LMS"])
+    assert result.exit_code == 0, result.output
+
+
 def test_import_roster_by_id_lists_refused_lines_and_exits_2(app, runner, teacher_course, tmp_path):
     path = tmp_path / "roster.csv"
     path.write_text("email,name\na@example.edu,A\nbad,B\n", encoding="utf-8")
