@@ -819,7 +819,7 @@ def test_exports_are_deterministic_and_variants_differ_between_items():
         ([], "items"),
         ([{"kind": "nope", "difficulty": 1}], "items[0].kind"),
         ([{"kind": "output_shape", "difficulty": 4}], "items[0].difficulty"),
-        ([{"kind": "output_shape", "points": -1}], "items[0].points"),
+        ([{"kind": "output_shape", "difficulty": 1, "points": -1}], "items[0].points"),
         ([{"kind": "output_shape", "colour": "red"}], "items[0].colour"),
     ],
 )
@@ -975,3 +975,38 @@ def test_an_lms_hint_keeps_a_parts_own_example_without_separators():
     assert hint(Part("size", "RF size", "int", hint_text=whole_number_hint(7))) == "a whole number, e.g. 7"
     assert hint(Part("big", "Count", "int", hint_text=whole_number_hint(12_345))) == "a whole number, e.g. 12345"
     assert hint(Part("params", "Param #", "int")) == "a whole number without separators, e.g. 18496"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[{"kind": "nope", "kind": "output_shape", "difficulty": 1}]',
+         'items[0].kind: {name}: "kind" is given twice in one object'),
+        ('[{"kind": "output_shape", "difficulty": 1, "points": NaN}]',
+         "items[0].points: {name}: NaN is not a number"),
+        ('[{"kind": "output_shape"}]', "items[0].difficulty: missing: give 1, 2 or 3"),
+        ('[{"kind": "output_shape", "difficulty": 1, "title": "ctl \\u0001 x"}]',
+         "items[0].title: must be one line of text, without control characters (found U+0001)"),
+        ('[{"kind": "output_shape", "difficulty": 1, "title": "lone \\ud800"}]',
+         "items[0].title: holds a lone UTF-16 surrogate (U+D800)"),
+    ],
+)
+def test_cli_items_are_read_as_strict_json_and_titles_as_one_line(tmp_path, capsys, text, message):
+    """What would give an LMS a file it cannot import (XML cannot hold U+0001) or crash the
+    writer (a lone surrogate) is refused naming its place, with exit 2 and no file."""
+    items = tmp_path / "items.json"
+    items.write_text(text)
+    out = tmp_path / "bank.xml"
+    assert cli_main(["--format", "moodle", "--items", str(items), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: " + message.format(name=items))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--title", "T\x01x"), ("--category", "C\x01x")])
+def test_cli_refuses_a_control_character_in_a_title_or_category_naming_the_option(
+        tmp_path, capsys, option, value):
+    out = tmp_path / "bank.zip"
+    assert _cli("qti", option, value, "-o", str(out)) == 2
+    assert capsys.readouterr().err.startswith(f"error: {option}: must be one line")
+    assert not out.exists()

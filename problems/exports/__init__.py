@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from problems.errors import SpecError
-from problems.exports.common import DEFAULT_CATEGORY, Bank, Item, build_banks, parse_items
+from problems.exports.common import (
+    DEFAULT_CATEGORY,
+    Bank,
+    Item,
+    build_banks,
+    check_line,
+    parse_items,
+)
 from problems.exports.gift import gift_text
 from problems.exports.moodle import moodle_xml
 from problems.exports.qti import qti_zip
@@ -42,6 +49,7 @@ def export(
     parsed = parse_items(
         [_item_json(i) for i in items] if isinstance(items, (list, tuple)) else items
     )
+    check_line(str(category).replace("\t", " "), "category")
     category = " ".join(str(category).split()) or DEFAULT_CATEGORY
     banks = build_banks(parsed, variants, seed)
     if fmt == "moodle":

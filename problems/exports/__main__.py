@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
+from problems.contract import load_json
 from problems.errors import SpecError
 from problems.exports import DEFAULT_CATEGORY, FORMATS, export
 from problems.exports.common import MAX_VARIANTS
@@ -75,12 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_destination(args.format, args.output)
         if args.items:
             try:
-                with open(args.items, encoding="utf-8") as f:
-                    items = json.load(f)
+                with open(args.items, "rb") as f:
+                    raw = f.read()
             except OSError as err:
                 raise SpecError("items", f"cannot read {args.items}: {err.strerror}") from None
-            except json.JSONDecodeError as err:
-                raise SpecError("items", f"{args.items} is not JSON: {err}") from None
+            try:  # strict JSON, as the solver reads: a key given twice, a NaN... refused
+                items = load_json(raw)
+            except SpecError as err:
+                place = "items" + (("" if err.path.startswith("[") else ".") + err.path
+                                   if err.path else "")
+                raise SpecError(place, f"{args.items}: {err.message}") from None
         else:
             items = [
                 {
@@ -94,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.output != "-":
             write_output(args.output, data)
     except SpecError as err:
+        if err.path == "category" or (not args.items and err.path.startswith("items[0].")):
+            err = SpecError("--" + err.path.split(".")[-1], err.message)  # the option's name
         print(f"error: {err}", file=sys.stderr)
         return EXIT_REFUSED
     if args.output == "-":

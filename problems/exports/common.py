@@ -127,7 +127,9 @@ def parse_items(data: Any) -> list[Item]:
             kinds.get(kind)
         except SpecError as err:
             raise SpecError(f"{path}.kind", err.message) from None
-        difficulty = raw.get("difficulty", 1)
+        if "difficulty" not in raw:
+            raise SpecError(f"{path}.difficulty", "missing: give 1, 2 or 3")
+        difficulty = raw["difficulty"]
         if type(difficulty) is not int or difficulty not in kinds.DIFFICULTIES:
             raise SpecError(f"{path}.difficulty", f"expected 1, 2 or 3, got {difficulty!r}")
         points = raw.get("points", 1)
@@ -136,8 +138,23 @@ def parse_items(data: Any) -> list[Item]:
         title = raw.get("title", "")
         if not isinstance(title, str):
             raise SpecError(f"{path}.title", "expected a string")
+        check_line(title, f"{path}.title")
         items.append(Item(kind, difficulty, float(points), title.strip()))
     return items
+
+
+def check_line(text: str, path: str) -> None:
+    """Refuse `text` (a title, a category) unless it is one line of text: no control
+    character (XML cannot hold most of them, and an LMS would refuse the whole file) and
+    no lone UTF-16 surrogate (no character at all: it cannot be written as UTF-8)."""
+    for char in text:
+        code = ord(char)
+        if code < 32 or code == 127:
+            raise SpecError(path, f"must be one line of text, without control characters "
+                                  f"(found U+{code:04X})")
+        if 0xD800 <= code <= 0xDFFF:
+            raise SpecError(path, f"holds a lone UTF-16 surrogate (U+{code:04X}), which is not "
+                                  "a character")
 
 
 def _json_type(value: Any) -> str:
