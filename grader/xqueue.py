@@ -26,6 +26,7 @@ import hmac
 import html
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -448,6 +449,37 @@ exit status:
   {EXIT_UNAVAILABLE}  XQueue unreachable after the bounded retries (at login, or with --once)"""
 
 
+MAX_SECONDS = 3600.0  # the longest pause, timeout or first retry delay an option may set
+MAX_RETRIES = 100
+
+
+def _seconds(low_exclusive: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds, up to MAX_SECONDS, above 0 or at least 0
+    (a timeout of `inf` overflowed the socket's clock; `nan` compared as no bound at all)."""
+    least = "more than 0" if low_exclusive else "0 or more"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        if not math.isfinite(value) or value > MAX_SECONDS or value < 0 or (
+                low_exclusive and value == 0):
+            raise argparse.ArgumentTypeError(
+                f"expected seconds, {least} and at most {MAX_SECONDS:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _retries(text: str) -> int:
+    """An argparse type: a whole number of retries from 0 to MAX_RETRIES."""
+    if not text.strip().isdigit() or int(text) > MAX_RETRIES:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to {MAX_RETRIES}, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's options; --help shows each default and the exit statuses."""
     parser = argparse.ArgumentParser(
@@ -474,17 +506,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="grade until the queue is empty, then exit"
     )
     parser.add_argument(
-        "--poll-seconds", type=float, default=2.0, help="pause between polls in seconds (default %(default)s)"
+        "--poll-seconds", type=_seconds(False), default=2.0, help="pause between polls in seconds (default %(default)s)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="per-request timeout in seconds (default %(default)s)"
+        "--timeout", type=_seconds(True), default=30.0, help="per-request timeout in seconds (default %(default)s)"
     )
     parser.add_argument(
-        "--retries", type=int, default=5, help="retries of a failed request (default %(default)s)"
+        "--retries", type=_retries, default=5, help="retries of a failed request (default %(default)s)"
     )
     parser.add_argument(
         "--backoff",
-        type=float,
+        type=_seconds(False),
         default=1.0,
         help="first retry delay in seconds, doubled each retry (default %(default)s)",
     )
@@ -504,12 +536,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     password = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
     if password is None:
         print(f"error: no password: give --password or set {PASSWORD_ENV}", file=sys.stderr)
-        return EXIT_REFUSED
-    if args.retries < 0 or args.poll_seconds < 0 or args.timeout <= 0 or args.backoff < 0:
-        print(
-            "error: --retries, --poll-seconds and --backoff must be >= 0, --timeout > 0",
-            file=sys.stderr,
-        )
         return EXIT_REFUSED
     secret = args.secret if args.secret is not None else os.environ.get(SECRET_ENV)
     client = XQueueClient(

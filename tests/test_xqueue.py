@@ -475,3 +475,21 @@ def test_help_shows_the_defaults_and_the_exit_statuses(capsys):
     for default in ("(default 2.0)", "(default 30.0)", "(default 5)", "(default 1.0)"):
         assert default in out
     assert "exit status: 0 done" in out and " 2 refused" in out and " 3 XQueue unreachable" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--timeout", "inf"), ("--timeout", "0"), ("--timeout", "5000"), ("--backoff", "nan"),
+     ("--poll-seconds", "-1"), ("--poll-seconds", "x"), ("--retries", "1e3"), ("--retries", "-1")],
+)
+def test_numeric_options_out_of_range_are_refused_at_parsing(option, value, capsys):
+    """A timeout of inf overflowed the socket's clock (a traceback); nan was taken as no
+    bound. Each is now exit 2 naming its option, before anything is sent."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["--url", "https://x.example", "--queue", QUEUE, "--user", USER,
+              "--password", PASSWORD, "--once", option, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(
+        f"python -m grader.xqueue: error: argument {option}: expected ")
