@@ -494,6 +494,11 @@ def test_the_key_limit_answers_429_with_retry_after(app, client, api_key, course
     assert "rate limit" in error_of(limited)["message"]
     other = make_key(app, course, "Another")
     assert get(client, "/sets", other).status_code == 200  # per key
+    # Revoked while over its limit: the 401 comes before any other answer, the 429 too.
+    with app.app_context():
+        assert api_keys.revoke(api_keys.find_key(api_key))
+    revoked = get(client, "/kinds", api_key)
+    assert revoked.status_code == 401 and "revoked" in error_of(revoked)["message"]
     app.config["API_ANON_RATE_LIMIT"] = "1 per minute"
     for path in ("/ping", "/ping", "/openapi.json", "/openapi.json", "/docs", "/docs"):
         assert get(client, path).status_code == 200  # never limited
