@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from werkzeug.datastructures import MultiDict
 
@@ -277,6 +277,10 @@ class CourseForm:
 
 @dataclass
 class StudentForm:
+    """Add a student (the password is read apart: it is never shown again)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("email", "name", "password")
+
     email: str = ""
     name: str = ""
     errors: dict[str, str] = field(default_factory=dict)

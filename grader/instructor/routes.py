@@ -136,8 +136,13 @@ def add_student(course_id: str) -> Any:
     course = own_course(course_id)
     form = f.StudentForm.from_post(request.form)
     password = request.form.get("password", "")
+    # Every problem at once, in the form's order (not one per submit).
+    problems = courses.student_problems(course, form.email, form.name, password)
     if not form.email:
-        form.errors["email"] = "Enter the student's email address."
+        problems["email"] = "Enter the student's email address."
+    form.errors.update(
+        (key, _sentence_text(problems[key])) for key in f.StudentForm.FIELDS if key in problems
+    )
     if form.errors:
         return _course_page(course, form, status=422)
     # A roster of one line: the same checks and the same single transaction as an upload.

@@ -283,6 +283,37 @@ def _decode_or_refuse(body: bytes, encoding: str, shown: str, name: str) -> str:
         raise SpecError(f"{name} line {line}", f"not {shown} text; {_ROSTER_ENCODING_HINT}") from None
 
 
+def student_problems(course: Course, email: str, name: str, password: str) -> dict[str, str]:
+    """Every reason the one student `email, name, password` would be refused by
+    `import_roster`, by field ("email", "name", "password"), all at once; each message starts
+    with its field's name (or the email). Empty when the line would be imported: a known
+    account needs neither name nor password (it keeps its own)."""
+    email = normalize_email(email)
+    problems: dict[str, str] = {}
+    if problem := email_problem(email):
+        problems["email"] = f"email {problem}"
+    elif (user := user_by_email(email)) is not None:
+        if role_in(user, course) == "instructor":
+            return {"email": f"{email} is an instructor of this course"}
+        return {}
+    return problems | _new_student_problems(name.strip(), password)
+
+
+def _new_student_problems(name: str, password: str) -> dict[str, str]:
+    """What keeps `name` (stripped) and `password` (optional) from making a new student
+    account, by field, in the form's order."""
+    problems: dict[str, str] = {}
+    if not name:
+        problems["name"] = "name is required for a new user"
+    elif len(name) > 255:
+        problems["name"] = "name is longer than 255 characters"
+    elif problem := line_problem(name):
+        problems["name"] = f"name {problem}"
+    if password and (problem := password_problem(password)):
+        problems["password"] = f"password {problem}"
+    return problems
+
+
 def import_roster(course: Course, csv_text: str,
                   progress: Callable[[int], None] | None = None) -> RosterReport:
     """Enroll the students of a CSV (header `email,name[,password]`) in `course`.
@@ -422,14 +453,8 @@ def _roster_line(s: Session, course: Course, row: list[str], columns: dict[str, 
             _enroll(s, course, user, "student")
         report.existing.append(email)
         return None
-    if not name:
-        return "name is required for a new user"
-    if len(name) > 255:
-        return "name is longer than 255 characters"
-    if problem := line_problem(name):
-        return f"name {problem}"
-    if password and (problem := password_problem(password)):
-        return f"password {problem}"
+    if problems := _new_student_problems(name, password):
+        return next(iter(problems.values()))  # a roster line reports its first problem
     try:
         # The checks above should catch everything; this keeps a missed one a refused line.
         # The instructor's file chose the password: the student chooses their own at first.

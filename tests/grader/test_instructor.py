@@ -444,6 +444,39 @@ def test_add_student_errors_name_the_field(app, teacher, course, data, field, me
     assert error and message in error.group(1), page[-2000:]
 
 
+def test_add_student_reports_every_problem_at_once_with_a_summary_and_focus(app, teacher, course):
+    """Below the roster, the form's errors were out of sight and came one per submit: now a
+    summary at the top links to the form, and the first field to fix takes the focus."""
+    url = f"/teach/courses/{course.public_id}/students"
+    response = _post(teacher, url, {"email": "fresh@example.edu", "name": "", "password": "short"})
+    assert response.status_code == 422
+    page = _html(response)
+    errors = dict(re.findall(r'<p class="field-error" id="error-(\w+)">([^<]*)</p>', page))
+    assert errors == {
+        "name": "Name is required for a new user.",
+        "password": "Password must be at least 8 characters long.",
+    }
+    summary = page.index('id="form-problems"')
+    assert summary < page.index('id="sets-heading"')  # at the top, not below the fold
+    assert "Nothing was saved: 2 fields need attention" in page
+    assert 'href="#add-student"' in page and 'id="add-student"' in page
+    assert re.findall(r'<input id="([\w-]+)"[^>]* autofocus', page) == ["student-name"]
+    with app.app_context():
+        assert courses.user_by_email("fresh@example.edu") is None
+
+    response = _post(teacher, url, {"email": "not-an-email", "name": " ", "password": ""})
+    page = _html(response)
+    assert response.status_code == 422 and "Nothing was saved: 2 fields need attention" in page
+    assert 'id="error-email"' in page and 'id="error-name"' in page
+    assert 'id="error-password"' not in page  # an initial password is optional
+    assert re.findall(r'<input id="([\w-]+)"[^>]* autofocus', page) == ["student-email"]
+
+
+def test_the_course_page_without_errors_has_no_summary_and_no_focus(teacher, course):
+    page = _html(teacher.get(f"/teach/courses/{course.public_id}"))
+    assert 'id="form-problems"' not in page and "autofocus" not in page
+
+
 def test_roster_upload_reports_added_existing_and_bad_lines(app, teacher, course, student):
     text = (
         "email,name\n"
@@ -500,7 +533,12 @@ def test_roster_upload_refuses_a_two_line_name_and_keeps_the_good_lines(app, tea
 def test_roster_upload_without_a_file_or_with_binary_is_a_field_error(teacher, course):
     url = f"/teach/courses/{course.public_id}/roster"
     response = _post(teacher, url, {}, content_type="multipart/form-data")
-    assert response.status_code == 422 and "Choose a CSV file" in _html(response)
+    page = _html(response)
+    assert response.status_code == 422 and "Choose a CSV file" in page
+    # Summarised at the top (the upload form is below the roster), the file input focused.
+    assert page.index('id="form-problems"') < page.index('id="sets-heading"')
+    assert "Nothing was imported" in page and 'href="#upload-roster"' in page
+    assert re.findall(r'<input id="([\w-]+)"[^>]* autofocus', page) == ["roster-file"]
     response = _post(
         teacher,
         url,

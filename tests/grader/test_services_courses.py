@@ -207,6 +207,19 @@ def test_roster_adds_good_lines_and_reports_bad_ones_by_line(ctx, course, studen
     assert {u.email for u in courses.members(course, "student")} >= {"new1@example.edu", "new2@example.edu"}
 
 
+def test_student_problems_names_every_bad_field_at_once(ctx, course, instructor, student):
+    assert courses.student_problems(course, "new@example.edu", "", "short") == {
+        "name": "name is required for a new user",
+        "password": "password must be at least 8 characters long",
+    }
+    assert set(courses.student_problems(course, "nope", "A\tB", "")) == {"email", "name"}
+    assert courses.student_problems(course, "new@example.edu", "New One", "long enough pw") == {}
+    # A known account keeps its own name and password: neither is needed nor checked.
+    assert courses.student_problems(course, student.email.upper(), "", "short") == {}
+    assert courses.student_problems(course, instructor.email, "", "") == {
+        "email": f"{instructor.email} is an instructor of this course"}
+
+
 def test_roster_enrolls_a_known_user_from_another_course(ctx, instructor):
     other_course = courses.create_course("B", "B", instructor)
     known = courses.create_user("known@example.edu", "Known")
