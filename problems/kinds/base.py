@@ -74,6 +74,9 @@ class Part:
     # how many sizes the answer has, named in the message that refuses `(None, None, 8)`
     # or `(1, 12, 12, 8)` (the batch written as 1) rather than grading it.
     axes: tuple[str, ...] = ()
+    # A cell or cells part's grid as (rows, cols), where known: a cell outside it cannot be
+    # meant, and is refused unread (no attempt spent) rather than graded wrong.
+    cell_bounds: tuple[int, int] | None = None
 
     @property
     def hint(self) -> str:
@@ -272,12 +275,25 @@ def read_answer(part: Part, text: str) -> Any:
     if kind == "choices":
         return sorted(parse.parse_choices(text, part.choices, allow_empty=True))
     if kind == "cell":
-        return list(parse.parse_cell(text))
+        return _within_bounds(part, [list(parse.parse_cell(text))])[0]
     if kind == "cells":
-        return sorted([list(c) for c in parse.parse_cells(text, allow_empty=True)])
+        return _within_bounds(part, sorted([list(c) for c in parse.parse_cells(text, allow_empty=True)]))
     if kind == "range":
         return list(parse.parse_range(text))
     raise ValueError(f"part {part.id}: unknown answer type {kind!r}")
+
+
+def _within_bounds(part: Part, cells: list[list[int]]) -> list[list[int]]:
+    """`cells`, unless one lies outside the part's `cell_bounds`: then unreadable, naming it."""
+    if part.cell_bounds is not None:
+        rows, cols = part.cell_bounds
+        for r, c in cells:
+            if not (0 <= r < rows and 0 <= c < cols):
+                counting = (f"rows and columns count from 0 to {rows - 1}" if rows == cols else
+                            f"rows count from 0 to {rows - 1}, columns from 0 to {cols - 1}")
+                raise AnswerFormatError(
+                    f"({r}, {c}) is outside the {rows}x{cols} grid: {counting}.")
+    return cells
 
 
 def format_number(value: float) -> str:
@@ -611,6 +627,11 @@ def perturbed(part: Part, value: Any) -> Any:
         if any(map(parse.means_nothing, value)):
             return others[:1]
         return sorted([*value, others[0]]) if others else list(value)[1:]
+    if kind in ("cell", "cells") and part.cell_bounds is not None:  # wrong, yet inside
+        rows, cols = part.cell_bounds
+        cells = [value] if kind == "cell" else value
+        extra = next([r, c] for r in range(rows) for c in range(cols) if [r, c] not in cells)
+        return extra if kind == "cell" else sorted([*value, extra])
     if kind == "cell":
         return [value[0] + 1, value[1]]
     if kind == "cells":

@@ -140,7 +140,8 @@ def generate(rng: np.random.Generator, difficulty: int) -> Draft:
     params["upstream"] = upstream
     gradient = _scattered(side, argmax, upstream)
     nonzero = [[r, c] for r in range(side) for c in range(side) if gradient[r][c] != 0]
-    parts = [Part(CELLS_ID, "The input cells that receive a nonzero gradient", "cells")]
+    parts = [Part(CELLS_ID, "The input cells that receive a nonzero gradient", "cells",
+                  cell_bounds=(side, side))]
     answers: dict[str, Any] = {CELLS_ID: nonzero}
     if difficulty >= 2:
         parts.append(Part(GRID_ID, "The gradient dL/dx of the input", "grid",

@@ -190,3 +190,21 @@ def test_part_types_are_cells_then_grid() -> None:
     problem = _problem(2, 1)
     assert [p.answer_type for p in problem.parts] == ["cells", "grid"]
     assert isinstance(problem.parts[0], Part)
+
+
+@pytest.mark.parametrize("difficulty", [1, 2, 3])
+def test_a_cell_outside_the_input_is_unreadable_not_wrong(difficulty: int) -> None:
+    """A cell the input does not have cannot be meant: it is refused unread, naming it (no
+    attempt spent), not graded "not in the set"."""
+    problem = _problem(difficulty, 5)
+    side = len(problem.params["input"])
+    right = kinds.self_test(problem).correct
+    typed = {**right, "cells": f"(0, 0), ({side}, 1)"}
+    result = kinds.grade(problem, typed)
+    part = next(p for p in result.parts if p.id == "cells")
+    assert not result.valid
+    assert part.format_error == (
+        f"({side}, 1) is outside the {side}x{side} grid: rows and columns count from 0 to "
+        f"{side - 1}.")
+    inside = kinds.grade(problem, {**right, "cells": f"({side - 1}, {side - 1})"})
+    assert inside.valid  # the last cell is a cell
