@@ -375,9 +375,12 @@ def _shape(cleaned: str, hint: str, axes: Sequence[str]) -> tuple[tuple[int, ...
     if not any(c.isdigit() for c in body):  # a word, not sizes
         raise AnswerFormatError(f"{_q(cleaned)} is not a shape. {hint}")
     sizes: list[int] = []
-    for token in tokens:
+    for index, token in enumerate(tokens):
         if not token:
-            raise AnswerFormatError(f"A size is missing between two separators. {hint}")
+            where = ("before the first separator" if index == 0 and not batched else
+                     "after the last separator" if index == len(tokens) - 1 else
+                     "between two separators")
+            raise AnswerFormatError(f"A size is missing {where}. {hint}")
         if token in _BATCH_WORDS:
             raise AnswerFormatError(_open_size_message(len(tokens), batched, axes, hint))
         try:

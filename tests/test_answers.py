@@ -883,3 +883,14 @@ def test_score_grid_agrees_with_accepts_cell_by_cell(
     ]
     assert mask.tolist() == twin
     assert score == pytest.approx(np.mean(twin))
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("12x", "after the last separator"), ("12 x", "after the last separator"),
+    ("x12", "before the first separator"), ("12xx12", "between two separators"),
+    ("None, , 3", "between two separators"),
+])
+def test_a_missing_size_is_placed_where_it_is_missing(text, where):
+    with pytest.raises(AnswerFormatError) as caught:
+        parse_shape(text)
+    assert caught.value.message.startswith(f"A size is missing {where}. ")
