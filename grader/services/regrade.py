@@ -2,7 +2,8 @@
 
 Each submission is graded again from what was stored: its answers and the variant it was
 shown, `(kind, difficulty, seed)`. Grades are insert-only: applying adds a `Grade` row with
-reason "regrade" to every submission whose score changes, and never edits an old one.
+reason "regrade" to every submission whose grade changes (its points, its fraction, or a
+part's credit), and never edits an old one.
 """
 
 from __future__ import annotations
@@ -163,10 +164,26 @@ def _scan(
             )
             continue
         new_score = round(result.fraction * float(item.points), 6)
-        if abs(new_score - float(grade.score)) > EPSILON:
+        if _changed(grade, new_score, result):
             yield sub, grade, item, user, result, change(new_score)
         else:
             yield sub, grade, item, user, result, None
+
+
+def _changed(grade: Grade, new_score: float, result: GradeResult) -> bool:
+    """Whether the new grade differs from `grade` in what the student and the gradebook
+    see: the points, the fraction (6.67 of 10 and 6.67 of 20 are two grades), or any part's
+    credit (its score, or credit by follow-through). Feedback wording alone is no change."""
+    return (abs(new_score - float(grade.score)) > EPSILON
+            or abs(result.fraction - float(grade.fraction)) > EPSILON
+            or _part_credit(result.to_json()) != _part_credit(grade.result))
+
+
+def _part_credit(result: Any) -> list[tuple[str, float, bool]]:
+    """Each part's (id, score, follow-through) in a stored GradeResult JSON."""
+    parts = result.get("parts", []) if isinstance(result, dict) else []
+    return [(str(p.get("id")), round(float(p.get("score") or 0), 6), bool(p.get("follow_through")))
+            for p in parts if isinstance(p, dict)]
 
 
 def dry_run(
