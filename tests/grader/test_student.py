@@ -511,6 +511,16 @@ def test_past_due_is_refused(app, signed_in, student, course):
     assert "closed" in text_of(signed_in.get("/"))
 
 
+def test_a_closed_set_speaks_of_no_attempts_left_nor_of_not_started(app, signed_in, student,
+                                                                   course):
+    built = make_set(app, course, due_at=datetime.now(UTC) - timedelta(minutes=5))
+    item = text_of(signed_in.get(item_url(built)))
+    assert "(submissions closed)" in item and " left)" not in item
+    for page in (text_of(signed_in.get("/")), text_of(signed_in.get(f"/sets/{built['id']}"))):
+        assert "not started" not in page
+        assert "closed" in page and "nothing submitted" in page
+
+
 def test_set_not_yet_open_shows_no_problem(app, signed_in, student, course):
     built = make_set(app, course, opens_at=datetime.now(UTC) + timedelta(days=1))
     problem = problem_of(built, student)
