@@ -199,6 +199,7 @@ def test_grid_parts_are_one_input_per_cell(app, signed_in, student, course):
     assert page.count(f'name="grid[{part.id}]') == rows * cols
     # A screen reader moving from box to box hears which grid and which cell it is in.
     assert f'aria-label="{part.prompt}: row {rows - 1}, column {cols - 1}"' in page
+    assert 'for=""' not in page  # no label pointing at nothing
     assert "data-grid-answer" in page and "data-window" not in page.replace(
         "data-window-target", ""
     )
