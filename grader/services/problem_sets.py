@@ -132,6 +132,7 @@ def create_set(course: Course, title: str, items: list[dict[str, Any]], attempts
                                   follow_through, _KEYWORD_NAMES)
     checked = validate_items(items)
     with db.transaction() as s:
+        _refuse_a_used_title(s, course.id, settings["title"])
         problem_set = ProblemSet(course_id=course.id, **settings)
         s.add(problem_set)
         s.flush()
@@ -161,6 +162,8 @@ def update_set(problem_set: ProblemSet, *, title: str = _UNSET, attempts_allowed
     checked = validate_items(items) if items is not None else None
     with db.transaction() as s:
         problem_set = s.merge(problem_set, load=True)
+        if settings["title"].casefold() != problem_set.title.strip().casefold():
+            _refuse_a_used_title(s, problem_set.course_id, settings["title"], problem_set.id)
         for key, value in settings.items():
             setattr(problem_set, key, value)
         if checked is not None:
@@ -174,6 +177,21 @@ def update_set(problem_set: ProblemSet, *, title: str = _UNSET, attempts_allowed
         s.flush()
         s.refresh(problem_set, ["items"])
         return problem_set
+
+
+def _refuse_a_used_title(s: Session, course_id: int, title: str, exclude: int | None = None) -> None:
+    """SpecError("title") if another set of the course has this title, ignoring case and
+    surrounding spaces: its students would see two identical entries. Compared here, not
+    by SQL lower(), which SQLite applies to ASCII letters only."""
+    wanted = title.strip().casefold()
+    query = select(ProblemSet.title).where(ProblemSet.course_id == course_id)
+    if exclude is not None:
+        query = query.where(ProblemSet.id != exclude)
+    if any(other.strip().casefold() == wanted for other in s.scalars(query)):
+        raise SpecError("title", f"the title “{title.strip()}” is already used by another "
+                                 "problem set of this course (titles are compared ignoring "
+                                 "case and surrounding spaces): give this one its own, e.g. "
+                                 f"“{title.strip()} (part 2)”")
 
 
 def add_item(problem_set: ProblemSet, kind: str, difficulty: int = 1, points: float = 10.0) -> Item:

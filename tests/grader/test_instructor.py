@@ -674,6 +674,28 @@ def test_builder_validation_messages_sit_next_to_the_field(
         assert db.session().scalar(select(func.count(ProblemSet.id))) == 0
 
 
+def test_builder_refuses_a_title_another_set_of_the_course_has(app, teacher, course):
+    _make_set(app, course, title="Pooling and shapes")
+    url = f"/teach/courses/{course.public_id}/sets/new"
+    response = _post(teacher, url, _builder_data(title=" pooling AND shapes "), token_from=url)
+    assert response.status_code == 422
+    page = _html(response)
+    assert "Nothing was saved: 1 field needs attention" in page
+    error = re.search(r'<p class="field-error" id="error-title">([^<]*)</p>', page)
+    assert error and error.group(1).startswith(
+        "The title “pooling AND shapes” is already used by another problem set of this course")
+    # Renaming a set to it is refused the same way; its own title stays its own.
+    created = _post(teacher, url, _builder_data(title="Week 2"), token_from=url)
+    assert created.status_code == 302
+    edit = created.headers["Location"]
+    response = _post(teacher, edit, _builder_data(title="Pooling and shapes"), token_from=edit)
+    assert response.status_code == 422 and 'id="error-title"' in _html(response)
+    assert _post(teacher, edit, _builder_data(title="Week 2"), token_from=edit).status_code == 302
+    with app.app_context():
+        titles = [ps.title for ps in problem_sets.sets_for_course(db.session().get(Course, course.id))]
+    assert titles == ["Pooling and shapes", "Week 2"]
+
+
 def test_builder_constraints_total_and_regrade_link_match_the_server(app, teacher, course):
     url = f"/teach/courses/{course.public_id}/sets/new"
     page = _html(teacher.get(url))

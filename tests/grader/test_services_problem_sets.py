@@ -53,6 +53,34 @@ def test_create_set_stores_items_in_order_unpublished(ctx, course):
     assert ps.secret and len(ps.secret) == 64
 
 
+def test_a_title_names_one_set_of_a_course_ignoring_case_and_spaces(ctx, course, instructor):
+    first = problem_sets.create_set(course, "Pooling and shapes", _items(1))
+    for title in ("Pooling and shapes", "  POOLING AND SHAPES "):
+        with pytest.raises(SpecError) as err:
+            problem_sets.create_set(course, title, _items(1))
+        assert err.value.path == "title"
+        assert f"the title “{title.strip()}” is already used by another problem set" in err.value.message
+    with pytest.raises(SpecError) as err:
+        problem_sets.set_from_spec(course, _spec(title="pooling and shapes"))
+    assert err.value.path == "title"
+    assert [ps.title for ps in problem_sets.sets_for_course(course)] == ["Pooling and shapes"]
+    # Another course may use it; a set keeps its own title and may change its case.
+    other = courses.create_course("OTHER", "Other", instructor)
+    problem_sets.create_set(other, "Pooling and shapes", _items(1))
+    assert problem_sets.update_set(first, title="Pooling and shapes", attempts_allowed=5).attempts_allowed == 5
+    assert problem_sets.update_set(first, title="Pooling and Shapes").title == "Pooling and Shapes"
+
+
+def test_renaming_a_set_to_another_sets_title_is_refused(ctx, course):
+    problem_sets.create_set(course, "Week 1", _items(1))
+    second = problem_sets.create_set(course, "Week 2", _items(1))
+    with pytest.raises(SpecError) as err:
+        problem_sets.update_set(second, title=" week 1")
+    assert err.value.path == "title" and "already used" in err.value.message
+    db.session().expire_all()
+    assert db.session().get(ProblemSet, second.id).title == "Week 2"
+
+
 def test_set_from_spec_reads_every_field(ctx, course):
     ps = problem_sets.set_from_spec(course, _spec())
     assert ps.attempts_allowed == 2 and ps.solutions == "after_due" and ps.follow_through is False
