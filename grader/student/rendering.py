@@ -307,19 +307,29 @@ def _grid_tables(block: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def field_drawing(
-    height: int, width: int, region: Mapping[str, Any] | None = None
+    height: int, width: int, region: Mapping[str, Any] | None = None,
+    given: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An SVG drawing of an input grid, with a region's rows x cols (inclusive) shaded;
-    padding rows and columns the region reaches beyond the image are drawn dashed."""
+    """An SVG drawing of an input grid, with a region's rows x cols (inclusive) shaded (the
+    worked solution's) and another outlined (`given`: the student's graded answer, drawn
+    only if it lies near the image); padding rows and columns a region reaches beyond the
+    image are drawn dashed."""
     height, width = max(1, int(height)), max(1, int(width))
     top, left, bottom, right = 0, 0, height - 1, width - 1
-    box = None
+    box = given_box = None
     if region and region.get("rows") and region.get("cols"):
         r0, r1 = (int(v) for v in region["rows"])
         c0, c1 = (int(v) for v in region["cols"])
         top, bottom = min(top, r0), max(bottom, r1)
         left, right = min(left, c0), max(right, c1)
         box = (r0, r1, c0, c1)
+    if given and given.get("rows") and given.get("cols"):
+        r0, r1 = (int(v) for v in given["rows"])
+        c0, c1 = (int(v) for v in given["cols"])
+        if -height <= r0 <= r1 < 2 * height and -width <= c0 <= c1 < 2 * width:
+            top, bottom = min(top, r0), max(bottom, r1)
+            left, right = min(left, c0), max(right, c1)
+            given_box = (r0, r1, c0, c1)
     rows, cols = bottom - top + 1, right - left + 1
     cell = max(4.0, min(28.0, FIELD_MAX_PX / max(rows, cols)))
     margin = 22.0
@@ -352,19 +362,35 @@ def field_drawing(
         "margin": margin,
         "font": max(7.0, min(11.0, cell * 0.6 if label_every == 1 else 11.0)),
         "region": None,
+        "given": None,
         "height": height,
         "width": width,
     }
-    if box:
-        r0, r1, c0, c1 = box
-        drawing["region"] = {
-            "x": x(c0),
-            "y": y(r0),
-            "w": (c1 - c0 + 1) * cell,
-            "h": (r1 - r0 + 1) * cell,
-            "text": f"rows {r0} to {r1}, columns {c0} to {c1}",
-        }
+    for key, found in (("region", box), ("given", given_box)):
+        if found:
+            r0, r1, c0, c1 = found
+            drawing[key] = {
+                "x": x(c0),
+                "y": y(r0),
+                "w": (c1 - c0 + 1) * cell,
+                "h": (r1 - r0 + 1) * cell,
+                "text": f"rows {r0} to {r1}, columns {c0} to {c1}",
+            }
     return drawing
+
+
+def _given_region(problem: Mapping[str, Any], by_result: Mapping[str, Any],
+                  stale: set[str]) -> dict[str, Any] | None:
+    """The student's graded answer as a region of the field drawing: the rows and the
+    columns the problem's two range parts (rows, then columns) were answered with, when
+    both were read and graded as they still stand in the form."""
+    ranges = [p["id"] for p in problem.get("parts", []) if p["answer_type"] == "range"]
+    if len(ranges) != 2 or any(pid in stale for pid in ranges):
+        return None
+    given = [(by_result.get(pid) or {}).get("given") for pid in ranges]
+    if not all(isinstance(g, list) and len(g) == 2 for g in given):
+        return None
+    return {"rows": given[0], "cols": given[1]}
 
 
 def solution_regions(steps: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
@@ -420,6 +446,7 @@ def problem_context(
     by_result = {p["id"]: p for p in (result or {}).get("parts", [])}
     windows = windows or {}
     invalid_cells = invalid_cells or {}
+    stale: set[str] = set()  # parts edited since their grade: they show no mark
     parts: dict[str, dict[str, Any]] = {}
     for part in problem.get("parts", []):
         pid = part["id"]
@@ -432,6 +459,7 @@ def problem_context(
             and not same_answer(part, text, graded_answers.get(pid))
         ):
             feedback, changed = None, graded_attempt or True
+            stale.add(pid)
         view = {
             **part,
             "name": answer_name(pid),
@@ -564,7 +592,8 @@ def problem_context(
                 ),
                 None,
             )
-            out["drawing"] = field_drawing(block.get("height", 1), block.get("width", 1), region)
+            out["drawing"] = field_drawing(block.get("height", 1), block.get("width", 1), region,
+                                           _given_region(problem, by_result, stale))
         else:
             out["text"] = block.get("text", "")
         blocks.append(out)

@@ -253,3 +253,32 @@ def test_typed_answers_of_a_form_no_problem_describes_keep_the_forms_order():
         {"label": "out", "text": "1, 2\n, 4"},
         {"label": "pick", "text": "a, c"},
     ]
+
+
+def test_the_students_graded_range_is_outlined_on_the_field_drawing():
+    """Before the solution may be shown, the drawing still shows the student where the rows
+    and columns they answered lie; an edited answer (not what was graded) is not drawn, nor
+    one far outside the image."""
+    seed = _seed_with(
+        "receptive_field", 2, lambda p: any(b.get("type") == "field" for b in p.statement)
+    )
+    problem = kinds.generate("receptive_field", 2, seed)
+    rows, cols = problem.answers["rows"], problem.answers["cols"]
+    answers = {p.id: format_answer(p, problem.answers[p.id]) for p in problem.parts}
+    answers["rows"] = f"{rows[0] + 1} to {rows[1] + 1}"  # a row off
+    result = kinds.grade(problem, answers).to_json()
+
+    def field(typed, graded):
+        ctx = rendering.problem_context(problem.public(), typed, result, graded_answers=graded)
+        return next(b for b in ctx["blocks"] if b["type"] == "field")["drawing"]
+
+    drawing = field(answers, answers)
+    assert drawing["region"] is None  # the solution is not shown yet
+    assert drawing["given"]["text"] == (
+        f"rows {rows[0] + 1} to {rows[1] + 1}, columns {cols[0]} to {cols[1]}")
+    edited = {**answers, "cols": f"{cols[0]} to {cols[1] + 2}"}
+    assert field(edited, answers)["given"] is None
+    far = {**answers, "rows": "500 to 900"}
+    far_result = kinds.grade(problem, far).to_json()
+    ctx = rendering.problem_context(problem.public(), far, far_result, graded_answers=far)
+    assert next(b for b in ctx["blocks"] if b["type"] == "field")["drawing"]["given"] is None
