@@ -24,6 +24,11 @@ from problems.errors import SpecError
 
 FIELDS = ("name", "issuer", "client_id", "auth_login_url", "token_url", "key_set_url",
           "token_audience", "deployment_ids")
+# How the form's messages name each field (its label, shortened).
+FIELD_NAMES = {"name": "Name", "issuer": "Issuer", "client_id": "Client ID",
+               "auth_login_url": "Authentication request URL", "token_url": "Access token URL",
+               "key_set_url": "Public keyset URL", "token_audience": "Token audience",
+               "deployment_ids": "Deployment IDs", "course": "Course"}
 
 
 @bp.before_request
@@ -120,10 +125,29 @@ def _form_data() -> dict[str, str]:
 
 
 def _field_errors(err: SpecError) -> dict[str, str]:
-    """Every bad field of a refused registration (the fields' own, or the one refusal)."""
+    """Every bad field of a refused registration (the fields' own, or the one refusal), each
+    message a sentence naming its field."""
     if isinstance(err, registry.RegistrationErrors):
-        return err.errors
-    return {err.path.split("[")[0]: err.message}
+        errors = err.errors
+    else:
+        errors = {err.path.split("[")[0]: err.message}
+    return {field: _field_sentence(field, message) for field, message in errors.items()}
+
+
+def _field_sentence(field: str, message: str) -> str:
+    """The registry's `is required` as `Client ID is required.`: the registry's messages
+    (shared with the commands, which print the field's name before them) lack the field."""
+    label = FIELD_NAMES.get(field, field)
+    message = message.strip()
+    if field == "deployment_ids" and message.startswith("at least one"):
+        sentence = f"{label}: enter at least one"
+    elif field == "deployment_ids" and message.startswith("is "):  # said of one of them
+        sentence = f"{label}: one {message}"
+    elif message.startswith(("is ", "are ", "must ")):
+        sentence = f"{label} {message}"
+    else:
+        sentence = f"{label}: {message}"
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
 
 
 def _platform_form(data: dict[str, Any], errors: dict[str, str], platform: LtiPlatform | None,

@@ -4,6 +4,7 @@ LTI flask commands (register, tool URLs, key rotation), on both engines."""
 from __future__ import annotations
 
 import json
+import re
 
 import jwt
 import pytest
@@ -78,23 +79,29 @@ def test_register_a_platform_with_the_form(app, teacher, instructor):
 
 
 @pytest.mark.parametrize("changes, field, message", [
-    ({"issuer": ""}, "issuer", "is required"),
-    ({"issuer": "not a url"}, "issuer", "not an absolute"),
+    ({"issuer": ""}, "issuer", "Issuer is required."),
+    ({"issuer": "not a url"}, "issuer", "Issuer: &#39;not a url&#39; is not an absolute"),
     ({"issuer": "https://lms.example.edu/?x=1"}, "issuer", "must not have a query"),
-    ({"client_id": "  "}, "client_id", "is required"),
-    ({"auth_login_url": "http://lms.example.edu/auth"}, "auth_login_url", "must use https"),
-    ({"token_url": "not a url"}, "token_url", "not an absolute"),
+    ({"client_id": "  "}, "client_id", "Client ID is required."),
+    ({"auth_login_url": "http://lms.example.edu/auth"}, "auth_login_url",
+     "Authentication request URL must use https"),
+    ({"token_url": "not a url"}, "token_url", "Access token URL: &#39;not a url&#39; is not an absolute"),
     ({"key_set_url": "ftp://lms.example.edu/jwks"}, "key_set_url", "not an absolute"),
-    ({"key_set_url": "https://[lms.example.edu/jwks"}, "key_set_url", "not a valid URL"),
+    ({"key_set_url": "https://[lms.example.edu/jwks"}, "key_set_url", "Public keyset URL: "),
     ({"token_url": "https://lms.example.edu:99999/token"}, "token_url", "not a valid URL"),
-    ({"deployment_ids": "\n \n"}, "deployment_ids", "at least one"),
-    ({"course": "not-mine"}, "course", "choose one of your courses"),
+    ({"deployment_ids": "\n \n"}, "deployment_ids", "Deployment IDs: enter at least one."),
+    ({"deployment_ids": "1\n" + "x" * 256}, "deployment_ids",
+     "Deployment IDs: one is longer than 255 characters."),
+    ({"name": "Canvas\tprod"}, "name", "Name must be on one line."),
+    ({"course": "not-mine"}, "course", "Course: choose one of your courses"),
 ])
 def test_registration_errors_are_shown_beside_the_field(app, teacher, changes, field, message):
     response = post_form(teacher, "/teach/lti/platforms/new", **changes)
     assert response.status_code == 422
     text = response.get_data(as_text=True)
-    assert f'id="error-{field}"' in text and message in text
+    shown = re.search(rf'<p class="field-error" id="error-{field}">([^<]*)</p>', text)
+    assert shown and message in shown.group(1), text[-3000:]
+    assert shown.group(1).endswith(".")
     with app.app_context():
         assert db.session().scalar(select(LtiPlatform)) is None
 
@@ -110,12 +117,33 @@ def test_an_empty_registration_names_every_missing_field_at_once(app, teacher):
         assert f'id="error-{field}"' in text, field
     assert f"Nothing was saved: {len(fields)} fields need attention" in text
     assert 'id="error-name"' not in text and 'id="error-token_audience"' not in text
+    # Each message a sentence naming its field, as the other forms say it.
+    shown = dict(re.findall(r'<p class="field-error" id="error-(\w+)">([^<]*)</p>', text))
+    assert shown == {
+        "issuer": "Issuer is required.",
+        "client_id": "Client ID is required.",
+        "auth_login_url": "Authentication request URL is required.",
+        "token_url": "Access token URL is required.",
+        "key_set_url": "Public keyset URL is required.",
+        "deployment_ids": "Deployment IDs: enter at least one.",
+    }
+
+
+def test_the_optional_fields_of_the_platform_form_say_so(teacher):
+    text = teacher.get("/teach/lti/platforms/new").get_data(as_text=True)
+    assert '<label for="name">Name (optional)</label>' in text
+    assert '<label for="token_audience">Token audience (optional)</label>' in text
+    for required in ("issuer", "client_id", "auth_login_url", "token_url", "key_set_url",
+                     "deployment_ids"):
+        label = re.search(rf'<label for="{required}">([^<]*)</label>', text)
+        assert label and "optional" not in label.group(1), required
 
 
 def test_a_registration_is_unique_per_issuer_and_client_id(app, teacher):
     assert post_form(teacher, "/teach/lti/platforms/new").status_code == 302
     response = post_form(teacher, "/teach/lti/platforms/new")
-    assert response.status_code == 422 and b"already registered" in response.data
+    assert response.status_code == 422
+    assert b"Client ID: this issuer and client id are already registered." in response.data
     assert post_form(teacher, "/teach/lti/platforms/new", client_id="other").status_code == 302
 
 
