@@ -157,6 +157,13 @@ def login() -> Any:
 
     email = request.form.get("email", "").strip().lower()
     password = request.form.get("password", "")
+    # A field left empty is no attempt: said beside the field, neither throttled nor audited.
+    missing = {name: message for name, value, message in (
+        ("email", email, "Enter your email."), ("password", password, "Enter your password."),
+    ) if not value}
+    if missing:
+        return render_template("auth/login.html", email=email, next_url=next_url,
+                               errors=missing), 422
     user = db.session().scalar(select(User).where(User.email == email)) if email else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
@@ -240,11 +247,15 @@ def change_password() -> Any:
     new = request.form.get("new_password", "")
     confirm = request.form.get("confirm_password", "")
     errors: dict[str, str] = {}
-    if not verify_password(current_user.password_hash, current):
+    if not current:  # no attempt: not counted against the limit
+        errors["current_password"] = "Enter your current password."
+    elif not verify_password(current_user.password_hash, current):
         errors["current_password"] = "This is not your current password."
         g.login_failed = True
     problem = password_problem(new)
-    if problem:
+    if not new:
+        errors["new_password"] = "Enter a new password."
+    elif problem:
         errors["new_password"] = f"The new password {problem}."
     elif new == current:
         errors["new_password"] = "The new password must differ from the current one."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -136,8 +137,33 @@ def test_user_without_password_cannot_sign_in(app, client):
 
     with app.app_context():
         courses.create_user("nopass@example.edu", "No Pass")
-    assert login(client, "nopass@example.edu", "").status_code == 401
+    assert login(client, "nopass@example.edu", "").status_code == 422  # "Enter your password."
     assert login(client, "nopass@example.edu", "anything at all").status_code == 401
+    assert not _signed_in(client)
+
+
+def _field_errors(response) -> dict[str, str]:
+    return dict(re.findall(r'<p class="field-error" id="([\w]+)-error">([^<]*)</p>',
+                           response.get_data(as_text=True)))
+
+
+def test_an_empty_sign_in_field_is_named_and_is_no_failed_attempt(app, client, student):
+    app.config["LOGIN_RATE_LIMIT"] = "2 per minute"
+    app.config["LOGIN_ACCOUNT_RATE_LIMIT"] = "2 per minute"
+    for _ in range(3):
+        both = login(client, "  ", "")
+        assert both.status_code == 422
+        assert _field_errors(both) == {"email": "Enter your email.", "password": "Enter your password."}
+        assert LOGIN_FAILED not in both.get_data(as_text=True)
+        no_password = login(client, student.email, "")
+        assert _field_errors(no_password) == {"password": "Enter your password."}
+        html = no_password.get_data(as_text=True)
+        assert f'value="{student.email}"' in html
+        assert re.search(r'<input id="password"[^>]*autofocus[^>]*aria-describedby="password-error"', html)
+        assert _field_errors(login(client, "", TEST_PASSWORD)) == {"email": "Enter your email."}
+    with app.app_context():
+        assert db.session().scalar(select(AuditLog).where(AuditLog.action == "login_failed")) is None
+    assert login(client, student.email).status_code == 302  # the limits are untouched
 
 
 # ---------------------------------------------------------------- sessions
@@ -260,7 +286,11 @@ def test_password_change_signs_out_other_sessions_only(app, client, student):
 
 @pytest.mark.parametrize("form, field, message", [
     ({"current_password": "wrong guess!", "new_password": "long enough pw", "confirm_password": "long enough pw"},
-     "current_password", "not your current password"),
+     "current_password", "This is not your current password."),
+    ({"current_password": "", "new_password": "long enough pw", "confirm_password": "long enough pw"},
+     "current_password", "Enter your current password."),
+    ({"current_password": TEST_PASSWORD, "new_password": "", "confirm_password": ""},
+     "new_password", "Enter a new password."),
     ({"current_password": TEST_PASSWORD, "new_password": "short", "confirm_password": "short"},
      "new_password", "at least 8 characters"),
     ({"current_password": TEST_PASSWORD, "new_password": "long enough pw", "confirm_password": "long enough pX"},
@@ -277,6 +307,22 @@ def test_password_change_names_the_bad_field(client, student, form, field, messa
     assert f'id="{field}-error"' in html
     assert message in html
     assert _signed_in(client)
+
+
+def test_an_empty_current_password_is_no_failed_attempt(client, student):
+    """The password page allows 10 wrong current passwords an hour; an empty one is none."""
+    login(client, student.email)
+    token = csrf_token(client, "/account/password")
+    for _ in range(11):
+        response = client.post("/account/password", data={
+            "current_password": "", "new_password": "long enough pw",
+            "confirm_password": "long enough pw", "csrf_token": token})
+        assert response.status_code == 422
+        assert _field_errors(response) == {"current_password": "Enter your current password."}
+    response = client.post("/account/password", data={
+        "current_password": TEST_PASSWORD, "new_password": "long enough pw",
+        "confirm_password": "long enough pw", "csrf_token": token})
+    assert response.status_code == 302
 
 
 def _set_for(app, user, password: str, **options) -> None:
