@@ -6,6 +6,7 @@ import math
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     current_app,
@@ -42,6 +43,8 @@ OWN_PASSWORD_FIRST = ("Your password was set for you (by your instructor or an a
                       "so they know it: choose your own to continue.")
 LOGIN_FAILED = "Email or password is not right. Check both and try again."
 CSRF_MESSAGE = "The form expired or was sent from elsewhere; reload and try again."
+SESSION_ENDED = ("You were signed out before this was sent (in another tab, or your session "
+                 "expired): sign in again to go on.")
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to see that page."
@@ -282,9 +285,33 @@ def change_password() -> Any:
 
 @bp.app_errorhandler(CSRFError)
 def _csrf_error(err: CSRFError) -> Any:
+    if not current_user.is_authenticated and request.endpoint != "auth.login":
+        # The session ended (signed out in another tab, or expired) before the form was
+        # sent, and its token went with it: not a form "from elsewhere", and reloading would
+        # send it again. Sign in, then back to the page the form was on (an item's typed
+        # answers are kept in the tab by autosave.js and come back there).
+        if _wants_json():
+            body = {"error": {"path": "", "message": SESSION_ENDED, "status": 401}}
+            return jsonify(body), 401
+        flash(SESSION_ENDED, "warning")
+        return redirect(url_for("auth.login", next=_page_of_the_form()))
     if _wants_json():
         return jsonify({"error": {"path": "csrf_token", "message": CSRF_MESSAGE, "status": 400}}), 400
     return render_template("error.html", error=err, message=CSRF_MESSAGE), 400
+
+
+def _page_of_the_form() -> str:
+    """The page a refused POST came from: its Referer, if a page of this site; else the
+    POST's own path when it is also a page (an item's), else the start page."""
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if parts.netloc == request.host:
+        page = parts.path + (f"?{parts.query}" if parts.query else "")
+        if local_path(page):
+            return page
+    if request.method == "GET" or request.endpoint == "student.submit":
+        return request.path
+    return "/"
 
 
 @bp.app_errorhandler(RateLimitExceeded)

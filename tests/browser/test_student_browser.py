@@ -598,3 +598,35 @@ def test_an_answer_typed_just_before_submit_survives_a_session_ended_elsewhere(
     page.goto(item_url)
     assert page.locator("input.cell-input >> nth=0").input_value() == "9x9x8"
     expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+
+
+def test_submitting_after_logging_out_in_another_tab_signs_in_and_comes_back(
+    live_server, page, make_user, build_course, browser_login
+):
+    """Log out in a second tab of the same browser, then Submit in the first: the sign-in
+    page says why (not "reload and try again"), and signing in leads back to the item
+    with the typed answer."""
+    teacher = make_user("browser-teacher9@example.edu", "Tom Teacher", instructor=True)
+    student = make_user("browser-student9@example.edu", "Sue Student")
+    built = build_course(teacher, [student],
+                         [{"kind": "output_shape", "difficulty": 1, "points": 10}])
+    item_url = f"{live_server.url}/sets/{built['set_id']}/items/{built['item_ids'][0]}"
+    browser_login(page, "browser-student9@example.edu")
+    page.goto(item_url)
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{live_server.url}/")
+    other_tab.locator("form[action='/logout'] button").first.click()
+    other_tab.wait_for_load_state("load")
+    other_tab.close()
+    page.fill("input.cell-input >> nth=0", "9x9x8")
+    page.get_by_role("button", name=re.compile("Submit attempt")).click()
+    page.wait_for_load_state("load")
+    assert "/login" in page.url
+    expect(page.locator(".flash").first).to_contain_text("You were signed out before this was sent")
+    page.fill("input[name=email]", "browser-student9@example.edu")
+    page.fill("input[name=password]", "browser test password")  # make_user's (conftest)
+    page.locator("main button[type=submit]").first.click()
+    page.wait_for_load_state("load")
+    assert page.url.split("?")[0] == item_url
+    assert page.locator("input.cell-input >> nth=0").input_value() == "9x9x8"
+    expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)

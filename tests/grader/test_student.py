@@ -8,6 +8,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from conftest import csrf_token, login
@@ -1057,3 +1058,26 @@ def test_footer_answers_sit_under_their_own_column(app, signed_in, student, cour
                 span = re.search(r'<th scope="row"(?: colspan="(\d+)")?>', row)
                 before = int(span.group(1) or 1)
                 assert before == heads.index(title), (kind, before, heads)
+
+
+def test_a_form_sent_after_signing_out_in_another_tab_leads_to_sign_in_and_back(
+        app, signed_in, student, course):
+    """Log out in one tab, then Submit (or autosave) in another: the session and its form
+    token are gone. Not 'sent from elsewhere; reload' (reloading sends it again): the
+    sign-in page, then back to the item, where the tab's kept answers come back."""
+    built = make_set(app, course)
+    problem = problem_of(built, student)
+    token = csrf_token(signed_in, item_url(built))
+    signed_in.post("/logout", data={"csrf_token": csrf_token(signed_in, "/")})
+    answers = kinds.self_test(problem).correct
+    response = signed_in.post(item_url(built), data=form_of(answers, 1, token),
+                              headers={"Referer": f"http://localhost{item_url(built)}"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    assert unquote(response.headers["Location"].split("next=", 1)[1]) == item_url(built)
+    page = text_of(signed_in.get(response.headers["Location"]))
+    assert "You were signed out before this was sent" in page and "reload" not in page
+    draft = save_draft(signed_in, built, {problem.parts[0].id: "1x1x1"}, token=token)
+    assert draft.status_code == 401  # autosave keeps the answers in the tab at a 401
+    assert "sign in again" in draft.get_json()["error"]["message"]
+    assert count(app, Submission) == 0
