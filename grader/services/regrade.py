@@ -47,6 +47,8 @@ class Change:
     new_score: float | None
     points: float
     error: str | None = None
+    old_fraction: float = 0.0
+    new_fraction: float | None = None
 
     @property
     def delta(self) -> float:
@@ -128,6 +130,7 @@ def _scan(
         def change(
             new_score: float | None,
             error: str | None = None,
+            new_fraction: float | None = None,
             sub: Submission = sub,
             grade: Grade = grade,
             item: Item = item,
@@ -146,6 +149,8 @@ def _scan(
                 new_score,
                 float(item.points),
                 error,
+                float(grade.fraction),
+                new_fraction,
             )
 
         if isinstance(problem, str):
@@ -165,7 +170,7 @@ def _scan(
             continue
         new_score = round(result.fraction * float(item.points), 6)
         if _changed(grade, new_score, result):
-            yield sub, grade, item, user, result, change(new_score)
+            yield sub, grade, item, user, result, change(new_score, new_fraction=result.fraction)
         else:
             yield sub, grade, item, user, result, None
 

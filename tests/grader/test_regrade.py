@@ -4,6 +4,7 @@ points out of another total, or by other parts, are a new grade too."""
 from __future__ import annotations
 
 import pytest
+from conftest import login
 
 from grader import db
 from grader.models import Item, ProblemSet, Submission, User
@@ -30,7 +31,8 @@ def _follow_through_answers(user: User, item: Item) -> dict[str, str]:
     raise AssertionError("no follow-through case for this variant")  # pragma: no cover
 
 
-def test_the_same_points_out_of_another_total_are_a_change(app, course, student):
+def test_the_same_points_out_of_another_total_are_a_change(app, client, instructor, course,
+                                                            student):
     """With n layers, (n-1)/n of 10 points with follow-through credit; then follow-through
     off and the item worth 10(n-1)/(n-2): (n-2)/n of it is the same points (6.67 of 10, then
     6.67 of 20, for 3 layers). Same points, another grade: the student's parts and the
@@ -53,6 +55,13 @@ def test_the_same_points_out_of_another_total_are_a_change(app, course, student)
         assert len(report.changed) == 1
         change = report.changed[0]
         assert change.old_score == pytest.approx(change.new_score)
+        assert (change.old_fraction, change.new_fraction) == (
+            pytest.approx((n - 1) / n), pytest.approx((n - 2) / n))
+    login(client, instructor.email)
+    page = client.get(f"/teach/sets/{ps.public_id}/regrade").get_data(as_text=True)
+    old, new = round(100 * (n - 1) / n), round(100 * (n - 2) / n)
+    assert "would get a new grade" in page and f"same points, {old}% &rarr; {new}%" in page
+    with app.app_context():
         regrade.apply(db.session().get(ProblemSet, ps.id), expected_digest=report.digest)
         db.session().expire_all()
         grade = db.session().get(Submission, outcome.submission.id).grade
