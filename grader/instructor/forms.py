@@ -26,11 +26,18 @@ DIFFICULTIES: tuple[tuple[int, str], ...] = ((1, "1 (easy)"), (2, "2 (medium)"),
 MAX_ITEMS = 50
 MAX_ATTEMPTS = 20
 MAX_POINTS = 1000.0
+
 DEFAULT_POINTS = "10"
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 _ROW_KEY = re.compile(r"^items-(\d{1,3})-(id|kind|difficulty|points)$")
 _SPEC_PATH = re.compile(r"^items\[(\d+)\]\.(\w+)$")
+
+
+def valid_points(points: float | None) -> bool:
+    """An item's points as the builder takes them: from 0.01 to MAX_POINTS, with at most
+    two decimals (scores show two: a value with more would show as another)."""
+    return points is not None and 0.01 <= points <= MAX_POINTS and round(points, 2) == points
 
 
 def field_key(path: str) -> str:
@@ -205,9 +212,9 @@ class SetForm:
             if difficulty not in kinds.DIFFICULTIES:
                 errors[f"items-{n}-difficulty"] = "Difficulty is 1, 2 or 3."
             points = to_float(row.points)
-            if points is None or not 0 < points <= MAX_POINTS:
+            if not valid_points(points):
                 errors[f"items-{n}-points"] = (
-                    f"Points: a number above 0 and at most {MAX_POINTS:g}."
+                    f"Points: a number from 0.01 to {MAX_POINTS:g}, with at most two decimals."
                 )
             items.append(
                 {

@@ -383,7 +383,7 @@ def _builder(
     locked = problem_set is not None and problem_sets.has_submissions(problem_set)
     # Only points the server would accept add up (a refused 1e308 is no total).
     points = [f.to_float(r.points) for r in form.items]
-    valid = [p for p in points if p is not None and 0 < p <= f.MAX_POINTS]
+    valid = [p for p in points if f.valid_points(p)]
     return render_template(
         "instructor/set_builder.html",
         course=course,

@@ -656,8 +656,10 @@ def test_builder_row_actions_edit_the_form_without_saving(app, teacher, course):
         ({"solutions": "sometimes"}, "solutions", "Choose when"),
         ({"items-1-kind": "no_such_kind"}, "items-1-kind", "Choose a problem kind"),
         ({"items-0-difficulty": "7"}, "items-0-difficulty", "1, 2 or 3"),
-        ({"items-1-points": "-2"}, "items-1-points", "above 0"),
-        ({"items-0-points": "nan"}, "items-0-points", "above 0"),
+        ({"items-1-points": "-2"}, "items-1-points", "from 0.01 to 1000"),
+        ({"items-0-points": "nan"}, "items-0-points", "from 0.01 to 1000"),
+        ({"items-0-points": "0.001"}, "items-0-points", "with at most two decimals"),
+        ({"items-0-points": "2.505"}, "items-0-points", "with at most two decimals"),
     ],
 )
 def test_builder_validation_messages_sit_next_to_the_field(
@@ -699,7 +701,7 @@ def test_builder_refuses_a_title_another_set_of_the_course_has(app, teacher, cou
 def test_builder_constraints_total_and_regrade_link_match_the_server(app, teacher, course):
     url = f"/teach/courses/{course.public_id}/sets/new"
     page = _html(teacher.get(url))
-    assert 'min="0"' not in page and 'min="0.001" max="1000" step="any"' in page
+    assert 'min="0"' not in page and 'min="0.01" max="1000" step="0.01"' in page
     assert 'href="#"' not in page and "needs a regrade" in page
     refused = _post(teacher, url, _builder_data(**{"items-1-points": "1e308"}), token_from=url)
     assert refused.status_code == 422
