@@ -92,7 +92,7 @@ def new_registration_link() -> Any:
     try:
         course = _course_choice(request.form.get("course", ""))
     except SpecError as err:
-        flash(err.message, "error")
+        flash(f"No registration link was made. Course: {err.message}.", "error")
         return redirect(url_for("lti_admin.index"))
     url, link = dynamic.make_link(current_user, course)
     record_audit("lti_registration_link", f"link {link.id}" + (

@@ -249,6 +249,12 @@ def test_the_instructor_page_offers_links_and_lists_the_open_ones(app, teacher, 
                                                                    student):
     page = teacher.get("/teach/lti/").get_data(as_text=True)
     assert "Make a registration link" in page and "Links not used yet" not in page
+    refused = teacher.post("/teach/lti/registration-links", data={
+        "course": "not-mine", "csrf_token": csrf_token(teacher, "/teach/lti/")})
+    assert refused.status_code == 302
+    page = teacher.get(refused.headers["Location"]).get_data(as_text=True)
+    assert ("No registration link was made. Course: choose one of your courses, or a new "
+            "course per LMS course.") in page
     url = make_link(teacher)
     page = teacher.get("/teach/lti/").get_data(as_text=True)
     assert "Links not used yet" in page
