@@ -259,6 +259,7 @@ def new_set(course_id: str) -> Any:
         return _builder(course, None, form)
     cleaned = form.validate()
     if cleaned is None:
+        _title_too(form, course, None)
         return _builder(course, None, form, 422)
     items = [{k: v for k, v in item.items() if k != "public_id"} for item in cleaned.pop("items")]
     try:
@@ -272,6 +273,17 @@ def new_set(course_id: str) -> Any:
     return redirect(url_for("instructor.edit_set", set_id=problem_set.public_id))
 
 
+def _title_too(form: f.SetForm, course: Course, problem_set: ProblemSet | None) -> None:
+    """With the form's own errors, a title another set of the course has (which saving
+    would refuse next): every problem at once."""
+    renamed = problem_set is None or form.title.casefold() != problem_set.title.strip().casefold()
+    if "title" not in form.errors and form.title and renamed:
+        problem = problem_sets.used_title(course.id, form.title,
+                                          problem_set.id if problem_set else None)
+        if problem is not None:
+            form.errors["title"] = _sentence_text(problem)
+
+
 @bp.route("/sets/<set_id>", methods=["GET", "POST"])
 def edit_set(set_id: str) -> Any:
     problem_set = own_set(set_id)
@@ -283,6 +295,7 @@ def edit_set(set_id: str) -> Any:
         return _builder(course, problem_set, form)
     cleaned = form.validate()
     if cleaned is None:
+        _title_too(form, course, problem_set)
         return _builder(course, problem_set, form, 422)
     rows = cleaned.pop("items")
     existing = sorted(problem_set.items, key=lambda i: i.position)
@@ -308,7 +321,9 @@ def edit_set(set_id: str) -> Any:
     flash("Problem set saved.", "success")
     _warn_if_past_due(problem_set)
     if (points_changed or follow_through_changed) and problem_sets.has_submissions(problem_set):
-        what = "points" if points_changed else "follow-through setting"
+        what = " and the ".join(name for name, changed in (
+            ("points", points_changed), ("follow-through setting", follow_through_changed))
+            if changed)
         flash(
             f"The {what} changed after students submitted: their grades keep the old scoring "
             "until you regrade the set (Regrade tab).",

@@ -87,9 +87,11 @@ def _validate_item(item: Any, path: str) -> dict[str, Any]:
     if type(difficulty) is not int or difficulty not in (1, 2, 3):
         raise SpecError(f"{path}.difficulty", f"expected 1, 2 or 3, got {difficulty!r}")
     points = item.get("points", 10)
-    if isinstance(points, bool) or not isinstance(points, (int, float)) or not points > 0 \
-            or points != points or points > 1e6:
-        raise SpecError(f"{path}.points", f"expected a number greater than 0, got {points!r}")
+    # Scores show two decimals: points with more (0.001, 2.505) would show as others.
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or points != points \
+            or not 0.01 <= points <= 1e6 or round(points, 2) != points:
+        raise SpecError(f"{path}.points", "expected a number from 0.01 to 1000000 with at most "
+                                          f"two decimals, got {points!r}")
     return {"kind": kind, "difficulty": difficulty, "points": float(points)}
 
 
@@ -179,19 +181,28 @@ def update_set(problem_set: ProblemSet, *, title: str = _UNSET, attempts_allowed
         return problem_set
 
 
-def _refuse_a_used_title(s: Session, course_id: int, title: str, exclude: int | None = None) -> None:
-    """SpecError("title") if another set of the course has this title, ignoring case and
-    surrounding spaces: its students would see two identical entries. Compared here, not
-    by SQL lower(), which SQLite applies to ASCII letters only."""
+def used_title(course_id: int, title: str, exclude: int | None = None,
+               session: Session | None = None) -> str | None:
+    """Why `title` cannot name a set of the course (`exclude`: the set being renamed), or
+    None: another set of the course has it, ignoring case and surrounding spaces (its
+    students would see two identical entries). Compared here, not by SQL lower(), which
+    SQLite applies to ASCII letters only."""
+    s = session or db.session()
     wanted = title.strip().casefold()
     query = select(ProblemSet.title).where(ProblemSet.course_id == course_id)
     if exclude is not None:
         query = query.where(ProblemSet.id != exclude)
     if any(other.strip().casefold() == wanted for other in s.scalars(query)):
-        raise SpecError("title", f"the title “{title.strip()}” is already used by another "
-                                 "problem set of this course (titles are compared ignoring "
-                                 "case and surrounding spaces): give this one its own, e.g. "
-                                 f"“{title.strip()} (part 2)”")
+        return (f"the title “{title.strip()}” is already used by another problem set of this "
+                "course (titles are compared ignoring case and surrounding spaces): give this "
+                f"one its own, e.g. “{title.strip()} (part 2)”")
+    return None
+
+
+def _refuse_a_used_title(s: Session, course_id: int, title: str, exclude: int | None = None) -> None:
+    """SpecError("title") if `used_title` says so."""
+    if (problem := used_title(course_id, title, exclude, s)) is not None:
+        raise SpecError("title", problem)
 
 
 def add_item(problem_set: ProblemSet, kind: str, difficulty: int = 1, points: float = 10.0) -> Item:

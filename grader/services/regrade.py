@@ -51,6 +51,12 @@ class Change:
     new_fraction: float | None = None
 
     @property
+    def old_points(self) -> float | None:
+        """What the item was worth when the current grade was given (None for a grade of
+        0: its fraction does not tell)."""
+        return self.old_score / self.old_fraction if self.old_fraction > EPSILON else None
+
+    @property
     def delta(self) -> float:
         return 0.0 if self.new_score is None else self.new_score - self.old_score
 

@@ -696,6 +696,12 @@ def test_builder_refuses_a_title_another_set_of_the_course_has(app, teacher, cou
     with app.app_context():
         titles = [ps.title for ps in problem_sets.sets_for_course(db.session().get(Course, course.id))]
     assert titles == ["Pooling and shapes", "Week 2"]
+    # With another field's problem, the used title is reported too: every problem at once.
+    response = _post(teacher, url, _builder_data(**{"title": "POOLING and shapes",
+                                                    "items-0-points": "0.001"}), token_from=url)
+    page = _html(response)
+    assert response.status_code == 422 and "2 fields need attention" in page
+    assert 'id="error-title"' in page and 'id="error-items-0-points"' in page
 
 
 def test_builder_constraints_total_and_regrade_link_match_the_server(app, teacher, course):
@@ -784,7 +790,13 @@ def test_changing_points_after_submissions_asks_for_a_regrade(app, teacher, cour
     )
     response = _post(teacher, url, data, token_from=url)
     assert response.status_code == 302
-    assert "grades keep the old scoring until you regrade" in _html(teacher.get(url))
+    page = _html(teacher.get(url))
+    assert "The points changed after students submitted" in page
+    assert "grades keep the old scoring until you regrade" in page
+    both = {**data, "items-0-points": "30", "follow_through": ""}  # and follow-through off
+    assert _post(teacher, url, both, token_from=url).status_code == 302
+    assert ("The points and the follow-through setting changed after students submitted"
+            in _html(teacher.get(url)))
     book = _html(teacher.get(f"{url}/gradebook"))
     assert "1 grade was given when an item had other points" in book
     with app.app_context():

@@ -33,13 +33,13 @@ def _follow_through_answers(user: User, item: Item) -> dict[str, str]:
 
 def test_the_same_points_out_of_another_total_are_a_change(app, client, instructor, course,
                                                             student):
-    """With n layers, (n-1)/n of 10 points with follow-through credit; then follow-through
-    off and the item worth 10(n-1)/(n-2): (n-2)/n of it is the same points (6.67 of 10, then
-    6.67 of 20, for 3 layers). Same points, another grade: the student's parts and the
+    """With n layers, (n-1)/n of 12 points with follow-through credit; then follow-through
+    off and the item worth 12(n-1)/(n-2): (n-2)/n of it is the same points (8 of 12, then
+    8 of 24, for 3 layers). Same points, another grade: the student's parts and the
     gradebook's percentage change, so the regrade records it."""
     with app.app_context():
         ps = problem_sets.publish(problem_sets.create_set(
-            course, "Regrade", [{"kind": "output_shape", "difficulty": 2, "points": 10}],
+            course, "Regrade", [{"kind": "output_shape", "difficulty": 2, "points": 12}],
             follow_through=True))
         item = db.session().get(ProblemSet, ps.id).items[0]
         user = db.session().get(User, student.id)
@@ -47,10 +47,10 @@ def test_the_same_points_out_of_another_total_are_a_change(app, client, instruct
         n = len(answers)
         assert n >= 3
         outcome = attempts.submit(user, item, answers, 1)
-        assert outcome.submission.grade.score == pytest.approx(10 * (n - 1) / n)
+        assert outcome.submission.grade.score == pytest.approx(12 * (n - 1) / n)
         ps = db.session().get(ProblemSet, ps.id)
         problem_sets.update_set(ps, follow_through=False)
-        problem_sets.update_item(db.session().get(Item, item.id), points=10 * (n - 1) / (n - 2))
+        problem_sets.update_item(db.session().get(Item, item.id), points=12 * (n - 1) // (n - 2))
         report = regrade.dry_run(db.session().get(ProblemSet, ps.id))
         assert len(report.changed) == 1
         change = report.changed[0]
@@ -61,6 +61,7 @@ def test_the_same_points_out_of_another_total_are_a_change(app, client, instruct
     page = client.get(f"/teach/sets/{ps.public_id}/regrade").get_data(as_text=True)
     old, new = round(100 * (n - 1) / n), round(100 * (n - 2) / n)
     assert "would get a new grade" in page and f"same points, {old}% &rarr; {new}%" in page
+    assert change.old_points == pytest.approx(12) and "/ 12</span>" in page
     with app.app_context():
         regrade.apply(db.session().get(ProblemSet, ps.id), expected_digest=report.digest)
         db.session().expire_all()
