@@ -164,7 +164,7 @@ def test_instructor_builds_previews_publishes_and_reads_the_gradebook(
     assert changed >= 8  # every submission that scored above 0
     pat_row = page.locator("table.regrade-changes tbody tr", has_text="Pat Learner")
     assert [c.strip() for c in pat_row.locator("td").all_inner_texts()][3:6] == [
-        "10",
+        "10 / 10",  # the old score out of the old points
         "20 / 20",
         "+10.00",
     ]
