@@ -108,16 +108,21 @@ def _open_course(page: Any, tool: Tool, platform: Platform, target: str) -> Any:
 def test_a_launch_in_an_lms_iframe_without_cookies(tool, lms, context, page, screenshot,
                                                     target):
     platform, _harness = lms
-    frame = _open_course(page, tool, platform, target)
+    _open_course(page, tool, platform, target)
 
     # login → put_data → platform → launch → get_data → confirm → the landing page, which
-    # finds that the frame keeps no session cookie
-    blocked = frame.locator("#lti-landing-blocked")
+    # finds that the frame keeps no session cookie. The frame is found anew through its
+    # <iframe> (a FrameLocator): crossing between the two sites may swap the frame Chromium
+    # renders it in, and a Frame object taken before could then be stale.
+    blocked = page.frame_locator("iframe#tool").locator("#lti-landing-blocked")
     try:
-        expect(blocked).to_be_visible(timeout=15_000)
+        expect(blocked).to_be_visible(timeout=45_000)
     except AssertionError as err:
-        text = frame.locator("main").inner_text() if frame.locator("main").count() else ""
-        raise AssertionError(f"{err}\nthe tool's frame is at {frame.url}: {text[:800]}") from err
+        current = page.frame(name="tool")
+        raise AssertionError(
+            f"{err}\nthe tool's frame is at {current.url if current else '(none)'}") from err
+    frame = page.frame(name="tool")
+    assert frame is not None
     expect(frame.locator("#lti-landing-status")).to_contain_text("does not keep")
     expect(frame.locator("#lti-landing-onward")).to_be_hidden()
     screenshot(page, f"lti-iframe-landing-{target.strip('_')}")
@@ -147,9 +152,13 @@ def test_a_launch_in_an_lms_iframe_without_cookies(tool, lms, context, page, scr
 def test_partitioned_cookies_keep_the_session_inside_the_iframe(tool, lms, context, page,
                                                                screenshot):
     platform, _harness = lms
-    frame = _open_course(page, tool, platform, "post_message_forwarding")
+    _open_course(page, tool, platform, "post_message_forwarding")
     # the partitioned state cookie came back: no storage round trip, straight to the set
-    expect(frame.locator("h1")).to_contain_text("Receptive fields in a frame", timeout=15_000)
+    # (the frame found anew through its <iframe>, as above)
+    expect(page.frame_locator("iframe#tool").locator("h1")).to_contain_text(
+        "Receptive fields in a frame", timeout=45_000)
+    frame = page.frame(name="tool")
+    assert frame is not None
     assert "/sets/" in frame.url
     cookies = {c["name"]: c for c in context.cookies()}
     session = cookies["session"]
