@@ -21,6 +21,20 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHOWN_KEY = 40  # characters of a key shown in a path or a message; longer ones are cut
 
 
+def line_problem(text: str) -> str | None:
+    """Why `text` is not one line of text (a name, a title, a category), or None: a control
+    character (a NUL among them, which PostgreSQL's text cannot even hold, and most of
+    which XML cannot hold, so an LMS would refuse a whole export), or a lone UTF-16
+    surrogate (no character at all: it cannot be written as UTF-8)."""
+    for char in text:
+        code = ord(char)
+        if code < 32 or code == 127:
+            return f"must be one line of text, without control characters (found U+{code:04X})"
+        if 0xD800 <= code <= 0xDFFF:
+            return f"holds a lone UTF-16 surrogate (U+{code:04X}), which is not a character"
+    return None
+
+
 def _shown_key(key: str) -> str:
     return key if len(key) <= _SHOWN_KEY else key[:_SHOWN_KEY - 3] + "..."
 

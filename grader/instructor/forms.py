@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from werkzeug.datastructures import MultiDict
 
 from grader.models import ProblemSet
+from grader.services import problem_sets
 from problems import kinds
 
 SOLUTIONS: tuple[tuple[str, str], ...] = (
@@ -35,9 +36,8 @@ _SPEC_PATH = re.compile(r"^items\[(\d+)\]\.(\w+)$")
 
 
 def valid_points(points: float | None) -> bool:
-    """An item's points as the builder takes them: from 0.01 to MAX_POINTS, with at most
-    two decimals (scores show two: a value with more would show as another)."""
-    return points is not None and 0.01 <= points <= MAX_POINTS and round(points, 2) == points
+    """An item's points as the builder takes them: the service's rule, up to MAX_POINTS."""
+    return problem_sets.valid_points(points, MAX_POINTS)
 
 
 def field_key(path: str) -> str:

@@ -17,6 +17,7 @@ from grader import db
 from grader.auth.access import deny
 from grader.models import Course, Enrollment, User
 from grader.passwords import hash_password, password_problem
+from problems.contract import line_problem
 from problems.errors import SpecError
 
 ROLES = ("instructor", "student")
@@ -48,15 +49,6 @@ class RosterReport:
 def normalize_email(email: str) -> str:
     """Emails compare case-insensitively: stored trimmed and lower-case."""
     return email.strip().lower()
-
-
-def line_problem(text: str) -> str | None:
-    """Why `text` is not one line of text (a name, a title, a code), or None: control
-    characters, a NUL among them (which PostgreSQL's text cannot even hold), have no place
-    in one."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        return "must be one line of text, without control characters"
-    return None
 
 
 def email_problem(email: str) -> str | None:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from grader import db
 from grader.auth.access import deny
 from grader.models import Course, Draft, Enrollment, Item, ProblemSet, Submission, User, utcnow
-from grader.services.courses import line_problem
 from problems import kinds
+from problems.contract import line_problem
 from problems.errors import SpecError
 
 SOLUTIONS = ("never", "after_due", "after_attempts", "always")
@@ -72,6 +72,15 @@ def validate_items(items: Any, path: str = "items") -> list[dict[str, Any]]:
     return [_validate_item(item, f"{path}[{i}]") for i, item in enumerate(items)]
 
 
+MAX_ITEM_POINTS = 1_000_000.0  # what the service takes; the builder's form asks for less
+
+
+def valid_points(points: float | None, maximum: float = MAX_ITEM_POINTS) -> bool:
+    """An item's points: from 0.01 to `maximum`, with at most two decimals (scores show two:
+    points with more, 0.001 or 2.505, would show as others). NaN is none of these."""
+    return points is not None and 0.01 <= points <= maximum and round(points, 2) == points
+
+
 def _validate_item(item: Any, path: str) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise SpecError(path, "expected an object with kind, difficulty and points")
@@ -87,11 +96,10 @@ def _validate_item(item: Any, path: str) -> dict[str, Any]:
     if type(difficulty) is not int or difficulty not in (1, 2, 3):
         raise SpecError(f"{path}.difficulty", f"expected 1, 2 or 3, got {difficulty!r}")
     points = item.get("points", 10)
-    # Scores show two decimals: points with more (0.001, 2.505) would show as others.
-    if isinstance(points, bool) or not isinstance(points, (int, float)) or points != points \
-            or not 0.01 <= points <= 1e6 or round(points, 2) != points:
-        raise SpecError(f"{path}.points", "expected a number from 0.01 to 1000000 with at most "
-                                          f"two decimals, got {points!r}")
+    if isinstance(points, bool) or not isinstance(points, (int, float)) \
+            or not valid_points(points, MAX_ITEM_POINTS):
+        raise SpecError(f"{path}.points", f"expected a number from 0.01 to {MAX_ITEM_POINTS:.0f} "
+                                          f"with at most two decimals, got {points!r}")
     return {"kind": kind, "difficulty": difficulty, "points": float(points)}
 
 

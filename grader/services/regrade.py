@@ -60,6 +60,12 @@ class Change:
     def delta(self) -> float:
         return 0.0 if self.new_score is None else self.new_score - self.old_score
 
+    @property
+    def fraction_changed(self) -> bool:
+        """Whether the share of the item's points earned changes (67% -> 33%), which a
+        change of points alone does not."""
+        return self.new_fraction is not None and abs(self.new_fraction - self.old_fraction) > EPSILON
+
 
 @dataclass(frozen=True)
 class RegradeReport:

@@ -19,6 +19,7 @@ import numpy as np
 
 from problems import kinds
 from problems.answers import shape_examples
+from problems.contract import line_problem
 from problems.errors import SpecError
 from problems.kinds.base import Part, Problem, Step, format_number
 from problems.misconceptions import Misconception
@@ -144,17 +145,9 @@ def parse_items(data: Any) -> list[Item]:
 
 
 def check_line(text: str, path: str) -> None:
-    """Refuse `text` (a title, a category) unless it is one line of text: no control
-    character (XML cannot hold most of them, and an LMS would refuse the whole file) and
-    no lone UTF-16 surrogate (no character at all: it cannot be written as UTF-8)."""
-    for char in text:
-        code = ord(char)
-        if code < 32 or code == 127:
-            raise SpecError(path, f"must be one line of text, without control characters "
-                                  f"(found U+{code:04X})")
-        if 0xD800 <= code <= 0xDFFF:
-            raise SpecError(path, f"holds a lone UTF-16 surrogate (U+{code:04X}), which is not "
-                                  "a character")
+    """Refuse `text` (a title, a category) unless it is one line of text (`line_problem`)."""
+    if problem := line_problem(text):
+        raise SpecError(path, problem)
 
 
 def _json_type(value: Any) -> str:

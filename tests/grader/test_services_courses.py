@@ -278,7 +278,7 @@ def test_roster_refuses_a_quoted_two_line_name_and_imports_the_rest(ctx, course)
 def test_roster_refuses_a_name_with_a_tab_as_a_line_not_a_crash(ctx, course):
     report = courses.import_roster(course, "email,name\nt@example.edu,Tab\tName\nu@example.edu,U\n")
     assert report.added == ["u@example.edu"]
-    assert report.errors == [(2, "name must be one line of text, without control characters")]
+    assert report.errors == [(2, "name must be one line of text, without control characters (found U+0009)")]
 
 
 def test_roster_reads_on_after_a_broken_quote(ctx, course):
