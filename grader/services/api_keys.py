@@ -28,6 +28,7 @@ from grader import db
 from grader.api import connection
 from grader.api.models import ApiKey
 from grader.models import AuditLog, Course, User, utcnow
+from problems.contract import line_problem
 from problems.errors import SpecError
 
 PREFIX = "cnnq_"
@@ -70,15 +71,24 @@ def parse_token(token: str) -> tuple[str, str] | None:
 
 
 def create_key(course: Course, name: str, created_by: User | None = None) -> NewKey:
-    """A new key for `course`. Raises SpecError("name", ...) for an empty or long name."""
+    """A new key for `course`. Raises SpecError("name", ...) for an empty, long or
+    multi-line name, or one an active key of the course has (any case): the key page and
+    the gradebook tell keys apart by name, and the name is what revoking is decided on."""
     name = " ".join(name.split())
     if not name:
         raise SpecError("name", "is required: say what the key is for (e.g. 'Moodle sync')")
     if len(name) > MAX_NAME:
         raise SpecError("name", f"is longer than {MAX_NAME} characters")
+    if problem := line_problem(name):
+        raise SpecError("name", problem)
     public_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     with db.transaction() as s:
+        active = s.scalars(select(ApiKey.name).where(
+            ApiKey.course_id == course.id, ApiKey.revoked_at.is_(None)))
+        if name.casefold() in {other.casefold() for other in active}:
+            raise SpecError("name", "is already used by an active key of this course: choose "
+                                    "another, or revoke that key first")
         key = ApiKey(
             public_id=public_id,
             course_id=course.id,

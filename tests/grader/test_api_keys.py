@@ -138,6 +138,33 @@ def test_the_page_refuses_an_empty_name(app, teacher, course):
         assert api_keys.keys_of(course) == []
 
 
+def test_an_active_key_name_is_not_given_twice_in_a_course(app, course, other_course):
+    with app.app_context():
+        first = api_keys.create_key(course, "Moodle sync")
+        with pytest.raises(SpecError) as err:
+            api_keys.create_key(course, "  MOODLE   Sync ")
+        assert err.value.path == "name" and "already used by an active key" in err.value.message
+        api_keys.create_key(other_course, "Moodle sync")  # another course's keys are apart
+        api_keys.revoke(first.key, None)
+        assert api_keys.create_key(course, "Moodle sync").key.name == "Moodle sync"
+        with pytest.raises(SpecError) as err:
+            api_keys.create_key(course, "Moodle\x01sync")
+        assert "control characters (found U+0001)" in err.value.message
+
+
+def test_the_page_refuses_a_name_in_use_and_keeps_it_in_the_field(app, teacher, course):
+    with app.app_context():
+        api_keys.create_key(course, "Canvas")
+    token = csrf_token(teacher, page_url(course))
+    response = teacher.post(page_url(course), data={"name": "canvas", "csrf_token": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "The name is already used by an active key of this course" in html
+    assert 'value="canvas"' in html
+    with app.app_context():
+        assert [k.name for k in api_keys.keys_of(course)] == ["Canvas"]
+
+
 def test_revoking_on_the_page_refuses_the_key_at_its_next_request(app, teacher, course):
     with app.app_context():
         new = api_keys.create_key(course, "Script")
