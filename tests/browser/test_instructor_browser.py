@@ -61,6 +61,8 @@ def test_instructor_builds_previews_publishes_and_reads_the_gradebook(
     page.click("button.primary:has-text('Create problem set')")
     page.wait_for_selector("#error-title")
     assert "Give the set a title" in page.inner_text("#error-title")
+    # the first field to fix has the focus: typing goes there
+    assert page.evaluate("document.activeElement.id") == "title"
     screenshot(page, "instructor-builder-error")
 
     page.fill("#title", "Week 3: output shapes")
