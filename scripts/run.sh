@@ -66,10 +66,12 @@ fi
 
 # --limit-request-line: gunicorn's maximum, so that long but reasonable URLs reach the app
 # (its default, 4094, answers a 414 in HTML before the app sees the request).
+# --timeout: a sync worker (THREADS=1) busy longer is killed; the longest request the app
+# allows itself is an LTI roster import (grader.lti.roster.MAX_SECONDS, 120 s), so more.
 .venv/bin/gunicorn wsgi:app \
   --workers "${WORKERS:-2}" --threads "${THREADS:-4}" \
   --bind "${host}:${port}" \
-  --limit-request-line 8190 \
+  --limit-request-line 8190 --timeout 150 \
   --access-logfile - --graceful-timeout 20 &
 server=$!
 trap 'kill -TERM "$server" ${outbox:+"$outbox"} 2>/dev/null || true' INT TERM
