@@ -23,6 +23,19 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _base_url() -> str:
+    """BASE_URL from the environment, else the address scripts/run.sh last served this
+    instance at (it writes it there), so that commands run beside the server (the LTI
+    URLs, a registration link) print its address; else the laptop default."""
+    if os.environ.get("BASE_URL"):
+        return os.environ["BASE_URL"]
+    try:
+        served = (INSTANCE / "base_url").read_text().strip()
+    except OSError:
+        served = ""
+    return served or "http://127.0.0.1:5000"
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
@@ -46,7 +59,7 @@ class Config:
         self.ARGON2_TIME_COST: int = int(os.environ.get("ARGON2_TIME_COST", 2))
         self.ARGON2_MEMORY_COST: int = int(os.environ.get("ARGON2_MEMORY_COST", 19 * 1024))
         self.FRAME_ANCESTORS: str = os.environ.get("FRAME_ANCESTORS", "'self'")
-        self.BASE_URL: str = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+        self.BASE_URL: str = _base_url()
         self.TESTING: bool = False
 
     def as_dict(self) -> dict[str, Any]:

@@ -21,6 +21,8 @@ port="${PORT:-5000}"
 export GRADER_INSTANCE="${GRADER_INSTANCE:-$PWD/instance}"
 mkdir -p "$GRADER_INSTANCE"
 export BASE_URL="${BASE_URL:-http://${host}:${port}}"
+# Commands run beside the server (flask --app wsgi lti-tool-urls, ...) read it from here.
+printf '%s\n' "$BASE_URL" > "$GRADER_INSTANCE/base_url"
 flask=(.venv/bin/flask --app wsgi)
 
 echo "==> migrating the database (${DATABASE_URL:-SQLite in $GRADER_INSTANCE/grader.sqlite3})"

@@ -10,6 +10,13 @@ settings.register_profile("dev", deadline=None)
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
+# The tests' own instance folder (grader.config reads it on import): never the checkout's,
+# where scripts/run.sh keeps a secret key, a demo password and the address it serves at.
+if "GRADER_INSTANCE" not in os.environ:
+    import tempfile
+
+    os.environ["GRADER_INSTANCE"] = tempfile.mkdtemp(prefix="cnnquiz-test-instance-")
+
 
 # ---------------------------------------------------------------- the service
 

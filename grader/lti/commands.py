@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 import click
 from flask import Flask
 
+from problems.errors import SpecError
+
 
 def _fail(message: str, path: str = "") -> NoReturn:
     click.echo(f"error: {path}: {message}" if path else f"error: {message}", err=True)
@@ -42,7 +44,10 @@ def _owner_and_course(owner_email: str, course_ref: str) -> tuple[Any, Any]:
             _fail(f"no instructor with the email {owner_email!r}", "owner")
     course = None
     if course_ref:
-        course = courses.find_course(course_ref)
+        try:
+            course = courses.find_course(course_ref)
+        except SpecError as err:
+            _fail(err.message, err.path)
         if course is None:
             _fail(f"no course with the code or id {course_ref!r}", "course")
         if owner is not None and courses.role_in(owner, course) != "instructor":
@@ -74,7 +79,6 @@ def register(app: Flask) -> None:
                           token_audience: str, owner_email: str, course_ref: str) -> None:
         """Register an LMS (or add deployment ids to one already registered)."""
         from grader.lti import registry
-        from problems.errors import SpecError
 
         owner, course = _owner_and_course(owner_email, course_ref)
         existing = registry.find(issuer.strip(), client_id.strip())

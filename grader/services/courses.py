@@ -200,7 +200,10 @@ def find_course(code_or_id: str) -> Course | None:
         matches = s.scalars(select(Course).where(Course.code == code)).all() or s.scalars(
             select(Course).where(func.lower(Course.code) == code.lower())).all()
         if len(matches) > 1:
-            raise SpecError("course", f"several courses have the code {code!r}; use the id")
+            shown = "; ".join(f"{c.title} (id {c.public_id})" for c in matches[:5])
+            more = f"; and {len(matches) - 5} more" if len(matches) > 5 else ""
+            raise SpecError("course", f"several courses have the code {matches[0].code!r}: {shown}{more}. "
+                                      "Give the id of the one you mean instead of the code.")
         course = matches[0] if matches else None
     if course is None and code_or_id.isdigit():
         course = s.get(Course, int(code_or_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import jwt
 import pytest
@@ -362,3 +363,17 @@ def test_tool_urls_command(app, runner):
     output = runner.invoke(args=["lti-tool-urls"]).output
     assert "https://quiz.example.edu/lti/login" in output
     assert "https://quiz.example.edu/lti/jwks" in output
+
+
+def test_base_url_is_where_run_sh_last_served_the_instance(tmp_path, monkeypatch):
+    from grader import config
+
+    monkeypatch.setattr(config, "INSTANCE", tmp_path)
+    monkeypatch.delenv("BASE_URL", raising=False)
+    assert config.Config().BASE_URL == "http://127.0.0.1:5000"  # never served
+    (tmp_path / "base_url").write_text("http://127.0.0.1:5102\n")  # as scripts/run.sh writes it
+    assert config.Config().BASE_URL == "http://127.0.0.1:5102"
+    monkeypatch.setenv("BASE_URL", "https://quiz.example.edu")  # the environment comes first
+    assert config.Config().BASE_URL == "https://quiz.example.edu"
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
+    assert '> "$GRADER_INSTANCE/base_url"' in script

@@ -320,3 +320,23 @@ def test_the_command_without_a_roster_service(app, lti, runner, course):
     assert "launch the tool once from the LMS course" in result.output
     result = runner.invoke(args=["lti-import-roster", "NO-SUCH-COURSE"])
     assert result.exit_code == 2 and "no course" in result.output
+
+
+def test_commands_refuse_a_code_two_lms_courses_share_naming_their_ids(app, lti, runner, instructor):
+    # Two LMS courses labelled alike give two courses of one code (each launch makes one).
+    with app.app_context(), db.transaction() as s:
+        first, second = Course(code="DL101", title="Deep learning A"), Course(code="DL101", title="Deep learning B")
+        s.add_all([first, second])
+        s.flush()
+        ids = first.public_id, second.public_id
+    for args in (["lti-import-roster", "dl101"],
+                 ["lti-registration-link", "--owner", instructor.email, "--course", "DL101"],
+                 ["lti-register-platform", "--issuer", "https://lms.example.edu", "--client-id", "c",
+                  "--auth-url", "https://lms.example.edu/auth", "--token-url", "https://lms.example.edu/token",
+                  "--jwks-url", "https://lms.example.edu/jwks", "--deployment", "d1", "--course", "DL101"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+        assert "error: course: several courses have the code 'DL101'" in result.output
+        assert f"Deep learning A (id {ids[0]})" in result.output and ids[1] in result.output
+        assert "Give the id of the one you mean" in result.output
