@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from grader import db
 from grader.auth.access import deny, record_audit
@@ -73,11 +73,18 @@ def index() -> Any:
     with db.transaction() as tx:
         published = [(k.kid, k.retired_at) for k in keys.published(tx)] or [
             (keys.signing_key(tx).kid, None)]
-    linked = [c for c in _taught() if s.scalar(select(LtiContext.id).where(
+    taught = _taught()
+    linked = [c for c in taught if s.scalar(select(LtiContext.id).where(
         LtiContext.course_id == c.id).limit(1)) is not None or passback.has_links(c.id)]
+    # LMS courses of this user's platforms whose course here others teach (an instructor's
+    # launch made it theirs): counted, so the empty list below is not a puzzle.
+    others = s.scalar(select(func.count(func.distinct(LtiContext.course_id))).where(
+        LtiContext.platform_id.in_([p.id for p in platforms]),
+        LtiContext.course_id.not_in([c.id for c in taught]))) if platforms else 0
     return render_template(
         "lti/index.html", urls=registry.tool_urls(), platforms=platforms,
         usage={p.id: registry.usage(p) for p in platforms}, published=published, linked=linked,
+        others=others or 0,
         courses=_taught(), links=dynamic.open_links(current_user),
     )
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from grader import db
 from grader.lti import keys, registry
-from grader.lti.models import LtiKey, LtiPlatform, LtiResourceLink, LtiUser
+from grader.lti.models import LtiContext, LtiKey, LtiPlatform, LtiResourceLink, LtiUser
 from grader.models import Course, User, utcnow
 from grader.services import courses, problem_sets
 
@@ -377,3 +377,18 @@ def test_base_url_is_where_run_sh_last_served_the_instance(tmp_path, monkeypatch
     assert config.Config().BASE_URL == "https://quiz.example.edu"
     script = (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
     assert '> "$GRADER_INSTANCE/base_url"' in script
+
+
+def test_the_registering_admin_is_told_whose_lms_courses_theirs_are(app, teacher, instructor):
+    assert post_form(teacher, "/teach/lti/platforms/new").status_code == 302
+    text = teacher.get("/teach/lti/").get_data(as_text=True)
+    assert "No course of yours is linked" in text and "linked through your platforms" not in text
+    with app.app_context():  # an LMS instructor's first launch made a course of theirs
+        lms_teacher = courses.create_user("lms-teacher@lti.invalid", "LMS Teacher", is_instructor=True)
+        theirs = courses.create_course("DL101", "Deep learning", lms_teacher)
+        with db.transaction() as s:
+            platform = s.scalar(select(LtiPlatform))
+            s.add(LtiContext(platform_id=platform.id, context_id="ctx-1", course_id=theirs.id))
+    text = " ".join(teacher.get("/teach/lti/").get_data(as_text=True).split())
+    assert "1 course linked through your platforms belongs to the LMS instructors" in text
+    assert "choose it in the platform" in text
