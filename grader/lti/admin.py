@@ -59,7 +59,9 @@ def _when(moment: Any) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"when": _when}
+    from grader.services.gradebook import format_number
+
+    return {"when": _when, "num": format_number}
 
 
 # ---------------------------------------------------------------- the tool and platforms

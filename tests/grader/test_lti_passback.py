@@ -430,6 +430,10 @@ def test_sync_log_shows_each_score_and_resend_sends_the_current_one(app, lti):
     text = page.get_data(as_text=True)
     assert "Lee Learner" in text and "Kim Learner" in text and "Incorrect score received" in text
     assert "failed" in text and "sent" in text
+    # scores shown with at most two decimals, as everywhere; the exact one sent in the title
+    shown = re.findall(r'title="sent as ([\d.]+) / [\d.]+">([\d.]+) / ', text)
+    assert shown and all(float(cell) == round(float(sent), 2) for sent, cell in shown)
+    assert all(len(cell.partition(".")[2]) <= 2 for _, cell in shown)
     assert teacher.get(f"/teach/lti/courses/{lms.course_id}/sync?status=failed").status_code == 200
     assert teacher.get(f"/teach/lti/courses/{lms.course_id}/sync?status=bogus").status_code == 400
 
