@@ -113,6 +113,8 @@ def test_the_lms_registers_the_tool_and_its_launches_then_work(app, teacher, ins
     # The link registered once: opening it again is refused, and registers nothing.
     again = open_link(app.test_client(), url, platform)
     assert again.status_code == 410 and refusal(again) == "registration_link_used"
+    assert "this link cannot register anything" in again.get_data(as_text=True)
+    assert "still works" not in again.get_data(as_text=True)
     assert len(platforms(app)) == 1 and len(platform.registrations) == 1
 
 
@@ -178,6 +180,7 @@ def test_a_bad_platform_configuration_registers_nothing(app, teacher, harness, p
     assert response.status_code == status, response.get_data(as_text=True)
     assert refusal(response) == reason and words in response.get_data(as_text=True)
     assert "The registration with the LMS failed" in response.get_data(as_text=True)
+    assert "the registration link still works" in response.get_data(as_text=True)
     assert platforms(app) == [] and platform.registrations == []
     # The link was not spent: once the platform is fixed, the same link registers it.
     platform.configuration_mode = "ok"
