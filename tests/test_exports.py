@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,19 @@ from problems.exports.common import (
     accepted_texts,
     build_banks,
     grid_size,
+    hint,
+    lms_text,
+    number_roundings,
     number_text,
     parse_items,
+    question_html,
+    tolerance_text,
     wrong_answers,
 )
 from problems.exports.gift import gift_escape, gift_text
 from problems.exports.moodle import cloze_feedback, cloze_text, cloze_weights, moodle_xml
 from problems.exports.qti import qti_zip
+from problems.kinds.base import format_number
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS = [{"kind": k, "difficulty": d, "points": 2} for k in kinds.KINDS for d in kinds.DIFFICULTIES]
@@ -74,6 +81,11 @@ def _variants(banks: list[Bank]) -> Iterator[Variant]:
 def _grade_part(problem: Any, part_id: str, text: str) -> Any:
     result = kinds.grade(problem, {part_id: text}, follow_through=False)
     return next(p for p in result.parts if p.id == part_id)
+
+
+def _plain(html_text: str) -> str:
+    """HTML as the words a student reads: tags dropped, references decoded, spaces joined."""
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", html_text)).split())
 
 
 def _named(feedback: str) -> str | None:
@@ -534,10 +546,21 @@ def test_gift_has_a_question_per_part_and_the_solvers_answers(banks):
                 if part.answer_type == "grid"
                 else [None]
             )
+            split = len(problem.parts) > 1 or part.answer_type == "grid"
             for cell in cells:
                 question = next(questions)
                 assert question["name"].startswith(variant.name)
-                assert "Worked solution" in question["general"]
+                # A split question's feedback is its own answer; only a variant asked as
+                # one question carries the whole worked solution.
+                assert ("Worked solution" in question["general"]) == (not split)
+                if split:
+                    own = value if cell is None else value[cell[0]][cell[1]]
+                    shown = (
+                        number_roundings(part, float(own))[0]
+                        if cell is not None
+                        else accepted_texts(part, own)[0]
+                    )
+                    assert _plain(question["general"]) == f"Answer: {shown}"
                 right = [a for a in question["answers"] if a["fraction"] == 1.0]
                 wrong = [a for a in question["answers"] if a["fraction"] == 0.0]
                 assert len(right) + len(wrong) == len(question["answers"])
@@ -567,6 +590,80 @@ def test_gift_has_a_question_per_part_and_the_solvers_answers(banks):
                     )
     assert next(questions, None) is None
     assert seen_wrong > 0
+
+
+def _gift_groups(banks: list[Bank], data: bytes) -> Iterator[tuple[Variant, list[dict[str, Any]]]]:
+    """Each variant with its GIFT questions (one per part, per cell for a grid part)."""
+    questions = iter(q for q in parse_gift(data.decode()) if q["type"] != "category")
+    for variant in _variants(banks):
+        problem = variant.problem
+        count = sum(
+            grid_size(p, problem.answers[p.id])[0] * grid_size(p, problem.answers[p.id])[1]
+            if p.answer_type == "grid"
+            else 1
+            for p in problem.parts
+        )
+        yield variant, [next(questions) for _ in range(count)]
+    assert next(questions, None) is None
+
+
+def _answer_texts(question: dict[str, Any]) -> set[str]:
+    """The ways a GIFT question's right answer is written (a number as the solution and
+    the answer list print it: 1040, 5.1667)."""
+    right = [a for a in question["answers"] if a["fraction"] == 1.0]
+    if question["type"] == "numerical":
+        return {number_text(right[0]["value"]), format_number(right[0]["value"])}
+    return {html.unescape(a["text"]) for a in right}
+
+
+def _without_thousands(text: str) -> str:
+    """`1{,}040` (LaTeX) and `1,040` as `1040`."""
+    return re.sub(r"(?<=[0-9])(?:\{,\}|,)(?=[0-9]{3})", "", text)
+
+
+def _mentions(text: str, answer: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(answer)}(?![\w.])", text) is not None
+
+
+def test_gift_split_questions_feedback_gives_away_no_other_questions_answer(banks):
+    """GIFT asks each part (each grid cell) of a variant as its own question, and a quiz may
+    show a question's feedback as soon as it is checked: no feedback may state the answer
+    of another question of the same variant (the worked solution and its answer list did)."""
+    extra = build_banks(parse_items([{"kind": "param_count", "difficulty": 2}]), 3, 0)
+    groups = 0
+    for some in (banks, extra):
+        for variant, questions in _gift_groups(some, gift_text(some, "CNN")):
+            if len(questions) == 1:
+                assert "Worked solution" in questions[0]["general"]
+                continue
+            groups += 1
+            answers = [_answer_texts(q) for q in questions]
+            for k, question in enumerate(questions):
+                feedback = _without_thousands(_plain(question["general"]))
+                for own in sorted(answers[k], key=len, reverse=True):
+                    feedback = feedback.replace(own, " ")
+                for j, others in enumerate(answers):
+                    if j == k or others & answers[k]:
+                        continue  # the same answer, given away only by being this one's
+                    leaked = [t for t in others if _mentions(feedback, t)]
+                    assert not leaked, (variant.name, question["name"], questions[j]["name"])
+    assert groups > 0
+
+
+def test_gift_repeats_no_worked_solution_across_split_questions(banks):
+    # Each split question used to carry the whole worked solution: the demo set at 20
+    # variants was 7.6 MB of GIFT against 2.8 MB of Moodle XML, which has one per variant.
+    # Now all of GIFT's general feedback together is less than Moodle XML's.
+    gift = sum(
+        len(q["general"])
+        for q in parse_gift(gift_text(banks, "CNN").decode())
+        if q["type"] != "category"
+    )
+    moodle = sum(
+        len(q.findtext("generalfeedback/text"))
+        for _c, q in _moodle_questions(moodle_xml(banks, "CNN"))
+    )
+    assert 0 < gift < moodle
 
 
 # ---------------------------------------------------------------- QTI
@@ -1010,3 +1107,146 @@ def test_cli_refuses_a_control_character_in_a_title_or_category_naming_the_optio
     assert _cli("qti", option, value, "-o", str(out)) == 2
     assert capsys.readouterr().err.startswith(f"error: {option}: must be one line")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- what the exports promise
+
+# Answer spellings our own parser reads but no exported field does (Moodle's and Canvas's
+# number fields, the texts a Canvas blank lists): fractions and mixed numbers.
+FRACTION_PROMISE = re.compile(r"\bfractions?\b|\bmixed numbers?\b|[0-9]+ ?/ ?[0-9]+", re.I)
+AVERAGE_ITEMS = [
+    {"kind": kind, "difficulty": d}
+    for kind in ("pooling_grid", "global_pooling")
+    for d in kinds.DIFFICULTIES
+]
+
+
+@pytest.fixture(scope="module")
+def average_banks() -> list[Bank]:
+    return build_banks(parse_items(AVERAGE_ITEMS), 30, 1)
+
+
+def _exported_texts(fmt: str, banks: list[Bank]) -> list[str]:
+    """What a student reads of each exported question (statement, prompts and hints),
+    without its answer fields."""
+    if fmt == "moodle":
+        return [
+            _plain(_CLOZE.sub(" ", q.findtext("questiontext/text")))
+            for _c, q in _moodle_questions(moodle_xml(banks, "CNN"))
+        ]
+    if fmt == "gift":
+        parsed = parse_gift(gift_text(banks, "CNN").decode())
+        return [_plain(q["text"]) for q in parsed if q["type"] != "category"]
+    archive = zipfile.ZipFile(io.BytesIO(qti_zip(banks, "CNN")))
+    texts = []
+    for name in archive.namelist():
+        if "/" in name and not name.endswith("assessment_meta.xml"):
+            for item in ET.fromstring(archive.read(name)).iter(QTI + "item"):
+                text = item.find(f"{QTI}presentation/{QTI}material/{QTI}mattext").text
+                texts.append(_plain(re.sub(r"\[\w+\]", " ", text)))
+    return texts
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_no_export_promises_fractions_its_fields_refuse(fmt, banks, average_banks):
+    """The live statement of an average says "to 2 decimal places or as fractions (e.g.
+    13/3)", which our parser keeps; no export's number field takes 13/3."""
+    texts = _exported_texts(fmt, banks) + _exported_texts(fmt, average_banks)
+    promised = [t for t in texts if FRACTION_PROMISE.search(t)]
+    assert not promised, promised[0]
+    averages = [t for t in _exported_texts(fmt, average_banks) if "Average pooling of the" in t]
+    assert len(averages) >= 10
+    for text in averages:
+        assert "Averages to 2 decimal places." in text
+        assert "rounded to 2 decimal places" in text  # the hint of the grid or its cell
+    means = [t for t in _exported_texts(fmt, average_banks) if "global average pooling" in t]
+    assert means and all("Averages to 2 decimal places." in t for t in means)
+
+
+def test_no_kinds_live_words_keep_a_fraction_promise_in_an_export():
+    """Every kind at every difficulty: the statement, prompts and hints as exported hold
+    no fraction, though the live ones do (pooling_grid, global_pooling, pooling_cost)."""
+    live = exported = 0
+    for kind in kinds.KINDS:
+        for difficulty in kinds.DIFFICULTIES:
+            for seed in range(40):
+                problem = kinds.generate(kind, difficulty, seed)
+                words = [b.get("text", "") for b in problem.statement if b.get("type") == "text"]
+                words += [p.hint for p in problem.parts] + [p.prompt for p in problem.parts]
+                live += any(FRACTION_PROMISE.search(w) for w in words)
+                text = _plain(question_html(problem, lambda p: ""))
+                exported += bool(FRACTION_PROMISE.search(text))
+                assert not FRACTION_PROMISE.search(text), (kind, difficulty, seed, text)
+                for part in problem.parts:
+                    assert not FRACTION_PROMISE.search(hint(part)), (kind, part.id)
+    assert live > 0 and exported == 0
+
+
+def test_lms_text_cuts_fraction_promises_however_worded():
+    assert lms_text("Averages to 2 decimal places or as fractions (e.g. 13/3).") == (
+        "Averages to 2 decimal places."
+    )
+    assert lms_text("Its mean. Averages to 2 decimal places or as fractions.") == (
+        "Its mean. Averages to 2 decimal places."
+    )
+    assert lms_text("a number or fraction, right to within 1%, e.g. 1.75 or 7/4") == (
+        "a decimal number, right to within 1%, e.g. 1.75"
+    )
+    assert lms_text("Give it as a decimal or a mixed number.") == "Give it as a decimal."
+    for kept in ["dL/dy", "ceil(in / stride)", "A / B", "Output Shape", SPECIALS]:
+        assert lms_text(kept) == kept
+
+
+def _as_the_hint_says(precision: str, value: float) -> list[str]:
+    """`value` written as `tolerance_text` asks: rounded (half up or half to even) or cut."""
+    exact = Decimal(repr(float(value)))
+    if precision == "rounded to a whole number":
+        exponent = 0
+    elif match := re.fullmatch(r"rounded to ([0-9]+) decimal places?", precision):
+        exponent = -int(match.group(1))
+    else:
+        match = re.fullmatch(r"rounded to ([0-9]+) significant figures?", precision)
+        assert match, precision
+        exponent = exact.adjusted() - int(match.group(1)) + 1 if exact else 0
+    step = Decimal(1).scaleb(exponent)
+    return [
+        format(exact.quantize(step, mode), "f")
+        for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN)
+    ]
+
+
+def test_a_decimal_written_as_its_hint_asks_is_right_in_every_format(banks, average_banks):
+    """The hint of a decimal part (or grid) names its precision, and a number written that
+    way, rounded half up or cut (5.13 for 5.125, 5.16 for 31/6), is right both where the
+    LMS compares numbers (Moodle, GIFT, Canvas numerical) and where it compares texts
+    (Canvas blanks: `number_roundings`)."""
+    seen = set()
+    for variant in [*_variants(banks), *_variants(average_banks)]:
+        problem = variant.problem
+        for part in problem.parts:
+            value = problem.answers[part.id]
+            if part.answer_type == "number":
+                values = [float(value)]
+            elif part.answer_type == "grid":
+                values = [float(v) for row in value for v in row]
+            else:
+                continue
+            precision = tolerance_text(part.tolerance)
+            if not precision:
+                assert all(float(v).is_integer() for v in values), (problem.kind, part.id)
+                continue
+            assert precision in hint(part), (problem.kind, part.id, hint(part))
+            seen.add(precision)
+            for v in values:
+                listed = number_roundings(part, v)
+                for text in _as_the_hint_says(precision, v):
+                    assert part.tolerance.accepts(float(text), v), (problem.kind, v, text)
+                    short = text.rstrip("0").rstrip(".") if "." in text else text
+                    assert text in listed or short in listed, (
+                        problem.kind,
+                        part.id,
+                        v,
+                        text,
+                        listed,
+                    )
+    assert seen == {"rounded to 2 decimal places", "rounded to 3 significant figures"}

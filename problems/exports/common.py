@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 
 from problems import kinds
-from problems.answers import shape_examples
+from problems.answers import Tolerance, shape_examples
 from problems.contract import line_problem
 from problems.errors import SpecError
 from problems.kinds.base import Part, Problem, Step, format_number
@@ -32,7 +34,7 @@ MAX_VARIANTS = 500
 # Moodle and Canvas read differently from our own parser; text answers in one order.
 LMS_HINTS: dict[str, str] = {
     "int": "a whole number without separators, e.g. 18496",
-    "number": "a decimal number, e.g. 1.75",
+    "number": "a decimal number, e.g. 1.75",  # with its precision: see hint()
     "shape": "a shape, e.g. 26x26x32",
     "grid": "one number per cell",
     "choice": "one of the choices",
@@ -42,6 +44,18 @@ LMS_HINTS: dict[str, str] = {
     "range": "an inclusive range, e.g. 3 to 9",
 }
 _THOUSANDS_RE = re.compile(r"(?<=[0-9]),(?=[0-9]{3})")
+# What a live statement, prompt or hint promises that no export can keep, and what the
+# export says instead. Our own parser reads fractions (13/3, 1 1/3); a Moodle or Canvas
+# number field, and the texts a Canvas blank compares, are decimals only. Each rule cuts
+# the promise out of its sentence, wherever a kind words it.
+LMS_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # "a number or fraction, ..." -> "a decimal number, ..."
+    (re.compile(r"\b(?:an? )?number or (?:an? )?fraction\b"), "a decimal number"),
+    # "Averages to 2 decimal places or as fractions (e.g. 13/3)." -> "... decimal places."
+    (re.compile(r",? or (?:as )?(?:an? )?(?:mixed numbers?|fractions?)(?: \([^)]*\))?"), ""),
+    # "e.g. 1.75 or 7/4" -> "e.g. 1.75"
+    (re.compile(r"(\be\.g\. -?[0-9][0-9.,]*) or -?[0-9]+(?: [0-9]+)?/[0-9]+"), r"\1"),
+)
 # Text answers with at most this many items are accepted in every order.
 MAX_PERMUTED = 3
 
@@ -296,16 +310,32 @@ def absolute_tolerance(part: Part, value: float) -> float:
 
 
 def number_roundings(part: Part, value: float) -> list[str]:
-    """`value` as text, the canonical form first, then its roundings to 0 to 6 decimals that
-    are within the tolerance (for LMS fields that compare text, not numbers)."""
+    """`value` as text, the canonical form first, then the ways of shortening it that are
+    within the tolerance (for LMS fields that compare text, not numbers): to 0 to 6
+    decimals and to 1 to 6 significant figures, rounded (half to even or half up) or cut.
+    So an answer given as `tolerance_text` asks is among them."""
     v = float(value)
     if part.answer_type == "int":
         return _unique([number_text(v), f"{int(v):,}"])
     texts = [format_number(v), number_text(v)]
-    for decimals in range(7):
-        text = f"{v:.{decimals}f}"
-        texts += [text.rstrip("0").rstrip(".") if "." in text else text, text]
-    return _unique(t for t in texts if part.tolerance.accepts(float(t), v))
+    texts += [f"{v:.{decimals}f}" for decimals in range(7)]  # half to even, as floats round
+    if math.isfinite(v):
+        exact = Decimal(repr(v))  # the decimal a student reads: 2.675, not 2.67499999...
+        exponents = [-d for d in range(7)]
+        if exact:
+            exponents += [exact.adjusted() - s + 1 for s in range(1, 7)]
+        for exponent in dict.fromkeys(exponents):
+            for mode in (ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_DOWN):
+                try:
+                    texts.append(format(exact.quantize(Decimal(1).scaleb(exponent), mode), "f"))
+                except InvalidOperation:  # more digits than a decimal context holds
+                    continue
+    written = []
+    for text in texts:
+        # Each with and without its trailing zeros; a cut -0.004 is "-0.00", also "0.00".
+        for t in [text, *([text[1:]] if text.startswith("-") and float(text) == 0 else [])]:
+            written += [t.rstrip("0").rstrip(".") if "." in t else t, t]
+    return _unique(t for t in written if part.tolerance.accepts(float(t), v))
 
 
 def _unique(texts: Iterable[str]) -> list[str]:
@@ -366,10 +396,44 @@ def accepted_texts(part: Part, value: Any) -> list[str]:
     raise ValueError(f"part {part.id}: unknown answer type {kind!r}")
 
 
+def lms_text(text: str) -> str:
+    """A statement's, prompt's or hint's text as an export says it: without the answer
+    spellings (fractions) that no LMS field of the exports accepts (`LMS_REWRITES`)."""
+    for pattern, replacement in LMS_REWRITES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def tolerance_text(tolerance: Tolerance) -> str:
+    """How to write a decimal answer so that every export takes it, the same words for every
+    variant: `rounded to 2 decimal places` (an absolute margin, 0.01), else `rounded to 3
+    significant figures` (a relative one, 1%); "" for an exact answer. Rounded or cut, the
+    answer is within the margin, and it is one of the `number_roundings` a Canvas blank
+    lists (where a number is matched as text, not by its distance)."""
+    if tolerance.absolute > 0:
+        places = max(0, math.ceil(-math.log10(tolerance.absolute) - 1e-9))
+        if places == 0:
+            return "rounded to a whole number"
+        return f"rounded to {places} decimal place{'s' if places > 1 else ''}"
+    if tolerance.relative > 0:
+        figures = max(1, math.ceil(1 - math.log10(tolerance.relative) - 1e-9))
+        return f"rounded to {figures} significant figure{'s' if figures > 1 else ''}"
+    return ""
+
+
 def hint(part: Part) -> str:
-    """How to type this part's answer into an LMS."""
+    """How to type this part's answer into an LMS: what every export format accepts."""
     if part.answer_type == "grid" and part.grid_shape:
-        return f"a {part.grid_shape[0]}x{part.grid_shape[1]} grid, one number per cell"
+        rows, cols = part.grid_shape[0], part.grid_shape[1]
+        precision = tolerance_text(part.tolerance)
+        return f"a {rows}x{cols} grid, one number per cell" + (
+            f", {precision}" if precision else ""
+        )
+    if part.answer_type == "number":
+        # Not the part's own hint: its margin in words (pooling_cost's "right to within
+        # 1%") is kept by a numerical field but not by a Canvas blank, which lists texts.
+        precision = tolerance_text(part.tolerance)
+        return f"a decimal number{' ' + precision if precision else ''}, e.g. 1.75"
     if part.answer_type in ("choice", "choices") and part.choices:
         listed = "; ".join(part.choices)
         return f"{LMS_HINTS[part.answer_type]}: {listed}"
@@ -397,6 +461,11 @@ def text_html(text: str) -> str:
     """Plain text as HTML, with braces and brackets as character references, so that no
     LMS markup (a cloze `{1:...}`, a Canvas blank `[name]`) can start inside it."""
     return html.escape(text, quote=True).translate(_MARKUP_REFS)
+
+
+def say(text: str) -> str:
+    """A statement's or prompt's words as HTML, as the exports say them (`lms_text`)."""
+    return text_html(lms_text(text))
 
 
 # What goes where a part is answered: the HTML of its field (for a grid, the whole grid).
@@ -459,7 +528,7 @@ def _stack_html(
         if "part" in spec and spec["part"] in parts:
             placed.add(spec["part"])
             return field(parts[spec["part"]])
-        return text_html(str(spec.get("text", "")))
+        return say(str(spec.get("text", "")))
 
     rows = [[text_html("input " + "x".join(map(str, block["input"]))), *([""] * len(columns))]]
     for row in block["rows"]:
@@ -475,7 +544,7 @@ def _stack_html(
         )
     header = "".join(f"<th>{text_html(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    note = f" {text_html(str(block['note']))}" if block.get("note") else ""
+    note = f" {say(str(block['note']))}" if block.get("note") else ""
     layout = f"<p><small>Layout {text_html(str(block['layout']))}.{note}</small></p>"
     return (
         f'<table border="1" cellpadding="4" style="border-collapse:collapse">'
@@ -488,7 +557,7 @@ def _block_html(
 ) -> str:
     kind = block.get("type")
     if kind == "text":
-        return f"<p>{text_html(str(block['text']))}</p>"
+        return f"<p>{say(str(block['text']))}</p>"
     if kind == "stack":
         return _stack_html(block, parts, field, placed)
     if kind == "grid":
@@ -530,7 +599,7 @@ def question_html(
         if p.id in placed and not list_placed:
             continue
         out.append(
-            f"<p><b>{text_html(p.prompt)}</b> <small>({text_html(hint(p))}; "
+            f"<p><b>{say(p.prompt)}</b> <small>({text_html(hint(p))}; "
             f"{points_text(p.points)})</small></p>"
         )
         if p.id not in placed:
@@ -577,6 +646,16 @@ def answers_html(problem: Problem) -> str:
             shown = text_html(accepted_texts(p, value)[0])
         rows.append(f"<li>{text_html(p.prompt)}: {shown}</li>")
     return "<p><b>Answers</b></p><ul>" + "".join(rows) + "</ul>"
+
+
+def own_answer_html(part: Part, value: Any) -> str:
+    """The answer of one question split from a multi-part variant, and nothing else (its
+    feedback): `value` is the part's answer, or for a grid part the one cell asked."""
+    if part.answer_type == "grid":
+        shown = number_roundings(part, float(value))[0]
+    else:
+        shown = accepted_texts(part, value)[0]
+    return f"<p><b>Answer:</b> {text_html(shown)}</p>"
 
 
 def mistakes_html(variant: Variant) -> str:

@@ -3,9 +3,12 @@
 A one-number variant is one numerical question `{#=value:tolerance ...}` whose other answers
 `=%0%wrong:tolerance#feedback` name misconceptions. GIFT has no multi-part question, so a
 multi-part variant becomes one question per part (per cell for a grid), each repeating the
-statement (as `[html]`) with the asked cell marked `?`. GIFT carries no marks: every
-question imports with Moodle's default mark. Format: https://docs.moodle.org/en/GIFT_format;
-the parser is question/format/gift/format.php.
+statement (as `[html]`) with the asked cell marked `?`. Such a split question's general
+feedback is its own answer only: a quiz may show it as soon as that question is checked,
+in any order, so the worked solution (which states every part's answer) would give the
+other questions away; a one-question variant keeps the whole worked solution. GIFT
+carries no marks: every question imports with Moodle's default mark. Format:
+https://docs.moodle.org/en/GIFT_format; the parser is question/format/gift/format.php.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from problems.exports.common import (
     cell_wrong_answers,
     misconception_feedback,
     number_text,
+    own_answer_html,
     question_html,
     steps_html,
 )
@@ -94,12 +98,14 @@ def _question(name: str, text: str, answers: str, feedback: str) -> str:
 def variant_questions(variant: Variant) -> list[str]:
     """The GIFT questions of one variant: one, or one per part (per cell for grids)."""
     problem = variant.problem
-    feedback = steps_html(variant.steps, problem)
+    several = len(problem.parts) > 1
+    split = several or problem.parts[0].answer_type == "grid"
+    # Only a variant asked as one question may show the whole worked solution.
+    whole = "" if split else steps_html(variant.steps, problem)
     out = []
     for part in problem.parts:
         correct = problem.answers[part.id]
         wrong = variant.wrong.get(part.id, ())
-        several = len(problem.parts) > 1
 
         def mark(p: Part, asked: str = part.id) -> str:
             return "<b>?</b>" if p.id == asked else ""
@@ -121,7 +127,7 @@ def variant_questions(variant: Variant) -> list[str]:
                             f"{name} [{r},{c}]",
                             text + where,
                             _numerical(part, float(value), misses),
-                            feedback,
+                            own_answer_html(part, value),
                         )
                     )
             continue
@@ -132,7 +138,9 @@ def variant_questions(variant: Variant) -> list[str]:
             answers = _choice(part, str(correct), wrong)
         else:
             answers = _short(part, correct, wrong)
-        out.append(_question(name, text, answers, feedback))
+        out.append(
+            _question(name, text, answers, own_answer_html(part, correct) if split else whole)
+        )
     return out
 
 

@@ -4,9 +4,11 @@ assessment whose one question group draws one of the item's variants.
 One-number variants are `numerical_question`s (the tolerance as an exact answer with a
 margin); one-choice variants are `multiple_choice_question`s with per-choice feedback;
 any other is a `fill_in_multiple_blanks_question` with one blank per part (per cell for a
-grid), which Canvas compares as text: numbers are accepted in the roundings within their
-tolerance, text answers in the forms listed. Canvas keeps no feedback for a wrong number or
-blank, so the misconceptions' answers are listed in the general feedback instead.
+grid), which Canvas compares as text: numbers are accepted rounded or cut to any number
+of decimals (or significant figures) within their tolerance, so as their hint asks
+("rounded to 2 decimal places"); text answers in the forms listed. Canvas keeps no
+feedback for a wrong number or blank, so the misconceptions' answers are listed in the
+general feedback instead.
 Structure after gpoore/text2qti (xml_assessment.py, xml_imsmanifest.py).
 """
 
