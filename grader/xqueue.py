@@ -5,14 +5,25 @@ with `problems.kinds.grade` and put the result back.
         --user grader --password ... [--secret ...] [--once] [--poll-seconds 2]
 
 A submission's `grader_payload` (set by the course author in the capa problem) is JSON
-`{"kind", "difficulty", "seed"?, "points"?}`. Without a seed, the variant is derived from the
-learner's anonymous id, the kind and the difficulty with HMAC-SHA256 keyed by `--secret`
-(or XQUEUE_VARIANT_SECRET), so each learner always gets the same variant. The learner's
-`student_response` is a JSON object of part id to answer text, or plain text for a one-part
+`{"kind", "difficulty", "seed"?, "points"?}`. `points` is what the reply's score is out of: it
+must equal the `points` attribute of the problem's <textbox> (capa's maximum for a
+CodeResponse, a whole number, 1 when absent), so it too defaults to 1. Without a seed, the
+variant is derived from the learner's anonymous id, the kind and the difficulty with
+HMAC-SHA256 keyed by `--secret` (or XQUEUE_VARIANT_SECRET), so each learner always gets the
+same variant. The learner's `student_response` is a JSON object of part id to answer text
+(a string may hold raw line breaks: a grid one row per line), or plain text for a one-part
 problem. The reply is `{"correct", "score", "msg"}` (openedx-platform's CodeResponse):
 `correct` is full marks, `score` the points earned, `msg` per-part feedback as HTML in which
-everything the learner typed is escaped. A submission that cannot be read or graded gets
-score 0 and a message saying why: XQueue has no "not graded" reply.
+everything the learner typed is escaped (a multi-line answer, a grid, is echoed row by row in
+<pre>; a long one is cut, saying so). A submission that cannot be read or graded gets score 0
+and a message saying why: XQueue has no "not graded" reply. When the learner's answer is at
+fault (plain text or nothing for a problem of several parts, broken JSON) the message says how
+to fix it; when the problem's setup is (its grader_payload, the grader's configuration, what
+the platform sent) it asks the learner to tell the instructor.
+
+An empty --password or XQUEUE_PASSWORD is no password (refused, exit 2); an empty --secret is
+refused, and an empty XQUEUE_VARIANT_SECRET is no secret (with a warning): a variant is never
+derived from an empty key.
 
 Exit status: 0 done (with --once), 2 refused (bad options, wrong credentials, unknown
 queue), 3 XQueue unreachable after the bounded retries. No Flask or database is used.
@@ -28,6 +39,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -48,6 +60,14 @@ SECRET_ENV = "XQUEUE_VARIANT_SECRET"
 PASSWORD_ENV = "XQUEUE_PASSWORD"
 # XQueue answers a request whose session has expired with this (its login view, via redirect).
 LOGIN_REQUIRED = "login_required"
+# How much of an answer the feedback echoes: grids have at most a few rows of short lines.
+ECHO_MAX_LINES = 12
+ECHO_MAX_LINE_CHARS = 160
+MAX_UNKNOWN_SHOWN = 10  # unknown part ids named in the feedback, each cut to ID_MAX_CHARS
+ID_MAX_CHARS = 40
+# What XML 1.0 cannot hold: CodeResponse parses `msg` as XML and turns a reply it cannot parse
+# into "Invalid grader reply", so a control character typed in an answer is shown as U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class XQueueError(Exception):
@@ -195,11 +215,26 @@ class Reply:
 
 
 class Refusal(Exception):
-    """A submission that cannot be graded, with the message the learner sees (plain text)."""
+    """A submission that cannot be graded because of the problem's setup (its grader_payload,
+    the grader's configuration, what the platform sent), with the message the learner sees
+    (plain text): nothing the learner can fix, so they are asked to tell the instructor."""
+
+
+class AnswerRefusal(Refusal):
+    """The learner's answer as a whole cannot be read (plain text or nothing for a problem of
+    several parts, broken JSON): the message (plain text) says what is wrong with it, and the
+    reply lists the parts and says how to fix it."""
+
+    def __init__(self, message: str, problem: Problem) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 def variant_seed(secret: str, anonymous_student_id: str, kind: str, difficulty: int) -> int:
-    """The learner's variant: HMAC-SHA256 of (anonymous id, kind, difficulty), 63 bits."""
+    """The learner's variant: HMAC-SHA256 of (anonymous id, kind, difficulty), 63 bits.
+    An empty secret is refused: every learner's variant would be public."""
+    if not secret:
+        raise ValueError("the variant secret is empty")
     message = f"{anonymous_student_id}:{kind}:{difficulty}".encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") & kinds.MAX_SEED
@@ -220,7 +255,9 @@ def _json_object(text: Any, what: str) -> dict[str, Any]:
 def problem_for(
     payload: Mapping[str, Any], student_info: Mapping[str, Any], secret: str | None
 ) -> tuple[Problem, float]:
-    """The variant a submission answers and the points it is worth, from the payload."""
+    """The variant a submission answers and the points it is worth, from the payload: 1 by
+    default, as capa's <textbox> is (a score above the textbox's points is cut to them by
+    older platforms, or counted above 100% by newer ones)."""
     kind, difficulty = payload.get("kind"), payload.get("difficulty")
     if not isinstance(kind, str):
         raise Refusal('The grader payload has no "kind".')
@@ -243,7 +280,7 @@ def problem_for(
         problem = kinds.generate(kind, difficulty, seed)
     except SpecError as err:
         raise Refusal(f"The grader payload is wrong: {err}.") from None
-    return problem, float(points) if points is not None else problem.max_points
+    return problem, float(points) if points is not None else 1.0
 
 
 def _answer_text(value: Any) -> str:
@@ -255,11 +292,18 @@ def _answer_text(value: Any) -> str:
 
 
 def read_answers(problem: Problem, response: Any) -> tuple[dict[str, str], list[str]]:
-    """The learner's answers by part id, and the part ids they sent that do not exist."""
+    """The learner's answers by part id, and the part ids they sent that do not exist.
+
+    A JSON string may hold raw line breaks (strict=False): a grid typed one row per line
+    inside the quotes is read as typed. AnswerRefusal when a problem of several parts gets
+    no JSON object."""
     text = response if isinstance(response, str) else json.dumps(response)
+    error: json.JSONDecodeError | None = None
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = json.loads(text, strict=False)
+    except json.JSONDecodeError as err:
+        value, error = None, err
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         value = None
     if isinstance(value, dict):
         ids = {p.id for p in problem.parts}
@@ -267,10 +311,78 @@ def read_answers(problem: Problem, response: Any) -> tuple[dict[str, str], list[
         return answers, sorted(str(k) for k in value if str(k) not in ids)
     if len(problem.parts) == 1:
         return {problem.parts[0].id: text}, []
+    stripped = text.strip()
+    if not stripped:
+        why = "The answer is empty."
+    elif stripped.startswith("{") and error is not None:
+        why = (
+            f"The answer is not valid JSON: {error.msg} at line {error.lineno}, column "
+            f"{error.colno} (part ids and answers go in double quotes, separated by commas)."
+        )
+    elif value is not None:
+        what = "a list" if isinstance(value, list) else "a single value"
+        why = f"The answer is {what}, not a JSON object."
+    else:
+        why = "The answer is plain text, not a JSON object."
+    raise AnswerRefusal(why, problem)
+
+
+def _esc(text: str) -> str:
+    """Text as HTML that is also well-formed XML (what CodeResponse requires of `msg`)."""
+    return html.escape(_NOT_XML.sub("\ufffd", text))
+
+
+def _echo(text: str) -> str:
+    """What the learner typed, escaped: one line in <code>, several in <pre><code> so a
+    grid's rows show as rows. At most ECHO_MAX_LINES lines of ECHO_MAX_LINE_CHARS characters
+    are shown; a cut answer ends with "…" and says how long it was."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    shown = [
+        line if len(line) <= ECHO_MAX_LINE_CHARS else line[: ECHO_MAX_LINE_CHARS - 1] + "…"
+        for line in lines[:ECHO_MAX_LINES]
+    ]
+    hidden = len(lines) - len(shown)
+    if hidden:
+        shown.append(f"… ({hidden} more line{'s' if hidden != 1 else ''})")
+    cut = hidden or any(len(line) > ECHO_MAX_LINE_CHARS for line in lines[:ECHO_MAX_LINES])
+    note = f" <i>(cut: {len(text):,} characters in all)</i>" if cut else ""
+    if len(shown) == 1:
+        return f"<code>{_esc(shown[0])}</code>{note}"
+    rows = _esc("\n".join(shown))
+    return f"<pre><code>{rows}</code></pre>{note}"
+
+
+def _answered(given: str) -> str:
+    """ "You answered ..." for a graded part: inline for one line, a block for several."""
+    if not given.strip():
+        return "You gave no answer."
+    echoed = _echo(given)
+    return f"You answered:{echoed}" if echoed.startswith("<pre>") else f"You answered {echoed}."
+
+
+def _part_list(problem: Problem) -> str:
+    """The parts as an HTML list: id, what is asked, and how to write the answer."""
+    items = "".join(
+        f"<li><code>{_esc(p.id)}</code>: {_esc(p.prompt)} ({_esc(p.hint)})</li>"
+        for p in problem.parts
+    )
+    return f"<ul>{items}</ul>"
+
+
+def _answer_refused(err: AnswerRefusal) -> str:
+    """The message for an answer that cannot be read as a whole: what is wrong, how to type
+    it, the parts, and that a corrected answer can be submitted again."""
+    problem = err.problem
     example = json.dumps({p.id: "..." for p in problem.parts})
-    raise Refusal(
-        "This problem has several parts: submit a JSON object of part id to answer, "
-        f"e.g. {example}."
+    grids = ""
+    if any(p.answer_type == "grid" for p in problem.parts):
+        grids = " Inside the quotes a grid may take one row per line, or rows separated by ;."
+    return (
+        f'<div class="cnnquiz"><p>Not graded (score 0): {_esc(str(err))} This problem has '
+        "several parts, so type a JSON object of part id to answer, e.g. "
+        f"<code>{_esc(example)}</code>.{grids}</p><p>The parts:</p>{_part_list(problem)}"
+        "<p>Fix your answer and submit again (XQueue cannot return an answer ungraded, so this "
+        "one is scored 0).</p></div>"
     )
 
 
@@ -278,23 +390,24 @@ def _part_rows(problem: Problem, result: GradeResult, answers: Mapping[str, str]
     rows = []
     for part, graded in zip(problem.parts, result.parts, strict=True):
         given = answers.get(part.id, "")
-        label = f"<b>{html.escape(part.prompt)}</b> <code>{html.escape(part.id)}</code>"
+        label = f"<b>{_esc(part.prompt)}</b> <code>{_esc(part.id)}</code>"
         if graded.format_error:
-            rows.append(
-                f"<li>{label}: could not read <code>{html.escape(given)}</code>: "
-                f"{html.escape(graded.feedback)}</li>"
-            )
+            if not given.strip():  # the feedback says "No answer given"
+                rows.append(f"<li>{label}: {_esc(graded.feedback)}</li>")
+            else:
+                echoed = _echo(given)
+                colon = "" if echoed.startswith("<pre>") else ":"
+                rows.append(
+                    f"<li>{label}: could not read {echoed}{colon} {_esc(graded.feedback)}</li>"
+                )
             continue
         status = (
             "correct" if graded.correct else ("partly right" if graded.score > 0 else "not right")
         )
         earned = f"{format_number(graded.earned)} / {format_number(graded.points)}"
-        row = (
-            f"<li>{label}: {status} ({earned}). You answered <code>{html.escape(given)}</code>. "
-            f"{html.escape(graded.feedback)}"
-        )
+        row = f"<li>{label}: {status} ({earned}). {_answered(given)} {_esc(graded.feedback)}"
         if graded.misconception is not None:
-            row += f"<br/><i>Misconception: {html.escape(graded.misconception.name)}</i>"
+            row += f"<br/><i>Misconception: {_esc(graded.misconception.name)}</i>"
         rows.append(row + "</li>")
     return rows
 
@@ -307,21 +420,26 @@ def grade_submission(body_text: Any, secret: str | None) -> Reply:
         payload = _json_object(body.get("grader_payload"), "grader payload")
         problem, points = problem_for(payload, student_info, secret)
         answers, unknown = read_answers(problem, body.get("student_response", ""))
+    except AnswerRefusal as err:
+        return Reply(False, 0.0, _answer_refused(err))
     except Refusal as err:
         return Reply(
             False,
             0.0,
-            f'<div class="cnnquiz"><p>Not graded (score 0): '
-            f"{html.escape(str(err))} Please tell your instructor if this "
-            f"persists.</p></div>",
+            f'<div class="cnnquiz"><p>Not graded (score 0): {_esc(str(err))} This is a '
+            "problem with how the exercise is set up, not with your answer: please tell your "
+            "instructor.</p></div>",
         )
     result = kinds.grade(problem, answers)
     rows = _part_rows(problem, result, answers)
     extra = ""
     if unknown:
+        named = [u if len(u) <= ID_MAX_CHARS else u[: ID_MAX_CHARS - 1] + "…" for u in unknown]
+        more = len(named) - MAX_UNKNOWN_SHOWN
+        listed = ", ".join(named[:MAX_UNKNOWN_SHOWN]) + (f" and {more} more" if more > 0 else "")
         extra = (
-            f"<p>Ignored unknown parts: {html.escape(', '.join(unknown))}. "
-            f"The parts are: {html.escape(', '.join(p.id for p in problem.parts))}.</p>"
+            f"<p>Ignored unknown parts: {_esc(listed)}. "
+            f"The parts are: {_esc(', '.join(p.id for p in problem.parts))}.</p>"
         )
     if not result.valid:
         return Reply(
@@ -480,6 +598,14 @@ def _retries(text: str) -> int:
     return int(text)
 
 
+def _name(text: str) -> str:
+    """An argparse type for --queue and --user: not empty (nor only spaces), which XQueue
+    would only refuse after the login, or retry."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's options; --help shows each default and the exit statuses."""
     parser = argparse.ArgumentParser(
@@ -494,13 +620,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=xqueue_url,
         help="XQueue's base URL (http or https), e.g. https://xqueue.example.org",
     )
-    parser.add_argument("--queue", required=True, help="the queue name")
-    parser.add_argument("--user", required=True, help="the grader's XQueue user name")
+    parser.add_argument("--queue", required=True, type=_name, help="the queue name")
+    parser.add_argument("--user", required=True, type=_name, help="the grader's XQueue user name")
     parser.add_argument(
-        "--password", help=f"the grader's XQueue password (default: ${PASSWORD_ENV})"
+        "--password",
+        help=f"the grader's XQueue password (default: ${PASSWORD_ENV}; empty is no password)",
     )
     parser.add_argument(
-        "--secret", help=f"the variant secret for payloads without a seed (default: ${SECRET_ENV})"
+        "--secret",
+        help=(
+            f"the variant secret for payloads without a seed (default: ${SECRET_ENV}; when "
+            "that is unset or empty, only payloads with a seed are graded)"
+        ),
     )
     parser.add_argument(
         "--once", action="store_true", help="grade until the queue is empty, then exit"
@@ -533,11 +664,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    password = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
-    if password is None:
-        print(f"error: no password: give --password or set {PASSWORD_ENV}", file=sys.stderr)
+    if args.password is not None:
+        password, source = args.password, "--password"
+    else:
+        password, source = os.environ.get(PASSWORD_ENV), PASSWORD_ENV
+    if not password:
+        empty = f" ({source} is empty)" if password == "" else ""
+        print(
+            f"error: no password{empty}: give --password or set {PASSWORD_ENV}", file=sys.stderr
+        )
+        return EXIT_REFUSED
+    if args.secret == "":
+        print(
+            "error: --secret is empty: give the variant secret, or leave --secret out to grade "
+            "only payloads with a seed",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     secret = args.secret if args.secret is not None else os.environ.get(SECRET_ENV)
+    if not secret:  # unset is a choice (fixed seeds only); an empty variable is likely a slip
+        log.log(
+            logging.INFO if secret is None else logging.WARNING,
+            "no variant secret (%s): only payloads with a seed are graded; the others get "
+            "score 0 and a message asking the learner to tell the instructor",
+            f"--secret or {SECRET_ENV}" if secret is None else f"{SECRET_ENV} is empty",
+        )
+        secret = None
     client = XQueueClient(
         args.url,
         args.queue,
@@ -548,7 +700,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         backoff=args.backoff,
     )
     try:
-        posted = run(client, secret or None, once=args.once, poll_seconds=args.poll_seconds)
+        posted = run(client, secret, once=args.once, poll_seconds=args.poll_seconds)
     except Unavailable as err:
         print(f"error: XQueue unavailable: {err}", file=sys.stderr)
         return EXIT_UNAVAILABLE

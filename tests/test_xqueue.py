@@ -14,7 +14,14 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from grader.xqueue import grade_submission, main, process, variant_seed
+from grader.xqueue import (
+    ECHO_MAX_LINE_CHARS,
+    ECHO_MAX_LINES,
+    grade_submission,
+    main,
+    process,
+    variant_seed,
+)
 from problems import kinds
 from problems.exports.common import accepted_texts, wrong_answers
 
@@ -274,7 +281,7 @@ def test_one_part_problem_takes_plain_text(xqueue):
     assert _run(xqueue) == 0
     assert (
         xqueue.replies[first]["correct"] is True
-        and xqueue.replies[first]["score"] == problem.max_points
+        and xqueue.replies[first]["score"] == 1  # no "points": out of 1, as capa's textbox
     )
     assert xqueue.replies[second]["correct"] is False and xqueue.replies[second]["score"] == 0
 
@@ -493,3 +500,255 @@ def test_numeric_options_out_of_range_are_refused_at_parsing(option, value, caps
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith(
         f"python -m grader.xqueue: error: argument {option}: expected ")
+
+
+# ---------------------------------------------------------------- empty options (QA finding 1)
+
+
+def _main_args(url: str, *extra: str) -> list[str]:
+    return ["--url", url, "--queue", QUEUE, "--user", USER, "--once", "--backoff", "0", *extra]
+
+
+@pytest.mark.parametrize(
+    ("env", "option", "named"),
+    [
+        ("", [], "XQUEUE_PASSWORD is empty"),
+        (None, ["--password", ""], "--password is empty"),
+        (PASSWORD, ["--password", ""], "--password is empty"),  # not a fallback to the variable
+        (None, [], None),
+    ],
+)
+def test_an_empty_password_is_no_password(xqueue, monkeypatch, capsys, env, option, named):
+    """XQUEUE_PASSWORD= or --password '' was sent as a password (a login retried for ~31 s
+    against a dead address, exit 3): now refused before any request, as no password is."""
+    if env is None:
+        monkeypatch.delenv("XQUEUE_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("XQUEUE_PASSWORD", env)
+    assert main(_main_args(xqueue.url, *option)) == 2
+    err = capsys.readouterr().err
+    assert "error: no password" in err and "give --password or set XQUEUE_PASSWORD" in err
+    if named:
+        assert named in err
+    assert xqueue.requests == 0 and "Traceback" not in err
+
+
+def test_an_empty_password_variable_is_refused_at_once_from_the_command_line():
+    """The QA report's command, run as a process: exit 2 in well under the ~31 s of retries."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XQUEUE_PASSWORD": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "grader.xqueue", "--url", "http://127.0.0.1:1", "--queue", "q",
+         "--user", "g", "--once"],
+        env=env, capture_output=True, text=True, timeout=20,
+    )
+    assert done.returncode == 2
+    assert "error: no password (XQUEUE_PASSWORD is empty)" in done.stderr
+
+
+def test_an_empty_password_variable_with_a_password_option_uses_the_option(xqueue, monkeypatch):
+    monkeypatch.setenv("XQUEUE_PASSWORD", "")
+    problem = kinds.generate("output_shape", 1, 3)
+    submission = xqueue.submit(json.dumps(_correct(problem)), PAYLOAD)
+    assert main(_main_args(xqueue.url, "--password", PASSWORD)) == 0
+    assert xqueue.replies[submission]["correct"] is True
+
+
+def test_an_empty_secret_option_is_refused(xqueue, monkeypatch, capsys):
+    """--secret '' would have been read as "no secret", silently: refused, since whoever
+    typed it meant to give one."""
+    monkeypatch.setenv("XQUEUE_VARIANT_SECRET", SECRET)
+    assert main(_main_args(xqueue.url, "--password", PASSWORD, "--secret", "")) == 2
+    assert "error: --secret is empty" in capsys.readouterr().err
+    assert xqueue.requests == 0
+
+
+def test_an_empty_secret_variable_is_no_secret_and_says_so(xqueue, monkeypatch, caplog):
+    """XQUEUE_VARIANT_SECRET= is no secret (never an HMAC key of b""): a warning at start,
+    payloads with a seed graded, those without one answered with a setup message."""
+    monkeypatch.setenv("XQUEUE_VARIANT_SECRET", "")
+    problem = kinds.generate("output_shape", 1, 3)
+    seeded = xqueue.submit(json.dumps(_correct(problem)), PAYLOAD)
+    unseeded = xqueue.submit("{}", {"kind": "param_count", "difficulty": 1})
+    with caplog.at_level("WARNING", logger="grader.xqueue"):
+        assert main(_main_args(xqueue.url, "--password", PASSWORD)) == 0
+    assert "XQUEUE_VARIANT_SECRET is empty" in caplog.text
+    assert xqueue.replies[seeded]["correct"] is True
+    msg = _check_msg(xqueue.replies[unseeded])
+    assert xqueue.replies[unseeded]["score"] == 0 and "no variant secret" in msg
+    with pytest.raises(ValueError):
+        variant_seed("", "learner-1", "param_count", 1)
+
+
+@pytest.mark.parametrize("option", ["--queue", "--user"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_queue_or_user_is_refused_at_parsing(option, value, capsys):
+    args = {"--queue": QUEUE, "--user": USER, option: value}
+    with pytest.raises(SystemExit) as stopped:
+        main(["--url", "https://x.example", "--queue", args["--queue"], "--user", args["--user"],
+              "--password", PASSWORD, "--once"])
+    assert stopped.value.code == 2
+    assert f"error: argument {option}: must not be empty" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- echoes (QA finding 2)
+
+
+def _seed_with_grid(kind: str, difficulty: int) -> int:
+    return next(
+        s for s in range(200)
+        if any(p.answer_type == "grid" for p in kinds.generate(kind, difficulty, s).parts)
+    )
+
+
+def test_a_grid_answer_is_echoed_row_by_row_and_escaped(xqueue):
+    """A grid was echoed inside <code> with raw newlines, so it showed on one line."""
+    seed = _seed_with_grid("shift_invariance", 1)
+    problem = kinds.generate("shift_invariance", 1, seed)
+    [grid] = [p for p in problem.parts if p.answer_type == "grid"]
+    rows, cols = grid.grid_shape
+    typed = "\n".join(" ".join("9" for _ in range(cols)) for _ in range(rows))
+    answers = {**_correct(problem), grid.id: typed}
+    unreadable = {**_correct(problem), grid.id: typed + "\n<b>oops</b>"}
+    payload = {"kind": "shift_invariance", "difficulty": 1, "seed": seed}
+    graded = xqueue.submit(json.dumps(answers), payload)
+    refused = xqueue.submit(json.dumps(unreadable), payload)
+    assert _run(xqueue) == 0
+
+    for submission, expected in ((graded, typed), (refused, typed + "\n<b>oops</b>")):
+        tree = ET.fromstring(_check_msg(xqueue.replies[submission]))
+        blocks = ["".join(pre.find("code").itertext()) for pre in tree.iter("pre")]
+        assert blocks == [expected]  # every row, as typed, in <pre><code>
+    refused_msg = xqueue.replies[refused]["msg"]
+    assert "<b>oops</b>" not in refused_msg and "&lt;b&gt;oops&lt;/b&gt;" in refused_msg
+
+
+def test_a_one_line_answer_stays_inline(xqueue):
+    problem = kinds.generate("output_shape", 1, 3)
+    submission = xqueue.submit(json.dumps(_correct(problem)), PAYLOAD)
+    assert _run(xqueue) == 0
+    msg = _check_msg(xqueue.replies[submission])
+    assert "<pre>" not in msg and "You answered <code>" in msg
+
+
+def test_long_answers_are_cut_saying_so():
+    seed = _seed_with_grid("pooling_grid", 1)
+    payload = json.dumps({"kind": "pooling_grid", "difficulty": 1, "seed": seed})
+
+    def reply_to(answer: str) -> str:
+        body = {"student_info": "{}", "student_response": answer, "grader_payload": payload}
+        return _check_msg(grade_submission(json.dumps(body), None).to_json())
+
+    long_line = reply_to("7" * 5000)
+    assert "7" * ECHO_MAX_LINE_CHARS not in long_line
+    assert f"<code>{'7' * (ECHO_MAX_LINE_CHARS - 1)}…</code>" in long_line
+    assert "(cut: 5,000 characters in all)" in long_line and len(long_line) < 1500
+
+    many_rows = reply_to("\n".join(["1 2"] * 40))
+    assert f"… ({40 - ECHO_MAX_LINES} more lines)" in many_rows
+    assert many_rows.count("1 2\n") == ECHO_MAX_LINES
+    assert "(cut: 159 characters in all)" in many_rows
+
+    unknown = json.dumps({f"{'z' * 60}{i}": "1" for i in range(15)} | {"output": "1 2\n3 4"})
+    msg = reply_to(unknown)
+    assert "and 5 more" in msg and "z" * 60 not in msg
+
+
+def test_control_characters_typed_in_an_answer_keep_the_reply_well_formed_xml():
+    """CodeResponse parses msg as XML and shows "Invalid grader reply" when it cannot: a
+    control character typed in an answer (echoed and quoted in the feedback) made it so."""
+    problem = kinds.generate("output_shape", 1, 3)
+    answers = {**_correct(problem), problem.parts[0].id: "26\x01x26\x0bx32\ud800"}
+    body = json.dumps(
+        {"student_info": "{}", "student_response": json.dumps(answers),
+         "grader_payload": json.dumps(PAYLOAD)}
+    )
+    msg = _check_msg(grade_submission(body, None).to_json())
+    assert "\ufffd" in msg and "\x01" not in msg and "\x0b" not in msg
+
+
+def test_a_grid_typed_across_lines_inside_the_json_object_is_read(xqueue):
+    """A raw line break inside a JSON string is not strict JSON, but it is what a learner
+    types for a grid in a several-part problem's textbox: read as typed."""
+    seed = _seed_with_grid("shift_invariance", 1)
+    problem = kinds.generate("shift_invariance", 1, seed)
+    right = _correct(problem)
+    typed = "{" + ", ".join(f'"{k}": "{v}"' for k, v in right.items()) + "}"
+    assert "\n" in typed
+    submission = xqueue.submit(typed, {"kind": "shift_invariance", "difficulty": 1, "seed": seed})
+    assert _run(xqueue) == 0
+    assert xqueue.replies[submission]["correct"] is True
+
+
+# ---------------------------------------------------------------- advice by cause (finding 3)
+
+
+@pytest.mark.parametrize(
+    ("response", "why"),
+    [
+        ("", "The answer is empty."),
+        ("   \n", "The answer is empty."),
+        ("26x26x32", "The answer is plain text, not a JSON object."),
+        ('{"shape_0": "26x26x32"', "The answer is not valid JSON: Expecting"),
+        ("{'shape_0': '26x26x32'}", "The answer is not valid JSON: Expecting property name"),
+        ('["26x26x32", "7x7x8"]', "The answer is a list, not a JSON object."),
+    ],
+)
+def test_a_learners_format_mistake_says_how_to_fix_the_answer(xqueue, response, why):
+    """These said "Please tell your instructor if this persists.": the learner can fix them."""
+    problem = kinds.generate("output_shape", 1, 3)
+    submission = xqueue.submit(response, PAYLOAD)
+    assert _run(xqueue) == 0
+    reply = xqueue.replies[submission]
+    msg = _check_msg(reply)
+    assert reply["score"] == 0 and reply["correct"] is False
+    assert why.replace("'", "&#x27;") in msg
+    assert "instructor" not in msg
+    assert "JSON object of part id to answer" in msg and "Fix your answer and submit again" in msg
+    for part in problem.parts:  # each part id named with what it asks
+        assert f"<code>{part.id}</code>: " in msg
+
+
+@pytest.mark.parametrize(
+    ("payload", "secret"),
+    [
+        ("{kind: output_shape", SECRET),
+        ({"kind": "nope", "difficulty": 1}, SECRET),
+        ({"kind": "output_shape"}, SECRET),
+        ({"kind": "output_shape", "difficulty": 1, "seed": 3, "points": -1}, SECRET),
+        ({"kind": "output_shape", "difficulty": 1}, None),  # no seed, no secret
+    ],
+)
+def test_a_setup_error_asks_the_learner_to_tell_the_instructor(payload, secret):
+    body = json.dumps(
+        {"student_info": json.dumps({"anonymous_student_id": "x"}),
+         "student_response": "26x26x32",
+         "grader_payload": payload if isinstance(payload, str) else json.dumps(payload)}
+    )
+    reply = grade_submission(body, secret).to_json()
+    msg = _check_msg(reply)
+    assert reply["score"] == 0
+    assert "not with your answer: please tell your instructor" in msg
+    assert "Fix your answer" not in msg
+
+
+def test_without_points_the_score_is_out_of_one_as_capas_textbox_is(xqueue):
+    """capa's maximum for a CodeResponse is its <textbox points="..."> (1 when absent); the
+    score was out of the problem's own points (4 for this one), so a quarter right came back
+    as 1: full marks, cut to the textbox's 1 point on older platforms."""
+    problem = kinds.generate("output_shape", 2, 3)
+    assert problem.max_points == len(problem.parts) == 4
+    right = _correct(problem)
+    one_right = {k: (v if i == 0 else "1x1x1") for i, (k, v) in enumerate(right.items())}
+    payload = {"kind": "output_shape", "difficulty": 2, "seed": 3}
+    full = xqueue.submit(json.dumps(right), payload)
+    quarter = xqueue.submit(json.dumps(one_right), payload)
+    scaled = xqueue.submit(json.dumps(one_right), {**payload, "points": 8})
+    assert _run(xqueue) == 0
+    assert xqueue.replies[full]["score"] == 1 and xqueue.replies[full]["correct"] is True
+    assert xqueue.replies[quarter]["score"] == pytest.approx(0.25)
+    assert xqueue.replies[scaled]["score"] == pytest.approx(2)
+    assert "Score: 0.25 / 1" in _check_msg(xqueue.replies[quarter])
