@@ -36,6 +36,20 @@ def _base_url() -> str:
     return served or "http://127.0.0.1:5000"
 
 
+def _seconds(name: str, default: float) -> float:
+    """A duration in seconds from the environment: a finite number, 0 or more."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"{name}: expected a number of seconds, 0 or more, got {value!r}")
+    return seconds
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
@@ -60,6 +74,9 @@ class Config:
         self.ARGON2_MEMORY_COST: int = int(os.environ.get("ARGON2_MEMORY_COST", 19 * 1024))
         self.FRAME_ANCESTORS: str = os.environ.get("FRAME_ANCESTORS", "'self'")
         self.BASE_URL: str = _base_url()
+        # Submissions still taken this long after a due date (a class submitting at the
+        # deadline queues at the server); pages show the set closed from the due date.
+        self.SUBMISSION_GRACE_SECONDS: float = _seconds("SUBMISSION_GRACE_SECONDS", 60.0)
         self.TESTING: bool = False
 
     def as_dict(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from grader.instructor import forms as f
 from grader.instructor.access import course_student, own_course, own_item, own_set
 from grader.instructor.preview import preview_item, student_seed, submission_views
 from grader.models import Course, ProblemSet
-from grader.services import courses, gradebook, problem_sets, regrade, stats
+from grader.services import attempts, courses, gradebook, problem_sets, regrade, stats
 from problems import exports, kinds
 from problems.errors import SpecError
 
@@ -597,6 +597,9 @@ def student_item(set_id: str, item_id: str, user_id: str) -> Any:
         shown = next((v for v in views if str(v.submission.attempt) == wanted), None)
         if shown is None:
             shown = max(views, key=lambda v: (v.current.score, -v.submission.attempt))
+    unsubmitted = attempts.unsubmitted_answers(student, item)
+    prompts = ({p.id: p.prompt for p in attempts.problem_for(student, item).parts}
+               if unsubmitted else {})
     return render_template(
         "instructor/student_item.html",
         course=problem_set.course,
@@ -606,6 +609,8 @@ def student_item(set_id: str, item_id: str, user_id: str) -> Any:
         views=views,
         shown=shown,
         current_seed=student_seed(problem_set, item, student),
+        unsubmitted=unsubmitted,
+        prompts=prompts,
     )
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -192,8 +193,14 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def availability(problem_set: ProblemSet, now: datetime | None = None) -> AttemptRefused | None:
-    """Why the set cannot take submissions now (not published, not open, past due), or None."""
+def availability(problem_set: ProblemSet, now: datetime | None = None,
+                 grace: timedelta = timedelta(0)) -> AttemptRefused | None:
+    """Why the set cannot take submissions now (not published, not open, past due), or None.
+
+    `grace`: how long after the due date a submission is still taken (the submit path's
+    SUBMISSION_GRACE_SECONDS): a class submitting at the deadline queues at the server, and
+    an answer sent just before the due date may be read just after it. Pages show the set
+    closed from the due date itself."""
     now = now or utcnow()
     if not problem_set.published:
         return AttemptRefused("not_published", "This problem set is not published.")
@@ -201,11 +208,36 @@ def availability(problem_set: ProblemSet, now: datetime | None = None) -> Attemp
     if opens is not None and now < opens:
         return AttemptRefused("not_open", f"This problem set opens at {format_time(opens)}.")
     due = aware(problem_set.due_at)
-    if due is not None and now >= due:
+    if due is not None and now >= due + grace:
+        late = f" This answer arrived {_late_by(now - due)} after it."
         return AttemptRefused(
-            "past_due", f"The due date ({format_time(due)}) has passed: submissions are closed."
+            "past_due",
+            f"The due date ({format_time(due)}) has passed: submissions are closed.{late}",
         )
     return None
+
+
+def submission_grace() -> timedelta:
+    """How long after a due date submissions are still taken (SUBMISSION_GRACE_SECONDS)."""
+    try:
+        seconds = float(current_app.config.get("SUBMISSION_GRACE_SECONDS", 0))
+    except RuntimeError:  # no app (a script): none
+        return timedelta(0)
+    return timedelta(seconds=seconds)
+
+
+def _late_by(delta: timedelta) -> str:
+    """`1.2 s`, `3 min 5 s`, `2 h 10 min`, `4 days`: how late, for a student."""
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"
 
 
 def format_time(moment: datetime | None) -> str:
@@ -526,6 +558,54 @@ def save_draft(user: User, item: Item, answers: Any, now: datetime | None = None
     return now
 
 
+def keep_late_answers(user: User, item: Item, answers: Any, now: datetime | None = None) -> None:
+    """Answers a submit brought after the due date (and its grace) are not graded, but kept
+    as the student's draft, saved at their arrival: the instructor's page of the student's
+    item shows them and when they came (a claim of "I sent it in time" can be checked),
+    and the student's page keeps them. (A draft is otherwise saved only while the item is
+    open: `save_draft`.)"""
+    now = now or utcnow()
+    texts = clean_answers(problem_for(user, item), answers)
+    if len(json.dumps(texts)) > MAX_DRAFT_BYTES:
+        return
+    with db.transaction() as s:
+        if not is_enrolled(s, user, item.problem_set):
+            return
+        stmt = _dialect_insert(s, Draft).values(
+            item_id=item.id, user_id=user.id, answers=texts, updated_at=now)
+        s.execute(stmt.on_conflict_do_update(
+            index_elements=["item_id", "user_id"],
+            set_={"answers": stmt.excluded.answers, "updated_at": stmt.excluded.updated_at}))
+
+
+@dataclass(frozen=True)
+class UnsubmittedAnswers:
+    """What a student typed into an item and never submitted (their draft): the texts by
+    part id, when they were last saved, and whether that was after the due date (answers
+    a submit brought too late are kept so: `keep_late_answers`)."""
+
+    answers: dict[str, str]
+    saved_at: datetime
+    after_due: bool
+
+
+def unsubmitted_answers(user: User, item: Item) -> UnsubmittedAnswers | None:
+    """The student's draft of the item when it holds answers their submissions do not: saved
+    after the latest one (or with none) and not the same texts; else None. For the
+    instructor's page of the student's item."""
+    draft = db.session().scalars(
+        select(Draft).where(Draft.item_id == item.id, Draft.user_id == user.id)).first()
+    if draft is None or not any(str(v).strip() for v in dict(draft.answers).values()):
+        return None
+    saved = aware(draft.updated_at)
+    latest = progress(user, [item])[item.id].latest
+    if latest is not None and (aware(latest.created_at) >= saved
+                               or dict(latest.answers) == dict(draft.answers)):
+        return None
+    due = aware(item.problem_set.due_at)
+    return UnsubmittedAnswers(dict(draft.answers), saved, due is not None and saved >= due)
+
+
 # ---------------------------------------------------------------- submitting
 
 
@@ -588,7 +668,7 @@ def submit(
             existing = next((sub for sub in state.submissions if sub.attempt == attempt), None)
             if existing is not None:
                 return _replay(existing, ALREADY_SUBMITTED)
-        refusal = availability(problem_set, now)
+        refusal = availability(problem_set, now, submission_grace())
         if refusal is not None:
             raise refusal
         if state.full_marks:

@@ -220,6 +220,8 @@ def submit(set_id: str, item_id: str) -> Any:
     except AttemptRefused as refusal:
         if refusal.reason == "not_published":  # unpublished while this was being graded
             return _not_recorded_page(user, attempts.SetNotOpen(409, item.problem_set, item))
+        if refusal.reason == "past_due":  # not graded, but kept where the instructor sees it
+            attempts.keep_late_answers(user, item, texts)
         flash(refusal.message, "error")
         return _item_page(user, item, answers=texts, status=409)
     if outcome.invalid is not None:

@@ -513,6 +513,58 @@ def test_past_due_is_refused(app, signed_in, student, course):
     assert "closed" in text_of(signed_in.get("/"))
 
 
+def test_an_answer_arriving_in_the_grace_period_after_the_due_date_is_graded(
+        app, signed_in, student, course):
+    # A class submitting at the deadline queues at the server: an answer sent just before the
+    # due date may be read just after it (SUBMISSION_GRACE_SECONDS, 60 by default).
+    assert app.config["SUBMISSION_GRACE_SECONDS"] == 60
+    built = make_set(app, course, due_at=datetime.now(UTC) - timedelta(seconds=10))
+    problem = problem_of(built, student)
+    assert "Submit attempt" not in text_of(signed_in.get(item_url(built)))  # shown closed
+    response = post_answers(signed_in, built, kinds.self_test(problem).correct, 1)
+    assert response.status_code in (302, 303), text_of(response)
+    assert count(app, Submission) == 1
+
+
+def test_a_late_answer_is_refused_saying_how_late_and_kept_for_the_instructor(
+        app, client, signed_in, student, instructor, course):
+    app.config["SUBMISSION_GRACE_SECONDS"] = 0
+    built = make_set(app, course, due_at=datetime.now(UTC) - timedelta(seconds=5))
+    problem = problem_of(built, student)
+    answers = kinds.self_test(problem).correct
+    response = post_answers(signed_in, built, answers, 1)
+    page = text_of(response)
+    assert response.status_code == 409 and "has passed: submissions are closed" in page
+    assert re.search(r"This answer arrived \d+\.\d s after it\.", page)
+    assert count(app, Submission) == 0
+    # the instructor sees what came, and when, though it was never graded
+    signed_in.post("/logout", data={"csrf_token": csrf_token(signed_in, "/")})
+    assert login(client, instructor.email).status_code == 302
+    item_id = built["items"][0][0]
+    teacher_page = text_of(client.get(
+        f"/teach/sets/{built['id']}/items/{item_id}/students/{student.public_id}"))
+    assert "has not submitted an answer to this item" in teacher_page
+    assert "Answers typed but not submitted" in teacher_page
+    assert "after the due date (and its grace period) and was refused" in teacher_page
+    assert "Never graded" in teacher_page
+    for text in answers.values():
+        assert text in teacher_page
+
+
+def test_a_submitted_answer_is_not_shown_again_as_unsubmitted(app, client, signed_in, student,
+                                                             instructor, course):
+    built = make_set(app, course)
+    problem = problem_of(built, student)
+    assert save_draft(signed_in, built, kinds.self_test(problem).correct).status_code == 200
+    assert post_answers(signed_in, built, kinds.self_test(problem).correct, 1).status_code in (302, 303)
+    signed_in.post("/logout", data={"csrf_token": csrf_token(signed_in, "/")})
+    assert login(client, instructor.email).status_code == 302
+    item_id = built["items"][0][0]
+    teacher_page = text_of(client.get(
+        f"/teach/sets/{built['id']}/items/{item_id}/students/{student.public_id}"))
+    assert "Answers typed but not" not in teacher_page and "Attempt" in teacher_page
+
+
 def test_a_closed_set_speaks_of_no_attempts_left_nor_of_not_started(app, signed_in, student,
                                                                    course):
     built = make_set(app, course, due_at=datetime.now(UTC) - timedelta(minutes=5))
