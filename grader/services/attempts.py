@@ -93,6 +93,14 @@ class SubmitOutcome:
     message: str = ""
 
 
+def graded_points(grade: Grade, item: Item) -> float:
+    """What `item` was worth when `grade` was given: its score over its fraction of full
+    marks (the item's points now when the grade is 0, which tells nothing)."""
+    if grade.fraction > 1e-9:
+        return round(grade.score / grade.fraction, 2)
+    return item.points
+
+
 @dataclass
 class ItemProgress:
     """One student's standing on one item."""
@@ -124,6 +132,19 @@ class ItemProgress:
     def full_marks(self) -> bool:
         best = self.best
         return best is not None and best.fraction >= FULL_MARKS
+
+    @property
+    def graded_points(self) -> float:
+        """What the item was worth when its best grade was given (`graded_points`)."""
+        best = self.best
+        return self.item.points if best is None else graded_points(best, self.item)
+
+    @property
+    def regrade_pending(self) -> bool:
+        """The item's points changed since its best grade was given, and no regrade has
+        rescaled it yet: the score is out of the old points (10 of 10, full marks), not
+        the new ones (20)."""
+        return abs(self.graded_points - self.item.points) > 1e-6
 
     @property
     def latest(self) -> Submission | None:

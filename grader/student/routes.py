@@ -32,7 +32,8 @@ def kind_title(kind: str) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"score_text": score_text, "kind_title": kind_title, "format_time": attempts.format_time}
+    return {"score_text": score_text, "kind_title": kind_title, "format_time": attempts.format_time,
+            "graded_points": attempts.graded_points}
 
 
 @bp.after_request

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from grader import db
 from grader.models import AuditLog, Draft, Grade, ProblemSet, Submission, User
-from grader.services import attempts, courses, problem_sets
+from grader.services import attempts, courses, problem_sets, regrade
 from grader.variants import variant
 from problems import kinds
 from problems.kinds.base import Problem, format_answer, format_number
@@ -563,6 +563,25 @@ def test_a_submitted_answer_is_not_shown_again_as_unsubmitted(app, client, signe
     teacher_page = text_of(client.get(
         f"/teach/sets/{built['id']}/items/{item_id}/students/{student.public_id}"))
     assert "Answers typed but not" not in teacher_page and "Attempt" in teacher_page
+
+
+def test_a_points_change_not_yet_regraded_shows_the_points_the_grade_was_given_at(
+        app, signed_in, student, course):
+    built = make_set(app, course)
+    problem = problem_of(built, student)
+    assert post_answers(signed_in, built, kinds.self_test(problem).correct, 1).status_code in (302, 303)
+    with app.app_context():
+        ps = problem_sets.set_for(student, built["id"])
+        problem_sets.update_item(ps.items[0], points=20)
+    item = " ".join(re.sub(r"<[^>]+>", " ", text_of(signed_in.get(item_url(built)))).split())
+    assert "graded when the item was worth 10 points: your instructor's regrade will update it" in item
+    assert "Attempt 1: 10 of 10 points" in item
+    sets = " ".join(re.sub(r"<[^>]+>", " ", text_of(signed_in.get(f"/sets/{built['id']}"))).split())
+    assert "10 / 20 graded out of 10: to be regraded" in sets
+    with app.app_context():  # the regrade rescales it: nothing pending any more
+        assert regrade.apply(problem_sets.set_for(student, built["id"])).changes
+    item = " ".join(re.sub(r"<[^>]+>", " ", text_of(signed_in.get(item_url(built)))).split())
+    assert "your instructor's regrade" not in item and "Attempt 1: 20 of 20 points" in item
 
 
 def test_a_closed_set_speaks_of_no_attempts_left_nor_of_not_started(app, signed_in, student,
