@@ -72,7 +72,9 @@ class Part:
     hint_text: str = ""
     # A shape part's axes in order, e.g. ("height", "width", "channels"), where known:
     # how many sizes the answer has, named in the message that refuses `(None, None, 8)`
-    # or `(1, 12, 12, 8)` (the batch written as 1) rather than grading it.
+    # or `(1, 12, 12, 8)` (the batch written as 1: it cannot be told from a fourth size)
+    # rather than grading it. Any other count, `(12, 12)` or `(12, 12, 8, 4)`, is read and
+    # graded wrong, the feedback naming the count: it is an answer, not a slip of form.
     axes: tuple[str, ...] = ()
     # A cell or cells part's grid as (rows, cols), where known: a cell outside it cannot be
     # meant, and is refused unread (no attempt spent) rather than graded wrong.

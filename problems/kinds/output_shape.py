@@ -171,6 +171,13 @@ def wrong_models(problem: Problem) -> Iterable[WrongModel]:
             kept = list(shape)
             kept[2 if stack["layout"] == "HWC" else 0] = previous_channels
             yield "channels_not_updated", {key: kept}
+        if layer["type"] == "conv2d" and len(shape) == 3:
+            # A convolution has no ceil mode, but a student may still round the division up
+            # (3 windows for (8 - 5) / 2 = 1.5): named so before "off by one" can claim it.
+            before = stack["input"] if index == 0 else correct[_part_id(index - 1)]
+            rounded_up = _conv_rounded_up(layer, list(before), stack["layout"])
+            if rounded_up is not None and rounded_up != list(shape):
+                yield "ceil_for_floor", {key: rounded_up}
         if _is_windowed(layer) and len(shape) == 3:
             spatial = (0, 1) if stack["layout"] == "HWC" else (1, 2)
             for delta in (-1, 1):
@@ -180,6 +187,30 @@ def wrong_models(problem: Problem) -> Iterable[WrongModel]:
                 yield "off_by_one_windows", {key: off}
         if len(shape) == 3:
             previous_channels = shape[2] if stack["layout"] == "HWC" else shape[0]
+
+
+def _conv_rounded_up(layer: Mapping[str, Any], before: list[int], layout: str) -> list[int] | None:
+    """A convolution's output shape with each window count rounded up, ceil((in + 2p -
+    k_eff) / s) + 1, where the stride leaves a remainder; None for "same" padding (whose
+    rounding up is right) or a shape that is not an image's."""
+    padding = layer.get("padding", "valid")
+    if padding == "same" or len(before) != 3:
+        return None
+    spatial = (0, 1) if layout == "HWC" else (1, 2)
+    out = list(before)
+    for axis, dim in enumerate(spatial):
+        def pair(key: str, default: Any, axis: int = axis) -> int:
+            value = layer.get(key, default)
+            return int(value[axis] if isinstance(value, list) else value)
+
+        p = 0 if padding == "valid" else pair("padding", 0)
+        k_eff = pair("dilation", 1) * (pair("kernel", 1) - 1) + 1
+        span = before[dim] + 2 * p - k_eff
+        if span < 0:
+            return None
+        out[dim] = -(-span // pair("stride", 1)) + 1
+    out[2 if layout == "HWC" else 0] = int(layer["filters"])
+    return out
 
 
 def _axis_steps(layer: Mapping[str, Any], size: int, axis: int) -> tuple[str, int]:

@@ -115,3 +115,30 @@ def test_a_mistake_that_would_have_changed_a_right_earlier_shape_is_not_named() 
                                              "shape_2": "12x12x32"}).parts
     assert conv.misconception.id == last.misconception.id == "valid_as_same"
     assert pool.follow_through and pool.misconception is None
+
+
+def test_a_strided_convolution_rounded_up_is_named_so_not_off_by_one() -> None:
+    # 8x8 through a 5x5 convolution with stride 2: (8 - 5) / 2 = 1.5, so 2 windows; a
+    # student who rounds up gives 3, with the +1 counted once.
+    found = 0
+    for difficulty in (2, 3):
+        for seed in range(300):
+            problem = kinds.generate("output_shape", difficulty, seed)
+            stack = problem.params["stack"]
+            for index, layer in enumerate(stack["layers"]):
+                if layer["type"] != "conv2d":
+                    continue
+                part_id = f"shape_{index}"
+                before = stack["input"] if index == 0 else problem.answers[f"shape_{index - 1}"]
+                rounded = output_shape._conv_rounded_up(layer, list(before), stack["layout"])
+                if rounded is None or rounded == list(problem.answers[part_id]):
+                    continue
+                _, graded = _graded(problem, part_id, "x".join(map(str, rounded)))
+                assert graded.score == 0 and graded.misconception is not None, (seed, index)
+                # another named mistake may give the same shape ("valid" taken for "same":
+                # ceil(in / s)); what it may no longer be is "the +1 counted twice"
+                assert graded.misconception.id != "off_by_one_windows", (seed, index)
+                if graded.misconception.id == "ceil_for_floor":
+                    assert "rounded down (floor), not up" in graded.feedback
+                    found += 1
+    assert found >= 5
