@@ -263,3 +263,18 @@ def test_a_gradebook_of_nine_items_keeps_its_columns_on_a_laptop_screen(
     for index in range(headers.count()):  # each item's column in the frame, not beyond it
         box = headers.nth(index).bounding_box()
         assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, index
+
+    # On a phone (375 px) the scores scroll sideways under the Student column, which stays in
+    # view: the row's name is still beside the last item's score.
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{live_server.url}/teach/sets/{built['set_id']}/gradebook")
+    page.wait_for_load_state("networkidle")
+    wrap = page.locator(".table-wrap")
+    wrap.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    name = page.locator("table.gradebook tbody th[scope=row]").first
+    frame = wrap.bounding_box()
+    box = name.bounding_box()
+    assert frame["x"] - 1 <= box["x"] <= frame["x"] + 2 and box["width"] <= 9.5 * 16 + 1
+    last = page.locator("table.gradebook tbody tr").first.locator("td").last
+    assert last.bounding_box()["x"] + last.bounding_box()["width"] <= frame["x"] + frame["width"] + 1
+    screenshot(page, "instructor-gradebook-phone-scrolled")
