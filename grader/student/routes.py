@@ -143,6 +143,9 @@ def _item_page(
         next_item=items[position + 1] if position + 1 < len(items) else None,
         notice=notice,
         draft_saved_at=view["draft_saved_at"],
+        # a closed item showing answers typed and never submitted says so
+        unsent=(attempts.unsubmitted_answers(user, item)
+                if readonly and review is None and answers == view["draft"] else None),
     )
     return body, status
 

@@ -984,6 +984,9 @@ def test_a_set_with_submissions_cannot_be_deleted(app, teacher, course, student)
     ps = _make_set(app, course)
     _submit(app, student, ps, 0, "correct", 1)
     url = f"/teach/sets/{ps.public_id}/delete"
+    builder = " ".join(_html(teacher.get(f"/teach/sets/{ps.public_id}")).split())
+    assert url not in builder  # no link to a deletion that cannot be: the reason instead
+    assert "Students have submitted to this set, so it cannot be deleted" in builder
     page = _html(teacher.get(url))
     assert "cannot be deleted" in page and "1 answer to it" in page
     assert "unpublish it" in page and "due date" in page

@@ -549,6 +549,11 @@ def test_a_late_answer_is_refused_saying_how_late_and_kept_for_the_instructor(
     assert "Never graded" in teacher_page
     for text in answers.values():
         assert text in teacher_page
+    # the student's own page, closed, says the answers it shows were never graded
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/teach/")})
+    assert login(client, student.email).status_code == 302
+    item = " ".join(text_of(client.get(item_url(built))).split())
+    assert "but never submitted: they were not graded" in item
 
 
 def test_a_submitted_answer_is_not_shown_again_as_unsubmitted(app, client, signed_in, student,
