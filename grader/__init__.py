@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from flask import Flask, abort, g, jsonify, render_template, request
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from grader import db
@@ -44,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
 
     _security_headers(app)
+    app.jinja_env.globals["moment"] = moment
     _error_handlers(app)
     _no_nul_in_page_input(app)
     return app
@@ -89,6 +92,18 @@ def _security_headers(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
+
+
+def moment(value: datetime | None) -> Markup:
+    """A stored time for a page: `2026-12-01 17:00 UTC` in a <time> element, which
+    static/js/localtime.js follows with the reader's own local time where that differs."""
+    if value is None:
+        return Markup("")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return Markup('<time datetime="{}" data-local>{}</time>').format(
+        value.strftime("%Y-%m-%dT%H:%M:%SZ"), value.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 @lru_cache(maxsize=8)

@@ -630,3 +630,30 @@ def test_submitting_after_logging_out_in_another_tab_signs_in_and_comes_back(
     assert page.url.split("?")[0] == item_url
     assert page.locator("input.cell-input >> nth=0").input_value() == "9x9x8"
     expect(page.locator("[data-autosave-status]")).to_have_text(SAVED)
+
+
+def test_a_reader_in_another_time_zone_sees_their_local_due_time(
+    browser: Any, live_server: Any, make_user: Any, build_course: Any, browser_login: Any,
+) -> None:
+    from datetime import UTC, datetime
+
+    teacher = make_user("zone-teacher@example.edu", "Zoe Zone", instructor=True)
+    student = make_user("zone-student@example.edu", "Zed Zone")
+    built = build_course(teacher, [student], [{"kind": "output_shape", "difficulty": 1, "points": 10}],
+                         title="Week 9: zones", due_at=datetime(2030, 1, 15, 23, 30, tzinfo=UTC))
+    for zone, local in (("Europe/Berlin", "00:30"), ("UTC", None)):
+        ctx = browser.new_context(locale="en-GB", timezone_id=zone)
+        try:
+            page = ctx.new_page()
+            browser_login(page, "zone-student@example.edu")
+            page.goto(f"{live_server.url}/sets/{built['set_id']}")
+            due = page.locator("time[data-local]").first
+            assert due.inner_text() == "2030-01-15 23:30 UTC"
+            after = page.locator("time[data-local] + .local-time")
+            if local is None:  # a reader on UTC is told nothing twice
+                assert after.count() == 0
+            else:  # the next day there: weekday and date come with the hour
+                expect(after.first).to_contain_text(f"Wed 16 Jan, {local}")
+                expect(after.first).to_contain_text("your time")
+        finally:
+            ctx.close()
