@@ -450,7 +450,9 @@ def solutions_visible(
     """Whether the set's policy shows this user the worked solution now.
 
     never; always; after_due (the due date has passed); after_attempts (no attempt left, full
-    marks, or the set closed: nothing the student does can change the grade any more)."""
+    marks, or the set closed: nothing the student does can change the grade any more).
+    "Passed" counts the submission grace period: a solution shown at the due date could
+    still be copied into a submission taken during it."""
     policy = item.problem_set.solutions
     if policy == "always":
         return True
@@ -458,7 +460,7 @@ def solutions_visible(
         return False
     now = now or utcnow()
     due = aware(item.problem_set.due_at)
-    past_due = due is not None and now >= due
+    past_due = due is not None and now >= due + submission_grace()
     if policy == "after_due":
         return past_due
     if item_progress is None:

@@ -581,8 +581,8 @@ def _builder_data(**overrides: Any) -> dict[str, Any]:
     data = {
         "title": "Week 2",
         "attempts_allowed": "2",
-        "opens_at": "2026-12-01T09:00",
-        "due_at": "2026-12-08T17:30",
+        "opens_at": "2030-12-01T09:00",
+        "due_at": "2030-12-08T17:30",
         "solutions": "after_due",
         "follow_through": "on",
         "items-0-id": "",
@@ -614,15 +614,15 @@ def test_builder_creates_a_set_with_utc_dates(app, teacher, course):
     with app.app_context():
         ps = db.session().scalar(select(ProblemSet).where(ProblemSet.title == "Week 2"))
         assert ps.attempts_allowed == 2 and ps.solutions == "after_due" and ps.follow_through
-        assert problem_sets.utc(ps.opens_at).isoformat() == "2026-12-01T09:00:00+00:00"
-        assert problem_sets.utc(ps.due_at).isoformat() == "2026-12-08T17:30:00+00:00"
+        assert problem_sets.utc(ps.opens_at).isoformat() == "2030-12-01T09:00:00+00:00"
+        assert problem_sets.utc(ps.due_at).isoformat() == "2030-12-08T17:30:00+00:00"
         assert [(i.kind, i.difficulty, i.points) for i in ps.items] == [
             (KIND, 1, 10.0),
             (KIND, 3, 5.5),
         ]
         assert ps.published_at is None
     page = _html(teacher.get(response.headers["Location"]))
-    assert 'value="2026-12-01T09:00"' in page and "Draft" in page
+    assert 'value="2030-12-01T09:00"' in page and "Draft" in page
 
 
 def test_builder_row_actions_edit_the_form_without_saving(app, teacher, course):
@@ -652,7 +652,7 @@ def test_builder_row_actions_edit_the_form_without_saving(app, teacher, course):
         ({"attempts_allowed": "0"}, "attempts_allowed", "from 1 to 20"),
         ({"attempts_allowed": "many"}, "attempts_allowed", "whole number"),
         ({"opens_at": "next week"}, "opens_at", "YYYY-MM-DDTHH:MM"),
-        ({"due_at": "2026-11-30T09:00"}, "due_at", "after the opening date"),
+        ({"due_at": "2030-11-30T09:00"}, "due_at", "after the opening date"),
         ({"solutions": "sometimes"}, "solutions", "Choose when"),
         ({"items-1-kind": "no_such_kind"}, "items-1-kind", "Choose a problem kind"),
         ({"items-0-difficulty": "7"}, "items-0-difficulty", "1, 2 or 3"),

@@ -526,6 +526,17 @@ def test_an_answer_arriving_in_the_grace_period_after_the_due_date_is_graded(
     assert count(app, Submission) == 1
 
 
+def test_a_solution_shown_after_the_due_date_waits_for_the_grace_period(
+        app, signed_in, student, course):
+    # Shown at the due date itself, it could be copied into a submission still taken.
+    built = make_set(app, course, solutions="after_due",
+                     due_at=datetime.now(UTC) - timedelta(seconds=10))
+    page = text_of(signed_in.get(item_url(built)))
+    assert "solution-heading" not in page and "once its last submissions are in" in page
+    app.config["SUBMISSION_GRACE_SECONDS"] = 5
+    assert "solution-heading" in text_of(signed_in.get(item_url(built)))
+
+
 def test_a_late_answer_is_refused_saying_how_late_and_kept_for_the_instructor(
         app, client, signed_in, student, instructor, course):
     app.config["SUBMISSION_GRACE_SECONDS"] = 0
@@ -846,7 +857,8 @@ def test_solution_after_attempts_used_up_and_after_due(app, signed_in, student, 
     with app.app_context():
         with db.transaction() as s:
             ps = s.scalars(select(ProblemSet).where(ProblemSet.public_id == due["id"])).one()
-            ps.due_at = datetime.now(UTC) - timedelta(seconds=1)
+            # past the due date and its grace period (submissions are taken until then)
+            ps.due_at = datetime.now(UTC) - timedelta(seconds=61)
     page = text_of(signed_in.get(item_url(due)))
     assert "solution-heading" in page and "\\[" in page  # formulas for KaTeX
 
