@@ -222,7 +222,9 @@ def document() -> dict[str, Any]:
                 "UTF-8 (a leading UTF-8 BOM is ignored; UTF-16 and UTF-32 are refused): "
                 "an integer is written as one (`2`, not `2.0`, though JSON Schema counts both "
                 "as integers), NaN and Infinity are refused, and an object gives each key "
-                'once. Errors are `{"error": {"path", "message"}}` naming the field.'
+                'once. Errors are `{"error": {"path", "message"}}` naming the field; so are '
+                "the answers of paths and methods this document does not list: a 404 for a "
+                "path, a 405 (with `Allow`) for a method a path does not take."
             ),
         },
         "servers": [{"url": PREFIX}],
