@@ -43,6 +43,7 @@ def _no_store(response: WerkzeugResponse) -> WerkzeugResponse:
 def _helpers() -> dict[str, Any]:
     return {
         "when": when,
+        "late_by": attempts.late_by,
         "num": gradebook.format_number,
         "catalogue": kinds.catalogue(),
         "kind_titles": {k["name"]: k["title"] for k in kinds.catalogue()},

@@ -110,9 +110,9 @@ def _claim(token: str) -> int:
         if claimed is not None:
             return int(claimed.id)
         row = s.scalar(select(LtiRegistrationLink).where(LtiRegistrationLink.token_hash == digest))
-    if row is None:
+    if row is None:  # never made here, or cancelled (a cancelled link is deleted)
         raise LaunchError(404, "registration_link_unknown", "token",
-                          f"This registration link is not known: {_REMAKE}.")
+                          f"This registration link is not known, or was cancelled: {_REMAKE}.")
     if row.used_at is not None:
         raise LaunchError(410, "registration_link_used", "token",
                           "This registration link was already used (a link registers one "

@@ -180,6 +180,11 @@ class SetSummary:
         return sum(p.item.points for p in self.items)
 
     @property
+    def regrade_pending(self) -> bool:
+        """Some item's points changed since its grade was given (`ItemProgress`)."""
+        return any(p.regrade_pending for p in self.items)
+
+    @property
     def is_open(self) -> bool:
         return availability(self.problem_set, self.now) is None
 
@@ -215,13 +220,15 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 def availability(problem_set: ProblemSet, now: datetime | None = None,
-                 grace: timedelta = timedelta(0)) -> AttemptRefused | None:
+                 grace: timedelta = timedelta(0), *, submitting: bool = False
+                 ) -> AttemptRefused | None:
     """Why the set cannot take submissions now (not published, not open, past due), or None.
 
     `grace`: how long after the due date a submission is still taken (the submit path's
     SUBMISSION_GRACE_SECONDS): a class submitting at the deadline queues at the server, and
     an answer sent just before the due date may be read just after it. Pages show the set
-    closed from the due date itself."""
+    closed from the due date itself. `submitting`: the refusal is a submit's, which is told
+    how late its answer arrived."""
     now = now or utcnow()
     if not problem_set.published:
         return AttemptRefused("not_published", "This problem set is not published.")
@@ -230,7 +237,7 @@ def availability(problem_set: ProblemSet, now: datetime | None = None,
         return AttemptRefused("not_open", f"This problem set opens at {format_time(opens)}.")
     due = aware(problem_set.due_at)
     if due is not None and now >= due + grace:
-        late = f" This answer arrived {_late_by(now - due)} after it."
+        late = f" This answer arrived {_late_by(now - due)} after it." if submitting else ""
         return AttemptRefused(
             "past_due",
             f"The due date ({format_time(due)}) has passed: submissions are closed.{late}",
@@ -245,6 +252,15 @@ def submission_grace() -> timedelta:
     except RuntimeError:  # no app (a script): none
         return timedelta(0)
     return timedelta(seconds=seconds)
+
+
+def late_by(moment: datetime | None, due: datetime | None) -> str:
+    """How long after the due date `moment` was (`12.3 s`), or "" for none or on time: a
+    submission taken in the grace period, for the instructor's pages."""
+    moment, due = aware(moment), aware(due)
+    if moment is None or due is None or moment < due:
+        return ""
+    return _late_by(moment - due)
 
 
 def _late_by(delta: timedelta) -> str:
@@ -691,7 +707,7 @@ def submit(
             existing = next((sub for sub in state.submissions if sub.attempt == attempt), None)
             if existing is not None:
                 return _replay(existing, ALREADY_SUBMITTED)
-        refusal = availability(problem_set, now, submission_grace())
+        refusal = availability(problem_set, now, submission_grace(), submitting=True)
         if refusal is not None:
             raise refusal
         if state.full_marks:

@@ -278,3 +278,20 @@ def test_a_gradebook_of_nine_items_keeps_its_columns_on_a_laptop_screen(
     last = page.locator("table.gradebook tbody tr").first.locator("td").last
     assert last.bounding_box()["x"] + last.bounding_box()["width"] <= frame["x"] + frame["width"] + 1
     screenshot(page, "instructor-gradebook-phone-scrolled")
+
+
+def test_a_refused_export_puts_the_focus_on_its_field_in_view(
+    live_server: Any, page: Any, make_user: Any, build_course: Any, browser_login: Any,
+) -> None:
+    teacher = make_user("export-focus@example.edu", "Ezra Export", instructor=True)
+    built = build_course(teacher, [], [{"kind": "output_shape", "difficulty": 1, "points": 10}])
+    browser_login(page, "export-focus@example.edu")
+    page.goto(f"{live_server.url}/teach/sets/{built['set_id']}")
+    page.fill("#export-variants", "0")
+    page.click("#export button[type=submit]")
+    page.wait_for_selector("#export-variants[aria-invalid=true]")
+    # the address ends in #export: the browser's scroll to it must not take the focus away
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'export-variants'")
+    box = page.locator("#export-variants").bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"]

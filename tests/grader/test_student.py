@@ -514,7 +514,7 @@ def test_past_due_is_refused(app, signed_in, student, course):
 
 
 def test_an_answer_arriving_in_the_grace_period_after_the_due_date_is_graded(
-        app, signed_in, student, course):
+        app, client, signed_in, student, instructor, course):
     # A class submitting at the deadline queues at the server: an answer sent just before the
     # due date may be read just after it (SUBMISSION_GRACE_SECONDS, 60 by default).
     assert app.config["SUBMISSION_GRACE_SECONDS"] == 60
@@ -524,6 +524,13 @@ def test_an_answer_arriving_in_the_grace_period_after_the_due_date_is_graded(
     response = post_answers(signed_in, built, kinds.self_test(problem).correct, 1)
     assert response.status_code in (302, 303), text_of(response)
     assert count(app, Submission) == 1
+    assert "This answer arrived" not in text_of(signed_in.get(item_url(built)))
+    # the instructor sees that it came after the due date, in the grace period
+    signed_in.post("/logout", data={"csrf_token": csrf_token(signed_in, "/")})
+    assert login(client, instructor.email).status_code == 302
+    teacher_page = text_of(client.get(
+        f"/teach/sets/{built['id']}/items/{built['items'][0][0]}/students/{student.public_id}"))
+    assert re.search(r"\d+\.\d s after the due date", teacher_page)
 
 
 def test_a_solution_shown_after_the_due_date_waits_for_the_grace_period(
@@ -546,7 +553,9 @@ def test_a_late_answer_is_refused_saying_how_late_and_kept_for_the_instructor(
     response = post_answers(signed_in, built, answers, 1)
     page = text_of(response)
     assert response.status_code == 409 and "has passed: submissions are closed" in page
-    assert re.search(r"This answer arrived \d+\.\d s after it\.", page)
+    assert len(re.findall(r"This answer arrived \d+\.\d s after it\.", page)) == 1
+    # a page merely opened after the due date says nothing of an answer arriving
+    assert "This answer arrived" not in text_of(signed_in.get(item_url(built)))
     assert count(app, Submission) == 0
     # the instructor sees what came, and when, though it was never graded
     signed_in.post("/logout", data={"csrf_token": csrf_token(signed_in, "/")})
@@ -594,6 +603,8 @@ def test_a_points_change_not_yet_regraded_shows_the_points_the_grade_was_given_a
     assert "Attempt 1: 10 of 10 points" in item
     sets = " ".join(re.sub(r"<[^>]+>", " ", text_of(signed_in.get(f"/sets/{built['id']}"))).split())
     assert "10 / 20 graded out of 10: to be regraded" in sets
+    home = " ".join(re.sub(r"<[^>]+>", " ", text_of(signed_in.get("/"))).split())
+    assert "10 / 20 points changed: to be regraded" in home
     with app.app_context():  # the regrade rescales it: nothing pending any more
         assert regrade.apply(problem_sets.set_for(student, built["id"])).changes
     item = " ".join(re.sub(r"<[^>]+>", " ", text_of(signed_in.get(item_url(built)))).split())
