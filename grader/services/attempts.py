@@ -586,15 +586,17 @@ def save_draft(user: User, item: Item, answers: Any, now: datetime | None = None
         refusal = closed_reason(item, progress(user, [item])[item.id], now)
         if refusal is not None:
             raise refusal
-        stmt = _dialect_insert(s, Draft).values(
-            item_id=item.id, user_id=user.id, answers=texts, updated_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["item_id", "user_id"],
-            set_={"answers": stmt.excluded.answers, "updated_at": stmt.excluded.updated_at},
-        )
-        s.execute(stmt)
+        _upsert_draft(s, user, item, texts, now)
     return now
+
+
+def _upsert_draft(s: Session, user: User, item: Item, texts: dict[str, str], now: datetime) -> None:
+    """The user's one draft of the item, written over (or made) with `texts`, saved `now`."""
+    stmt = _dialect_insert(s, Draft).values(
+        item_id=item.id, user_id=user.id, answers=texts, updated_at=now)
+    s.execute(stmt.on_conflict_do_update(
+        index_elements=["item_id", "user_id"],
+        set_={"answers": stmt.excluded.answers, "updated_at": stmt.excluded.updated_at}))
 
 
 def keep_late_answers(user: User, item: Item, answers: Any, now: datetime | None = None) -> None:
@@ -610,11 +612,7 @@ def keep_late_answers(user: User, item: Item, answers: Any, now: datetime | None
     with db.transaction() as s:
         if not is_enrolled(s, user, item.problem_set):
             return
-        stmt = _dialect_insert(s, Draft).values(
-            item_id=item.id, user_id=user.id, answers=texts, updated_at=now)
-        s.execute(stmt.on_conflict_do_update(
-            index_elements=["item_id", "user_id"],
-            set_={"answers": stmt.excluded.answers, "updated_at": stmt.excluded.updated_at}))
+        _upsert_draft(s, user, item, texts, now)
 
 
 @dataclass(frozen=True)
