@@ -76,6 +76,14 @@ def test_instructor_builds_previews_publishes_and_reads_the_gradebook(
     page.fill("input[name='items-1-points']", "5")
     page.select_option("select[name='items-0-difficulty']", "1")
     screenshot(page, "instructor-builder")
+    # On a phone each item is a block of its own: its points field is on the screen.
+    page.set_viewport_size({"width": 375, "height": 800})
+    points = page.locator("input[name='items-1-points']")
+    points.scroll_into_view_if_needed()
+    box = points.bounding_box()
+    assert 0 <= box["x"] and box["x"] + box["width"] <= 375, box
+    screenshot(page, "instructor-builder-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.click("button.primary:has-text('Create problem set')")
     page.wait_for_selector("text=saved as a draft")
     set_url = page.url
