@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -97,13 +97,13 @@ def _security_headers(app: Flask) -> None:
 def moment(value: datetime | None) -> Markup:
     """A stored time for a page: `2026-12-01 17:00 UTC` in a <time> element, which
     static/js/localtime.js follows with the reader's own local time where that differs."""
+    from grader.services.attempts import aware, format_time  # the pages' text of a time
+
+    value = aware(value)
     if value is None:
         return Markup("")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
     return Markup('<time datetime="{}" data-local>{}</time>').format(
-        value.strftime("%Y-%m-%dT%H:%M:%SZ"), value.strftime("%Y-%m-%d %H:%M UTC"))
+        value.strftime("%Y-%m-%dT%H:%M:%SZ"), format_time(value))
 
 
 @lru_cache(maxsize=8)

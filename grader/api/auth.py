@@ -11,6 +11,7 @@ authority).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from flask import g, request
 
@@ -83,6 +84,16 @@ def unauthorized(err: api_keys.AuthError) -> ApiError:
         401, "Authorization", err.message,
         headers={"WWW-Authenticate": CHALLENGE + ', error="invalid_token"'},
     )
+
+
+def refuse_if_revoked(caller: Caller) -> None:
+    """The 401 for a revoked key, read now even where this request has not needed it yet
+    (refusal paths: a rate limit reached, a grade that recorded nothing; an admitted
+    grading request has it checked by its INSERT)."""
+    try:
+        api_keys.check_not_revoked(replace(caller, revocation_checked=False))
+    except api_keys.AuthError as err:
+        raise unauthorized(err) from None
 
 
 def require_caller(*, revocation_checked_by_caller: bool = False) -> Caller:

@@ -20,7 +20,7 @@ a problem gone: 404). The grading path runs prebuilt Core statements
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -29,13 +29,13 @@ from sqlalchemy import Dialect, bindparam, select
 
 from grader import db
 from grader.api import connection
-from grader.api.auth import not_found, unauthorized
+from grader.api.auth import not_found, refuse_if_revoked
 from grader.api.common import iso
 from grader.api.errors import ApiError, dumps, join_path
 from grader.api.models import ApiGrade, ApiKey, ApiProblem
 from grader.api.schemas import GradeRequest, ProblemRequest
 from grader.models import new_public_id, utcnow
-from grader.services.api_keys import AuthError, Caller, check_not_revoked
+from grader.services.api_keys import Caller
 from problems import kinds
 from problems.kinds import MAX_SEED
 from problems.kinds.base import GradeResult, Problem
@@ -262,10 +262,7 @@ def _not_recorded(caller: Caller, problem_id: str, idempotency_key: str,
     """Why the INSERT recorded nothing: the key was revoked (401), the key already
     recorded this Idempotency-Key (a replay, or 422 for another request), or the problem
     is gone (404)."""
-    try:
-        check_not_revoked(replace(caller, revocation_checked=False))
-    except AuthError as err:
-        raise unauthorized(err) from None
+    refuse_if_revoked(caller)
     seen = _prior(caller, idempotency_key)
     if seen is None:
         _problems().pop(problem_id, None)

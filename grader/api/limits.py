@@ -24,18 +24,17 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import Flask, current_app, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 
-from grader.api.auth import identified_caller, unauthorized
+from grader.api.auth import identified_caller, refuse_if_revoked
 from grader.api.errors import ApiError
 from grader.api.openapi import current_operation
 from grader.extensions import limiter
-from grader.services.api_keys import AuthError, Caller, check_not_revoked
 
 log = logging.getLogger("grader.api")
 SCOPE = "api"
@@ -114,19 +113,10 @@ def check_rate_limit() -> None:
             return
         if reset_at is not None:
             if caller is not None:
-                _refuse_if_revoked(caller)  # a revoked key gets its 401 before any other answer
+                refuse_if_revoked(caller)  # a revoked key gets its 401 before any other answer
             wait = retry_after(reset_at)
             raise ApiError(429, "", f"rate limit reached ({limit}): retry in {wait} s",
                            headers={"Retry-After": wait})
-
-
-def _refuse_if_revoked(caller: Caller) -> None:
-    """The 401 for a revoked key (read now, on the refusal path only: the grading INSERT
-    checks revocation itself, so admitted requests do not pay for it)."""
-    try:
-        check_not_revoked(replace(caller, revocation_checked=False))
-    except AuthError as err:
-        raise unauthorized(err) from None
 
 
 def retry_after(reset_at: float | None) -> str:

@@ -627,20 +627,29 @@ class UnsubmittedAnswers:
 
 
 def unsubmitted_answers(user: User, item: Item) -> UnsubmittedAnswers | None:
-    """The student's draft of the item when it holds answers their submissions do not: saved
-    after the latest one (or with none) and not the same texts; else None. For the
-    instructor's page of the student's item."""
+    """The student's draft of the item when it holds answers their submissions do not
+    (`unsubmitted`); for the instructor's page of the student's item."""
     draft = db.session().scalars(
         select(Draft).where(Draft.item_id == item.id, Draft.user_id == user.id)).first()
-    if draft is None or not any(str(v).strip() for v in dict(draft.answers).values()):
+    if draft is None:
         return None
-    saved = aware(draft.updated_at)
-    latest = progress(user, [item])[item.id].latest
+    return unsubmitted(dict(draft.answers), draft.updated_at,
+                       progress(user, [item])[item.id].latest, item.problem_set)
+
+
+def unsubmitted(draft: Mapping[str, Any] | None, saved_at: datetime | None,
+                latest: Submission | None, problem_set: ProblemSet) -> UnsubmittedAnswers | None:
+    """A draft (its answers, when saved) as answers never submitted: when it holds some,
+    was saved after the latest submission (or there is none) and is not that submission's
+    texts; else None. For pages that have the draft and the submissions already."""
+    saved = aware(saved_at)
+    if not draft or saved is None or not any(str(v).strip() for v in draft.values()):
+        return None
     if latest is not None and (aware(latest.created_at) >= saved
-                               or dict(latest.answers) == dict(draft.answers)):
+                               or dict(latest.answers) == dict(draft)):
         return None
-    due = aware(item.problem_set.due_at)
-    return UnsubmittedAnswers(dict(draft.answers), saved, due is not None and saved >= due)
+    due = aware(problem_set.due_at)
+    return UnsubmittedAnswers(dict(draft), saved, due is not None and saved >= due)
 
 
 # ---------------------------------------------------------------- submitting

@@ -144,7 +144,8 @@ def _item_page(
         notice=notice,
         draft_saved_at=view["draft_saved_at"],
         # a closed item showing answers typed and never submitted says so
-        unsent=(attempts.unsubmitted_answers(user, item)
+        unsent=(attempts.unsubmitted(view["draft"], view["draft_saved_at"], state.latest,
+                                     item.problem_set)
                 if readonly and review is None and answers == view["draft"] else None),
     )
     return body, status
